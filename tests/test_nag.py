@@ -1,0 +1,62 @@
+"""cdk-nag: every stack of every stage is checked, the app is clean, and the report lists acknowledgements."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from aws_cdk import App, Stack, Stage
+from aws_cdk import aws_s3 as s3
+
+from shared.infra.compliance import NAG_PACKS, acknowledge, acknowledgements, enable_nag
+from tools.nag_report import read_findings, render
+
+
+def test_the_app_synthesizes_with_zero_unacknowledged_findings(app: App, assembly_dir: Path) -> None:
+    # The session fixture already synthesized; an unacknowledged finding would have raised there.
+    assert read_findings(assembly_dir / "validation-report.json") == []
+
+
+def test_a_non_compliant_construct_inside_a_stage_fails_synth(tmp_path: Path) -> None:
+    app = App(outdir=str(tmp_path))
+    stack = Stack(Stage(app, "Nested"), "Leaky")
+    s3.Bucket(stack, "PlainBucket")  # no TLS-only policy, no access logs
+    enable_nag(app)
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    findings = read_findings(tmp_path / "validation-report.json")
+    assert {(f.rule_id, f.construct_path) for f in findings} >= {
+        ("AwsSolutions-S1", "Nested/Leaky/PlainBucket/Resource"),
+        ("AwsSolutions-S10", "Nested/Leaky/PlainBucket/Resource"),
+    }
+
+
+def test_an_acknowledged_finding_no_longer_fails_synth(tmp_path: Path) -> None:
+    app = App(outdir=str(tmp_path))
+    stack = Stack(Stage(app, "Nested"), "Acknowledged")
+    bucket = s3.Bucket(stack, "Bucket", enforce_ssl=True)
+    acknowledge(bucket, "AwsSolutions-S1", "A test bucket that never holds data, so access logs add nothing.")
+    enable_nag(app)
+    app.synth()
+
+
+def test_an_acknowledgement_without_a_real_reason_is_refused() -> None:
+    stack = Stack(App(), "S")
+    with pytest.raises(ValueError, match="needs a reason"):
+        acknowledge(stack, "AwsSolutions-S1", "ok")
+
+
+def test_every_acknowledgement_has_a_scope_below_a_stack_and_a_reason(app: App) -> None:
+    found = list(acknowledgements(app))
+    assert found
+    for item in found:
+        assert item.scope.count("/") >= 1, f"{item.rule_id} is acknowledged on the whole app"
+        assert len(item.reason.split()) >= 5
+
+
+def test_report_lists_packs_findings_and_acknowledgements(app: App) -> None:
+    report = render(app, [], list(acknowledgements(app)))
+    assert all(pack.__name__ in report for pack in NAG_PACKS)
+    assert "Unacknowledged findings: **0**" in report
+    assert "| AwsSolutions | AwsSolutions-KDS3 |" in report
+    assert "`IotPipeline/Dev/Ingest/Readings/Stream`" in report

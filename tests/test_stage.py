@@ -1,0 +1,81 @@
+"""Stage composition: three service stacks per stage, named, tagged, wired without CloudFormation exports."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk import Stack
+from aws_cdk.assertions import Match, Template
+
+from stages.iot_stage import IotStage
+
+SERVICES = ("ingest", "archive", "observability")
+OWNERS = {"ingest": "iot-ingest", "archive": "iot-data", "observability": "iot-sre"}
+
+
+def test_each_stage_has_the_three_service_stacks_with_explicit_names(stages: list[IotStage]) -> None:
+    for stage in stages:
+        names = [stack.stack_name for stack in stage.node.children if isinstance(stack, Stack)]
+        assert names == [f"iot-{stage.config.name}-{service}" for service in SERVICES]
+
+
+def test_stacks_deploy_to_the_stage_account_and_region(stages: list[IotStage]) -> None:
+    for stage in stages:
+        for stack in stage.service_stacks:
+            assert (stack.account, stack.region) == (stage.config.account, stage.config.region)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_taggable_resource_carries_the_ownership_tags(stages: list[IotStage], service: str) -> None:
+    for stage in stages:
+        stack = next(s for s in stage.service_stacks if s.SERVICE.name == service)
+        expected = {
+            "Environment": stage.config.name,
+            "Service": service,
+            "OwnerTeam": OWNERS[service],
+            "CostCenter": stage.config.cost_center,
+        }
+        tagged = [
+            resource
+            for resource in Template.from_stack(stack).to_json()["Resources"].values()
+            if isinstance(resource.get("Properties", {}).get("Tags"), list)
+        ]
+        assert tagged, f"no taggable resource in {stack.stack_name}"
+        for resource in tagged:
+            tags = {tag["Key"]: tag["Value"] for tag in resource["Properties"]["Tags"]}
+            assert expected.items() <= tags.items(), resource["Type"]
+
+
+def test_stacks_share_values_through_ssm_not_exports(stages: list[IotStage]) -> None:
+    for stage in stages:
+        for stack in stage.service_stacks:
+            body = json.dumps(Template.from_stack(stack).to_json())
+            assert "Fn::ImportValue" not in body
+            assert "Export" not in body
+        Template.from_stack(stage.ingest).has_resource_properties(
+            "AWS::SSM::Parameter", {"Name": f"/iot/{stage.config.name}/ingest/stream-arn"}
+        )
+        Template.from_stack(stage.archive).has_parameter(
+            "*",
+            {"Type": "AWS::SSM::Parameter::Value<String>", "Default": f"/iot/{stage.config.name}/ingest/stream-arn"},
+        )
+
+
+def test_deploy_order_follows_the_shared_values(stages: list[IotStage]) -> None:
+    for stage in stages:
+        assert stage.ingest in stage.archive.dependencies
+        assert stage.archive in stage.observability.dependencies
+
+
+def test_prod_stacks_are_termination_protected_and_others_are_not(stages: list[IotStage]) -> None:
+    for stage in stages:
+        assert all(stack.termination_protection == stage.config.is_production for stack in stage.service_stacks)
+
+
+def test_data_is_retained_in_prod(stages: list[IotStage]) -> None:
+    prod = next(stage for stage in stages if stage.config.is_production)
+    Template.from_stack(prod.ingest).has_resource("AWS::Kinesis::Stream", {"DeletionPolicy": "Retain"})
+    Template.from_stack(prod.archive).has_resource(
+        "AWS::S3::Bucket", {"DeletionPolicy": "Retain", "Properties": Match.any_value()}
+    )
