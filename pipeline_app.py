@@ -29,7 +29,7 @@ def build_app(app: App) -> App:
     )
     if "sandbox" in context:
         sandbox = sandbox_config(config, like=str(context["sandbox"]), account=str(context.get("sandboxAccount", "")))
-        IotStage(app, "Sandbox", config=sandbox)
+        IotStage(app, "Sandbox", config=sandbox, smoke_test_account=sandbox.account)
     enable_nag(app)
     return app
 

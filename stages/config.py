@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
+from shared.readings.anomalies import DEFAULT_ANOMALY_BOUNDS, AnomalyBounds
+
 CONTEXT_KEY = "iot"
 STAGE_ORDER = ("dev", "staging", "prod")
 
@@ -73,23 +75,6 @@ def _ordered_bounds(bounds: Mapping[str, AnomalyBounds]) -> str | None:
 def _checked(check: typing.Callable[[Any], str | None], **kwargs: Any) -> Any:
     """A dataclass field whose value is checked by ``check`` when the config is loaded."""
     return field(metadata={"check": check}, **kwargs)
-
-
-@dataclass(frozen=True, kw_only=True)
-class AnomalyBounds:
-    """Readings below ``lower`` or above ``upper`` are anomalies for that sensor type; None means unbounded."""
-
-    lower: float | None = None
-    upper: float | None = None
-
-
-DEFAULT_ANOMALY_BOUNDS: Mapping[str, AnomalyBounds] = types.MappingProxyType(
-    {
-        "temperature": AnomalyBounds(upper=100),
-        "pressure": AnomalyBounds(upper=150),
-        "vibration": AnomalyBounds(upper=5),
-    }
-)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -13,10 +13,10 @@ from stages.config import StageConfig
 
 
 class IotStage(Stage):
-    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, smoke_test_account: str) -> None:
         super().__init__(scope, construct_id, env=Environment(account=config.account, region=config.region))
         self.config = config
-        self.ingest = IngestStack(self, "Ingest", config=config)
+        self.ingest = IngestStack(self, "Ingest", config=config, smoke_test_account=smoke_test_account)
         self.archive = ArchiveStack(self, "Archive", config=config, ingest=self.ingest.shared_values)
         self.observability = ObservabilityStack(self, "Observability", config=config)
         # Values flow through SSM parameters, not exports, so the deploy order has to be explicit.

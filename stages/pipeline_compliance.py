@@ -10,9 +10,8 @@ from aws_cdk import Stack, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
-from constructs import IConstruct
 
-from shared.infra.compliance import acknowledge
+from shared.infra.compliance import acknowledge, logical_id
 
 # Wildcards in the grants CDK gives every pipeline role on the pipeline's own artifact bucket and key.
 _ARTIFACT_GRANT_WILDCARDS = (
@@ -31,7 +30,7 @@ def harden_pipeline(pipeline: pipelines.CodePipeline, *, access_logs: s3.IBucket
     artifacts = pipeline.pipeline.artifact_bucket
     _log_artifact_access(artifacts, access_logs)
 
-    artifacts_id = _logical_id(artifacts)
+    artifacts_id = logical_id(artifacts)
     for finding in (*_ARTIFACT_GRANT_WILDCARDS, f"Resource::<{artifacts_id}.Arn>/*"):
         acknowledge(
             pipeline,
@@ -39,7 +38,7 @@ def harden_pipeline(pipeline: pipelines.CodePipeline, *, access_logs: s3.IBucket
             "CDK's standard grant to pipeline roles, limited to the pipeline's own artifact bucket and its KMS key.",
         )
     for project in (node for node in pipeline.node.find_all() if isinstance(node, codebuild.Project)):
-        project_id = _logical_id(project)
+        project_id = logical_id(project)
         for resource in (
             f"arn:aws:logs:{stack.region}:{stack.account}:log-group:/aws/codebuild/<{project_id}>:*",
             f"arn:aws:codebuild:{stack.region}:{stack.account}:report-group/<{project_id}>-*",
@@ -49,6 +48,22 @@ def harden_pipeline(pipeline: pipelines.CodePipeline, *, access_logs: s3.IBucket
                 f"AwsSolutions-IAM5[Resource::{resource}]",
                 "CodeBuild creates one log stream and report per build under this project's own name only.",
             )
+    assets = pipeline.node.find_child("Assets")
+    for resource in (
+        f"arn:aws:logs:{stack.region}:{stack.account}:log-group:/aws/codebuild/*",
+        f"arn:aws:codebuild:{stack.region}:{stack.account}:report-group/*",
+    ):
+        acknowledge(
+            assets,
+            f"AwsSolutions-IAM5[Resource::{resource}]",
+            "The asset-publishing role CDK Pipelines shares across its generated asset projects (tooling account).",
+        )
+    acknowledge(
+        assets,
+        "AwsSolutions-IAM5[Resource::*]",
+        "codebuild:StartBuild/BatchGetBuilds for the generated asset projects; sts:AssumeRole is limited to the "
+        "stage accounts' CDK file-publishing roles.",
+    )
     self_mutation = pipeline.node.find_child("UpdatePipeline").node.find_child("SelfMutation")
     acknowledge(
         self_mutation,
@@ -82,11 +97,3 @@ def _log_artifact_access(artifacts: s3.IBucket, access_logs: s3.IBucket) -> None
             },
         )
     )
-
-
-def _logical_id(construct: IConstruct) -> str:
-    """The logical id cdk-nag prints inside finding ids such as ``Resource::<Id.Arn>/*``."""
-    resource = construct.node.default_child
-    assert resource is not None
-    stack = Stack.of(construct)
-    return str(stack.resolve(stack.get_logical_id(resource)))  # type: ignore[arg-type]

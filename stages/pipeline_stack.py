@@ -62,7 +62,9 @@ class PipelineStack(Stack):
         )
         self.stages: list[IotStage] = []
         for stage_config in config.stages:
-            stage = IotStage(self, stage_id(stage_config), config=stage_config)
+            stage = IotStage(
+                self, stage_id(stage_config), config=stage_config, smoke_test_account=config.pipeline.tooling_account
+            )
             self.stages.append(stage)
             self.pipeline.add_stage(stage, pre=_approval_before(stage_config), post=[_verify_step(stage)])
         self.pipeline.build_pipeline()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from aws_cdk import Acknowledgment, Validations
+from aws_cdk import Acknowledgment, Stack, Validations
 from cdk_nag import AwsSolutionsChecks, NagPack, ServerlessChecks
 from constructs import Construct, IConstruct
 
@@ -45,3 +45,11 @@ def acknowledgements(root: IConstruct) -> Iterator[Acknowledged]:
             for key, reason in dict(entry.data).items():
                 # CDK stores keys as "<kind>::<rule id>"; the rule id is what people search for.
                 yield Acknowledged(scope=node.node.path, rule_id=key.split("::", 1)[-1], reason=str(reason))
+
+
+def logical_id(construct: IConstruct) -> str:
+    """The logical id of a construct's resource, as cdk-nag prints it inside ids like ``Resource::<Id.Arn>/*``."""
+    resource = construct.node.default_child
+    assert resource is not None, f"{construct.node.path} has no CloudFormation resource"
+    stack = Stack.of(construct)
+    return str(stack.resolve(stack.get_logical_id(resource)))  # type: ignore[arg-type]

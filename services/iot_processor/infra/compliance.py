@@ -2,14 +2,81 @@
 
 from __future__ import annotations
 
+from services.iot_processor.infra.alerts import AnomalyAlerts
+from services.iot_processor.infra.processor import ReadingsProcessor
+from services.iot_processor.infra.smoke_test_access import SmokeTestAccess
+from services.iot_processor.infra.storage import ReadingsStorage
 from services.iot_processor.infra.stream import ReadingsStream
-from shared.infra.compliance import acknowledge
+from services.iot_processor.runtime.objects import PROCESSED_PREFIX, QUARANTINE_PREFIX
+from shared.infra.compliance import acknowledge, logical_id
 
 
-def acknowledge_findings(*, readings: ReadingsStream) -> None:
+def acknowledge_findings(
+    *,
+    readings: ReadingsStream,
+    storage: ReadingsStorage,
+    alerts: AnomalyAlerts,
+    processor: ReadingsProcessor,
+    smoke: SmokeTestAccess,
+) -> None:
     acknowledge(
         readings.stream,
         "AwsSolutions-KDS3",
         "A customer-managed key is stricter than aws/kinesis: its key policy is ours and names who may decrypt, "
         "while aws/kinesis lets any principal of the account with Kinesis access read the stream; it rotates yearly.",
+    )
+    acknowledge(
+        processor.function,
+        "Serverless-LambdaDLQ",
+        "Only the Kinesis event source mapping invokes this function, synchronously; its failed batches go to the "
+        "mapping's S3 on-failure destination. A function DLQ catches async invocations, which never happen here.",
+    )
+    role = processor.role
+    acknowledge(
+        role,
+        "AwsSolutions-IAM5[Resource::*]",
+        "Only xray:PutTraceSegments and xray:PutTelemetryRecords, which support no resource-level permissions.",
+    )
+    acknowledge(
+        role,
+        f"AwsSolutions-IAM5[Resource::<{logical_id(storage.table)}.Arn>/index/*]",
+        "CDK's grant_write_data adds the table's indexes; the function only calls BatchWriteItem on the table.",
+    )
+    for prefix in (PROCESSED_PREFIX, QUARANTINE_PREFIX):
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::<{logical_id(storage.processed_bucket)}.Arn>/{prefix}*]",
+            f"Writes objects under {prefix} only; keys are derived from shard and sequence numbers at run time.",
+        )
+    acknowledge(
+        role,
+        "AwsSolutions-IAM5[Action::s3:Abort*]",
+        "s3:AbortMultipartUpload comes with CDK's grant_put on the two prefixes above; it cannot delete objects.",
+    )
+    acknowledge(
+        role,
+        f"AwsSolutions-IAM5[Resource::<{logical_id(storage.failure_bucket)}.Arn>/*]",
+        "Lambda's on-failure delivery names the objects itself; the grant is s3:PutObject on this bucket only.",
+    )
+    for scope in (role, smoke.role):
+        for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
+            acknowledge(
+                scope,
+                f"AwsSolutions-IAM5[Action::{action}]",
+                "CDK's grant for encrypting with this stage's own stream and data keys; no other key is reachable.",
+            )
+    acknowledge(
+        smoke.role,
+        f"AwsSolutions-IAM5[Resource::<{logical_id(storage.processed_bucket)}.Arn>/{QUARANTINE_PREFIX}*]",
+        "The smoke test reads the quarantine objects its invalid records produced; keys carry sequence numbers.",
+    )
+    acknowledge(
+        smoke.role,
+        f"AwsSolutions-IAM5[Resource::<{logical_id(storage.failure_bucket)}.Arn>/*]",
+        "The smoke test reads failed batches to report any of its readings that landed there; read-only.",
+    )
+    acknowledge(
+        alerts.webhook_secret,
+        "AwsSolutions-SMG4",
+        "The webhook token is issued by the receiving system and rotated there; no rotation Lambda can mint it.",
     )

@@ -1,4 +1,4 @@
-"""Ingest service stack: composes the stream, processor, storage and alert constructs of one stage."""
+"""Ingest service stack: composes the stream, storage, alerts, processor and smoke-test access of one stage."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ from typing import Any
 
 from constructs import Construct
 
+from services.iot_processor.infra.alerts import AnomalyAlerts
 from services.iot_processor.infra.compliance import acknowledge_findings
+from services.iot_processor.infra.processor import ReadingsProcessor
+from services.iot_processor.infra.smoke_test_access import SmokeTestAccess
+from services.iot_processor.infra.storage import ReadingsStorage
 from services.iot_processor.infra.stream import ReadingsStream
 from shared.infra.service import ServiceIdentity, ServiceStack, SharedValue
 from stages.config import StageConfig
@@ -20,23 +24,49 @@ class IngestSharedValues:
     stream_arn: SharedValue
     stream_name: SharedValue
     stream_key_arn: SharedValue
+    function_name: SharedValue
+    table_name: SharedValue
+    processed_bucket_name: SharedValue
+    failure_bucket_name: SharedValue
 
 
 class IngestStack(ServiceStack):
     SERVICE = ServiceIdentity(name="ingest", owner_team="iot-ingest")
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, **kwargs: Any) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: StageConfig, smoke_test_account: str, **kwargs: Any
+    ) -> None:
         super().__init__(
             scope, construct_id, config=config, description="readings stream, processor, table, alerts", **kwargs
         )
-        readings = ReadingsStream(self, "Readings", config=config.ingest, removal_policy=self.removal_policy)
+        ingest, removal = config.ingest, self.removal_policy
+        readings = ReadingsStream(self, "Readings", config=ingest, removal_policy=removal)
+        storage = ReadingsStorage(
+            self, "Storage", config=ingest, removal_policy=removal, production=config.is_production
+        )
+        alerts = AnomalyAlerts(
+            self, "Alerts", encryption_key=storage.key, emails=ingest.alert_emails, removal_policy=removal
+        )
+        processor = ReadingsProcessor(
+            self, "Processor", config=ingest, readings=readings, storage=storage, alerts=alerts, removal_policy=removal
+        )
+        smoke = SmokeTestAccess(
+            self, "SmokeTest", trusted_account=smoke_test_account, readings=readings, storage=storage, alerts=alerts
+        )
         self.shared_values = IngestSharedValues(
             stream_arn=self.share("stream-arn", readings.stream.stream_arn, "ARN of the readings stream"),
-            stream_name=self.share(
-                "stream-name", readings.stream.stream_name, "Name of the readings stream producers put to"
+            stream_name=self.share("stream-name", readings.stream.stream_name, "Readings stream producers put to"),
+            stream_key_arn=self.share("stream-key-arn", readings.key.key_arn, "KMS key of the readings stream"),
+            function_name=self.share("function-name", processor.function.function_name, "Processor Lambda"),
+            table_name=self.share("table-name", storage.table.table_name, "Readings table"),
+            processed_bucket_name=self.share(
+                "processed-bucket-name", storage.processed_bucket.bucket_name, "Processed output and quarantine/"
             ),
-            stream_key_arn=self.share(
-                "stream-key-arn", readings.key.key_arn, "KMS key that encrypts the readings stream"
+            failure_bucket_name=self.share(
+                "failure-bucket-name", storage.failure_bucket.bucket_name, "Batches that failed after retries"
             ),
         )
-        acknowledge_findings(readings=readings)
+        self.output("AlertTopicArn", alerts.topic.topic_arn, "Anomaly alerts (attributes: sensor_type, severity)")
+        self.output("WebhookSecretArn", alerts.webhook_secret.secret_arn, "Alert webhook url and token")
+        self.output("SmokeTestRoleArn", smoke.role.role_arn, "Role the smoke test assumes")
+        acknowledge_findings(readings=readings, storage=storage, alerts=alerts, processor=processor, smoke=smoke)

@@ -1,0 +1,120 @@
+"""The processor Lambda and its Kinesis event source mapping."""
+
+from __future__ import annotations
+
+import jsii
+from aws_cdk import AssetHashType, Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from services.iot_processor.infra.alerts import AnomalyAlerts
+from services.iot_processor.infra.packaging import HANDLER, build_bundle, bundle_hash
+from services.iot_processor.infra.storage import ReadingsStorage
+from services.iot_processor.infra.stream import ReadingsStream
+from services.iot_processor.runtime.objects import PROCESSED_PREFIX, QUARANTINE_PREFIX
+from services.iot_processor.runtime.settings import encode_bounds
+from stages.config import IngestConfig
+
+METRICS_NAMESPACE = "IotPlatform"
+METRICS_SERVICE = "processor"
+LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
+# Lambda stops a batch at this point; 1,000 readings take well under a second, the rest absorbs retries.
+TIMEOUT = Duration.seconds(120)
+
+
+class ReadingsProcessor(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: IngestConfig,
+        readings: ReadingsStream,
+        storage: ReadingsStorage,
+        alerts: AnomalyAlerts,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION, removal_policy=removal_policy)
+        # Our own role: the default one carries AWSLambdaBasicExecutionRole, which can write to any log group.
+        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        log_group.grant_write(self.role)
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description="Validates sensor readings, flags anomalies, stores them; quarantines invalid input",
+            role=self.role,
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=HANDLER,
+            code=lambda_.Code.from_asset(
+                str(build_bundle()), asset_hash_type=AssetHashType.CUSTOM, asset_hash=bundle_hash()
+            ),
+            memory_size=config.processor_memory_mb,
+            timeout=TIMEOUT,
+            reserved_concurrent_executions=config.reserved_concurrency,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            environment={
+                "TABLE_NAME": storage.table.table_name,
+                "PROCESSED_BUCKET": storage.processed_bucket.bucket_name,
+                "ALERT_TOPIC_ARN": alerts.topic.topic_arn,
+                "WEBHOOK_SECRET_ARN": alerts.webhook_secret.secret_arn,
+                "ANOMALY_BOUNDS": encode_bounds(config.anomaly_bounds),
+                "TTL_DAYS": str(config.table_ttl_days),
+                "ANOMALY_INDEX_SHARDS": str(config.anomaly_index_shards),
+                "POWERTOOLS_SERVICE_NAME": METRICS_SERVICE,
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            },
+        )
+        self.event_source = sources.KinesisEventSource(
+            readings.stream,
+            starting_position=lambda_.StartingPosition.TRIM_HORIZON,  # nothing put before the first deploy is lost
+            batch_size=config.batch_size,
+            max_batching_window=Duration.seconds(config.max_batching_window_seconds),
+            parallelization_factor=config.parallelization_factor,
+            report_batch_item_failures=True,
+            bisect_batch_on_error=True,
+            retry_attempts=config.retry_attempts,
+            max_record_age=Duration.seconds(config.max_record_age_seconds),
+            on_failure=S3FailureDestination(storage.failure_bucket),
+        )
+        self.function.add_event_source(self.event_source)
+        storage.table.grant_write_data(self.function)
+        for prefix in (PROCESSED_PREFIX, QUARANTINE_PREFIX):
+            storage.processed_bucket.grant_put(self.function, f"{prefix}*")
+        alerts.topic.grant_publish(self.function)
+        alerts.webhook_secret.grant_read(self.function)
+
+
+@jsii.implements(lambda_.IEventSourceDlq)
+class S3FailureDestination:
+    """On-failure destination in S3 (it keeps each failed batch's payload, SQS and SNS keep only metadata).
+
+    CDK's S3OnFailureDestination grants read, write and delete; Lambda needs only these two actions.
+    """
+
+    def __init__(self, bucket: s3.IBucket) -> None:
+        self._bucket = bucket
+
+    def bind(
+        self,
+        target: lambda_.IEventSourceMapping,  # noqa: ARG002 - part of the IEventSourceDlq interface
+        target_handler: lambda_.IFunction,
+    ) -> lambda_.DlqDestinationConfig:
+        target_handler.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:PutObject"], resources=[self._bucket.arn_for_objects("*")])
+        )
+        target_handler.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[self._bucket.bucket_arn])
+        )
+        if self._bucket.encryption_key is not None:
+            self._bucket.encryption_key.grant(target_handler, "kms:GenerateDataKey")
+        return lambda_.DlqDestinationConfig(destination=self._bucket.bucket_arn)
