@@ -104,13 +104,13 @@ class ReadingsTable:
         table_name: str,
         max_attempts: int = 6,
         base_delay_seconds: float = 0.05,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self._client = client
         self._table = table_name
         self._max_attempts = max_attempts
         self._base_delay = base_delay_seconds
-        self._sleep = sleep
+        self._sleep = sleep or time.sleep
 
     def put_all(self, items: Iterable[dict[str, Any]]) -> set[ReadingKey]:
         """Write every item; return the keys that still failed after all retries."""
