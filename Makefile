@@ -13,7 +13,7 @@ REPORTS := reports
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help install local test pytest lint synth nag-report pipeline-synth verify-stage lock clean
+.PHONY: help install local test pytest lint synth nag-report bench pipeline-synth verify-stage lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ synth: install ## cdk synth of the pipeline and every stage into cdk.out (fails 
 nag-report: install ## write reports/nag-report.md: packs, findings by rule and stack, acknowledgements
 	$(BIN)/python -m tools.nag_report --assembly-dir $(ASSEMBLY) --output $(REPORTS)/nag-report.md
 
+bench: install ## processor benchmark on moto: throughput, CPU per reading, cold import time
+	$(BIN)/python -m tools.bench_processor --readings 10000 --batch-size 1000
+
 pipeline-synth: install ## what the pipeline's Synth step runs: unit/infra tests, synth, report inside cdk.out
 	$(BIN)/pytest -m "not e2e"
 	$(CDK) synth --quiet --output $(ASSEMBLY)
@@ -64,8 +67,9 @@ pipeline-synth: install ## what the pipeline's Synth step runs: unit/infra tests
 verify-stage: install ## post-deploy check of a stage from its stack outputs (run by the pipeline)
 	$(BIN)/python -m tools.verify_stage
 
-lock: $(BIN)/uv ## re-resolve uv.lock after editing pyproject.toml
+lock: $(BIN)/uv ## re-resolve uv.lock and re-export the processor's runtime requirements from it
 	$(BIN)/uv lock
+	$(BIN)/uv export --frozen --only-group processor-runtime --no-emit-project -q -o services/iot_processor/runtime/requirements.txt
 
 clean: ## remove generated files (not the virtualenv)
 	rm -rf $(ASSEMBLY) $(REPORTS) .pytest_cache .mypy_cache .ruff_cache

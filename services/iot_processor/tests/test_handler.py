@@ -40,6 +40,7 @@ from services.iot_processor.runtime.table import (
 from services.iot_processor.tests.kinesis_events import kinesis_event
 from shared.readings.anomalies import DEFAULT_ANOMALY_BOUNDS, Severity
 from shared.readings.schema import parse_reading
+from tools.processor_fixtures import create_processor_resources
 
 EVENTS = Path(__file__).parent / "events"
 REGION = "eu-west-1"
@@ -81,33 +82,11 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("WEBHOOK_SECRET_ARN", raising=False)
     with mock_aws():
+        resources = create_processor_resources(region=REGION, table_name=TABLE, bucket=BUCKET)
         dynamodb = boto3.client("dynamodb", region_name=REGION)
-        dynamodb.create_table(
-            TableName=TABLE,
-            BillingMode="PAY_PER_REQUEST",
-            KeySchema=[
-                {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
-                {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": name, "AttributeType": "S"}
-                for name in (PARTITION_KEY, SORT_KEY, ANOMALY_PARTITION, ANOMALY_SORT)
-            ],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": ANOMALY_INDEX,
-                    "KeySchema": [
-                        {"AttributeName": ANOMALY_PARTITION, "KeyType": "HASH"},
-                        {"AttributeName": ANOMALY_SORT, "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
-        )
         s3 = boto3.client("s3", region_name=REGION)
-        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
         sns = boto3.client("sns", region_name=REGION)
-        topic_arn = sns.create_topic(Name="alerts")["TopicArn"]
+        topic_arn = resources.topic_arn
         monkeypatch.setenv("ALERT_TOPIC_ARN", topic_arn)
         sqs = boto3.client("sqs", region_name=REGION)
         queue_url = sqs.create_queue(QueueName="alerts-subscriber")["QueueUrl"]
