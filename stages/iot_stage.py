@@ -18,7 +18,9 @@ class IotStage(Stage):
         self.config = config
         self.ingest = IngestStack(self, "Ingest", config=config, smoke_test_account=smoke_test_account)
         self.archive = ArchiveStack(self, "Archive", config=config, ingest=self.ingest.shared_values)
-        self.observability = ObservabilityStack(self, "Observability", config=config)
+        self.observability = ObservabilityStack(
+            self, "Observability", config=config, ingest=self.ingest.shared_values, archive=self.archive.shared_values
+        )
         # Values flow through SSM parameters, not exports, so the deploy order has to be explicit.
         self.archive.add_stack_dependency(self.ingest, "reads the stream parameters the ingest stack publishes")
         self.observability.add_stack_dependency(self.archive, "watches resources of the ingest and archive stacks")

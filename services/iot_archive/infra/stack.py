@@ -1,18 +1,32 @@
-"""Archive service stack: the raw archive of every reading."""
+"""Archive service stack: Firehose from the readings stream into the raw archive, and the query layer."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from aws_cdk import Duration
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from services.iot_archive.infra.compliance import acknowledge_findings
+from services.iot_archive.infra.delivery import ArchiveDelivery
+from services.iot_archive.infra.query import ArchiveQueries
 from services.iot_processor.infra.stack import IngestSharedValues
 from shared.infra.encryption import rotating_key
 from shared.infra.secure_bucket import access_log_bucket, data_bucket
-from shared.infra.service import ServiceIdentity, ServiceStack
+from shared.infra.service import ServiceIdentity, ServiceStack, SharedValue
 from stages.config import StageConfig
+
+ATHENA_RESULTS_EXPIRATION_DAYS = 30
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArchiveSharedValues:
+    """What the other stacks of the stage read from this one."""
+
+    delivery_stream_name: SharedValue
+    raw_bucket_name: SharedValue
 
 
 class ArchiveStack(ServiceStack):
@@ -22,8 +36,7 @@ class ArchiveStack(ServiceStack):
         self, scope: Construct, construct_id: str, *, config: StageConfig, ingest: IngestSharedValues, **kwargs: Any
     ) -> None:
         super().__init__(scope, construct_id, config=config, description="raw archive of every reading", **kwargs)
-        removal = self.removal_policy
-        archive = config.archive
+        removal, archive = self.removal_policy, config.archive
         key = rotating_key(self, "ArchiveKey", description="Encrypts the raw readings archive", removal_policy=removal)
         logs = access_log_bucket(self, "AccessLogs", removal_policy=removal, expiration_days=archive.expiration_days)
         self.raw_bucket = data_bucket(
@@ -47,8 +60,39 @@ class ArchiveStack(ServiceStack):
                     ],
                     expiration=Duration.days(archive.expiration_days),
                     noncurrent_version_expiration=Duration.days(30),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
                 )
             ],
         )
-        self.output("RawArchiveBucketName", self.raw_bucket.bucket_name, "Raw archive bucket")
-        self.output("SourceStreamArn", ingest.stream_arn.read(self), "The ingest stream this archive keeps")
+        results = data_bucket(
+            self,
+            "QueryResults",
+            encryption_key=key,
+            access_logs=logs,
+            removal_policy=removal,
+            lifecycle_rules=[
+                s3.LifecycleRule(id="expire-results", expiration=Duration.days(ATHENA_RESULTS_EXPIRATION_DAYS))
+            ],
+        )
+        delivery = ArchiveDelivery(
+            self,
+            "Delivery",
+            config=archive,
+            stream_arn=ingest.stream_arn.read(self),
+            stream_key_arn=ingest.stream_key_arn.read(self),
+            bucket=self.raw_bucket,
+            bucket_key=key,
+            removal_policy=removal,
+        )
+        queries = ArchiveQueries(
+            self, "Queries", stage=config.name, archive_bucket=self.raw_bucket, results_bucket=results, results_key=key
+        )
+        self.shared_values = ArchiveSharedValues(
+            delivery_stream_name=self.share(
+                "delivery-stream-name", delivery.delivery_stream.ref, "Firehose delivery stream into the archive"
+            ),
+            raw_bucket_name=self.share("raw-bucket-name", self.raw_bucket.bucket_name, "Raw archive bucket"),
+        )
+        self.output("GlueDatabase", queries.database_name, "Glue database of the archive")
+        self.output("AthenaWorkgroup", queries.workgroup_name, "Athena workgroup for analysts")
+        acknowledge_findings(delivery=delivery, raw_bucket=self.raw_bucket)

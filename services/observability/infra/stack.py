@@ -8,6 +8,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from services.iot_archive.infra.stack import ArchiveSharedValues
+from services.iot_processor.infra.stack import IngestSharedValues
 from shared.infra.encryption import rotating_key
 from shared.infra.service import ServiceIdentity, ServiceStack
 from stages.config import StageConfig
@@ -16,7 +18,16 @@ from stages.config import StageConfig
 class ObservabilityStack(ServiceStack):
     SERVICE = ServiceIdentity(name="observability", owner_team="iot-sre")
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        ingest: IngestSharedValues,
+        archive: ArchiveSharedValues,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(
             scope, construct_id, config=config, description="dashboard, alarms, ops topic, budget", **kwargs
         )
