@@ -1,16 +1,19 @@
-"""Observability service stack: the ops topic that alarms notify."""
+"""Observability service stack: composes the ops topic, the data path's alarms and dashboard, and the budget."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import Duration
 from constructs import Construct
 
 from services.iot_archive.infra.stack import ArchiveSharedValues
 from services.iot_processor.infra.stack import IngestSharedValues
-from shared.infra.encryption import rotating_key
+from services.observability.infra.alarms import DataPathAlarms
+from services.observability.infra.budget import MonthlyBudget
+from services.observability.infra.dashboard import DataPathDashboard
+from services.observability.infra.metrics import DataPathMetrics, WatchedResources
+from services.observability.infra.ops_topic import OpsTopic
 from shared.infra.service import ServiceIdentity, ServiceStack
 from stages.config import StageConfig
 
@@ -31,10 +34,28 @@ class ObservabilityStack(ServiceStack):
         super().__init__(
             scope, construct_id, config=config, description="dashboard, alarms, ops topic, budget", **kwargs
         )
-        key = rotating_key(
-            self, "OpsTopicKey", description="Encrypts ops notifications", removal_policy=self.removal_policy
+        watch = config.observability
+        ops = OpsTopic(self, "Ops", emails=watch.ops_emails, removal_policy=self.removal_policy)
+        metrics = DataPathMetrics(WatchedResources.read(self, ingest=ingest, archive=archive))
+        alarms = DataPathAlarms(
+            self,
+            "Alarms",
+            stage=config.name,
+            config=watch,
+            firehose_buffer_interval=Duration.seconds(config.archive.buffer_interval_seconds),
+            metrics=metrics,
+            topic=ops,
         )
-        self.ops_topic = sns.Topic(self, "OpsTopic", master_key=key, enforce_ssl=True)
-        for address in config.observability.ops_emails:
-            self.ops_topic.add_subscription(subscriptions.EmailSubscription(address))
-        self.output("OpsTopicArn", self.ops_topic.topic_arn, "SNS topic alarms notify")
+        dashboard = DataPathDashboard(self, "Dashboard", stage=config.name, metrics=metrics, alarms=alarms)
+        MonthlyBudget(
+            self,
+            "Budget",
+            stage=config.name,
+            amount_usd=watch.monthly_budget_usd,
+            alert_percents=watch.budget_alert_percents,
+            topic=ops,
+        )
+        self.ops_topic = ops.topic
+        self.output("OpsTopicArn", ops.topic.topic_arn, "SNS topic alarms and the budget notify")
+        self.output("DashboardName", dashboard.dashboard.dashboard_name, "CloudWatch dashboard of the data path")
+        self.output("CompositeAlarmName", alarms.composite.alarm_name, "Composite alarm: any data-path alarm in ALARM")

@@ -1,0 +1,111 @@
+"""The CloudWatch metrics of one stage's data path, shared by the dashboard and the alarms.
+
+Resources are named by the deploy-time tokens of the SSM parameters the ingest and archive stacks publish
+(DESIGN.md §3.6: no cross-stack exports), so this stack watches exactly the resources of its own stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cw
+from constructs import Construct
+
+from services.iot_archive.infra.stack import ArchiveSharedValues
+from services.iot_processor.infra.processor import METRICS_NAMESPACE, METRICS_SERVICE
+from services.iot_processor.infra.stack import IngestSharedValues
+
+# S3 publishes storage metrics once a day; a shorter period shows no data at all.
+STORAGE_PERIOD = Duration.days(1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WatchedResources:
+    """Physical names of the stage's resources, as tokens CloudFormation resolves from SSM at deploy time."""
+
+    stream_name: str
+    function_name: str
+    table_name: str
+    processed_bucket_name: str
+    failure_bucket_name: str
+    delivery_stream_name: str
+    raw_bucket_name: str
+
+    @classmethod
+    def read(cls, scope: Construct, *, ingest: IngestSharedValues, archive: ArchiveSharedValues) -> WatchedResources:
+        return cls(
+            stream_name=ingest.stream_name.read(scope),
+            function_name=ingest.function_name.read(scope),
+            table_name=ingest.table_name.read(scope),
+            processed_bucket_name=ingest.processed_bucket_name.read(scope),
+            failure_bucket_name=ingest.failure_bucket_name.read(scope),
+            delivery_stream_name=archive.delivery_stream_name.read(scope),
+            raw_bucket_name=archive.raw_bucket_name.read(scope),
+        )
+
+
+class DataPathMetrics:
+    """One method per source of metrics; callers pick the statistic and, with ``Metric.with_``, the period."""
+
+    def __init__(self, resources: WatchedResources) -> None:
+        self.resources = resources
+
+    def stream(self, metric_name: str, statistic: str = cw.Stats.SUM) -> cw.Metric:
+        return _metric("AWS/Kinesis", metric_name, statistic, StreamName=self.resources.stream_name)
+
+    def function(self, metric_name: str, statistic: str = cw.Stats.SUM) -> cw.Metric:
+        return _metric("AWS/Lambda", metric_name, statistic, FunctionName=self.resources.function_name)
+
+    def processor(self, metric_name: str, statistic: str = cw.Stats.SUM) -> cw.Metric:
+        """The processor's EMF metrics. Powertools adds only the ``service`` dimension, so these are per account
+        (one stage per account), not per function: a second stage in the same account would share them."""
+        return _metric(METRICS_NAMESPACE, metric_name, statistic, service=METRICS_SERVICE)
+
+    def table(self, metric_name: str, statistic: str = cw.Stats.SUM, **dimensions: str) -> cw.Metric:
+        return _metric("AWS/DynamoDB", metric_name, statistic, TableName=self.resources.table_name, **dimensions)
+
+    def delivery(self, metric_name: str, statistic: str) -> cw.Metric:
+        return _metric("AWS/Firehose", metric_name, statistic, DeliveryStreamName=self.resources.delivery_stream_name)
+
+    def quarantine_share(self) -> cw.MathExpression:
+        """Quarantined readings as a fraction of received ones; 0 when nothing arrived (no division by zero)."""
+        return cw.MathExpression(
+            expression="IF(received > 0, quarantined / received, 0)",
+            using_metrics={
+                "quarantined": self.processor("ReadingsQuarantined"),
+                "received": self.processor("ReadingsReceived"),
+            },
+            label="Quarantined / received",
+        )
+
+    def table_system_errors(self, period: Duration) -> cw.MathExpression:
+        """SystemErrors of every operation on the table: the metric exists only per operation, so search for them."""
+        seconds = int(period.to_seconds())
+        return cw.MathExpression(
+            expression=(
+                'SEARCH(\'{AWS/DynamoDB,TableName,Operation} MetricName="SystemErrors" '
+                f"TableName=\"{self.resources.table_name}\"', 'Sum', {seconds})"
+            ),
+            using_metrics={},
+            label="SystemErrors",
+            period=period,
+        )
+
+    @staticmethod
+    def bucket_storage(bucket_name: str) -> tuple[cw.Metric, cw.Metric]:
+        """Daily size (standard storage class) and object count of a bucket."""
+        size = _metric(
+            "AWS/S3", "BucketSizeBytes", cw.Stats.AVERAGE, BucketName=bucket_name, StorageType="StandardStorage"
+        )
+        count = _metric(
+            "AWS/S3", "NumberOfObjects", cw.Stats.AVERAGE, BucketName=bucket_name, StorageType="AllStorageTypes"
+        )
+        return (
+            size.with_(period=STORAGE_PERIOD, label="Bytes (standard storage)"),
+            count.with_(period=STORAGE_PERIOD, label="Objects"),
+        )
+
+
+def _metric(namespace: str, metric_name: str, statistic: str, **dimensions: str) -> cw.Metric:
+    return cw.Metric(namespace=namespace, metric_name=metric_name, statistic=statistic, dimensions_map=dimensions)
