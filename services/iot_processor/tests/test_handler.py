@@ -29,11 +29,7 @@ from services.iot_processor.runtime.alerts import Webhook
 from services.iot_processor.runtime.clients import AwsClients
 from services.iot_processor.runtime.settings import encode_bounds
 from services.iot_processor.runtime.table import (
-    ANOMALY_INDEX,
     ANOMALY_PARTITION,
-    ANOMALY_SORT,
-    PARTITION_KEY,
-    SORT_KEY,
     ReadingsTable,
     StoredReading,
 )
