@@ -10,7 +10,7 @@ GOOD = {
     "INGEST_STREAMARN": "arn:aws:kinesis:eu-west-1:222222222222:stream/iot-dev-ingest-Readings",
     "INGEST_STREAMNAME": "iot-dev-ingest-Readings",
     "INGEST_STREAMKEYARN": "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-    "ARCHIVE_RAWARCHIVEBUCKETNAME": "iot-dev-archive-rawarchive-1a2b3c",
+    "ARCHIVE_RAWBUCKETNAME": "iot-dev-archive-rawarchive-1a2b3c",
     "OBSERVABILITY_OPSTOPICARN": "arn:aws:sns:eu-west-1:222222222222:iot-dev-observability-OpsTopic",
 }
 

@@ -74,7 +74,10 @@ class _Context:
 
 
 def cold_import_ms() -> float:
-    code = "import time; t = time.perf_counter(); import services.iot_processor.runtime.handler; print((time.perf_counter() - t) * 1000)"
+    code = (
+        "import time; t = time.perf_counter(); import services.iot_processor.runtime.handler; "
+        "print((time.perf_counter() - t) * 1000)"
+    )
     result = subprocess.run(  # noqa: S603 - fixed command
         [sys.executable, "-c", code],
         check=True,

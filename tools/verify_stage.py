@@ -18,7 +18,7 @@ EXPECTED_OUTPUTS = {
     "INGEST_STREAMARN": r"arn:aws[a-z-]*:kinesis:REGION:ACCOUNT:stream/.+",
     "INGEST_STREAMNAME": r"[A-Za-z0-9_.-]{1,128}",
     "INGEST_STREAMKEYARN": r"arn:aws[a-z-]*:kms:REGION:ACCOUNT:key/[0-9a-f-]{36}",
-    "ARCHIVE_RAWARCHIVEBUCKETNAME": r"[a-z0-9][a-z0-9.-]{2,62}",
+    "ARCHIVE_RAWBUCKETNAME": r"[a-z0-9][a-z0-9.-]{2,62}",
     "OBSERVABILITY_OPSTOPICARN": r"arn:aws[a-z-]*:sns:REGION:ACCOUNT:.+",
 }
 

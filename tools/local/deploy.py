@@ -1,0 +1,154 @@
+"""Deploys a synthesized stage's real templates into the emulator through CloudFormation.
+
+moto's CloudFormation needs three preparations (DESIGN.md §3.7) plus one of its quirks:
+1. the CDK bootstrap version parameter the templates check;
+2. file assets uploaded to the bootstrap bucket the templates point at;
+3. references to resource types moto does not model replaced by stand-ins, which it cannot resolve;
+4. tags of KMS keys and SSM parameters in the shapes moto's parser expects;
+5. secrets (which moto's CloudFormation skips) created through the API, so the function can read them;
+6. event source mappings left out: moto invokes the function for every record put (in Docker, even when the
+   mapping is disabled); the local event source mapping (event_source_mapping.py), configured from this
+   template's mapping, takes their place.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto.cloudformation.parsing import get_model_map
+
+BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
+BOOTSTRAP_VERSION = "30"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeployedStack:
+    name: str
+    template: dict[str, Any]  # as synthesized, before preparation: what the local loops are configured from
+    outputs: dict[str, str]
+    physical_ids: dict[str, str]  # logical id -> physical id, for the resources moto created
+
+    def resources_of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {lid: r for lid, r in self.template["Resources"].items() if r["Type"] == resource_type}
+
+
+@dataclass
+class DeployedStage:
+    stacks: dict[str, DeployedStack] = field(default_factory=dict)  # by service: ingest, archive, observability
+
+
+def deploy_stage(assembly_dir: Path, stack_files: dict[str, str], *, account: str, region: str) -> DeployedStage:
+    """Create each stack (in the order given) from ``<assembly_dir>/<file>.template.json``."""
+    boto3.client("ssm").put_parameter(
+        Name=BOOTSTRAP_VERSION_PARAMETER, Value=BOOTSTRAP_VERSION, Type="String", Overwrite=True
+    )
+    cloudformation = boto3.client("cloudformation")
+    deployed = DeployedStage()
+    for service, file_stem in stack_files.items():
+        template = json.loads((assembly_dir / f"{file_stem}.template.json").read_text())
+        _upload_assets(assembly_dir, assembly_dir / f"{file_stem}.assets.json", account=account, region=region)
+        stack_name = template_stack_name(assembly_dir, file_stem)
+        cloudformation.create_stack(
+            StackName=stack_name,
+            TemplateBody=json.dumps(prepare_template(template, account=account, region=region)),
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+        )
+        description = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+        if description["StackStatus"] != "CREATE_COMPLETE":
+            raise RuntimeError(f"{stack_name}: {description['StackStatus']} {description.get('StackStatusReason', '')}")
+        resources = cloudformation.describe_stack_resources(StackName=stack_name)["StackResources"]
+        deployed.stacks[service] = DeployedStack(
+            name=stack_name,
+            template=template,
+            outputs={o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])},
+            physical_ids={
+                r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources if "LogicalResourceId" in r
+            },
+        )
+    return deployed
+
+
+def template_stack_name(assembly_dir: Path, file_stem: str) -> str:
+    manifest = json.loads((assembly_dir / "manifest.json").read_text())
+    properties = manifest["artifacts"][file_stem]["properties"]
+    return str(properties.get("stackName", file_stem))
+
+
+def prepare_template(template: dict[str, Any], *, account: str, region: str) -> dict[str, Any]:
+    prepared = copy.deepcopy(template)
+    modelled = set(get_model_map())
+    resources = prepared["Resources"]
+    # ARN-shaped, because most references end up in IAM policies, which moto validates.
+    stand_ins = {
+        logical_id: f"arn:aws:{resource['Type'].split('::')[1].lower()}:{region}:{account}:local/{logical_id}"
+        for logical_id, resource in resources.items()
+        if resource["Type"] not in modelled and resource["Type"] != "AWS::CDK::Metadata"
+    }
+    for logical_id in [lid for lid, r in resources.items() if r["Type"] == "AWS::Lambda::EventSourceMapping"]:
+        del resources[logical_id]
+        stand_ins[logical_id] = f"local-{logical_id}"
+    for logical_id, resource in resources.items():
+        if resource["Type"] == "AWS::SecretsManager::Secret":
+            stand_ins[logical_id] = _create_secret(logical_id, resource.get("Properties", {}))
+        tags = resource.get("Properties", {}).get("Tags")
+        if resource["Type"] == "AWS::KMS::Key" and tags:
+            resource["Properties"]["Tags"] = [{"TagKey": t["Key"], "TagValue": t["Value"]} for t in tags]
+        if resource["Type"] == "AWS::SSM::Parameter" and isinstance(tags, dict):  # CloudFormation's map shape
+            resource["Properties"]["Tags"] = [{"Key": key, "Value": value} for key, value in tags.items()]
+    return _replace_references(prepared, stand_ins)  # type: ignore[no-any-return]
+
+
+def _create_secret(logical_id: str, properties: dict[str, Any]) -> str:
+    """The secret's initial value as Secrets Manager would generate it from GenerateSecretString."""
+    generate = properties.get("GenerateSecretString", {})
+    value = json.loads(generate.get("SecretStringTemplate", "{}"))
+    if "GenerateStringKey" in generate:
+        value[generate["GenerateStringKey"]] = uuid.uuid4().hex
+    secrets = boto3.client("secretsmanager")
+    return str(secrets.create_secret(Name=f"local/{logical_id}", SecretString=json.dumps(value))["ARN"])
+
+
+def _replace_references(node: Any, stand_ins: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        if set(node) == {"Ref"} and node["Ref"] in stand_ins:
+            return stand_ins[node["Ref"]]
+        if set(node) == {"Fn::GetAtt"} and node["Fn::GetAtt"][0] in stand_ins:
+            return f"{stand_ins[node['Fn::GetAtt'][0]]}-{node['Fn::GetAtt'][1]}"
+        if "DependsOn" in node:
+            depends = node["DependsOn"] if isinstance(node["DependsOn"], list) else [node["DependsOn"]]
+            node = {**node, "DependsOn": [d for d in depends if d not in stand_ins]}
+        return {key: _replace_references(value, stand_ins) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_replace_references(item, stand_ins) for item in node]
+    return node
+
+
+def _upload_assets(assembly_dir: Path, assets_file: Path, *, account: str, region: str) -> None:
+    if not assets_file.exists():
+        return
+    s3 = boto3.client("s3")
+    for asset in json.loads(assets_file.read_text()).get("files", {}).values():
+        source = assembly_dir / asset["source"]["path"]
+        body = _zip_directory(source) if source.is_dir() else source.read_bytes()
+        for destination in asset["destinations"].values():
+            bucket = destination["bucketName"].replace("${AWS::AccountId}", account).replace("${AWS::Region}", region)
+            if bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+                s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})  # type: ignore[typeddict-item]
+            s3.put_object(Bucket=bucket, Key=destination["objectKey"], Body=body)
+
+
+def _zip_directory(directory: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for path in sorted(directory.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(directory).as_posix())
+    return buffer.getvalue()

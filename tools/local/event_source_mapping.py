@@ -1,0 +1,287 @@
+"""A local Kinesis event source mapping that honours the deployed mapping's settings.
+
+Per shard, one poller reads the stream and splits records over ``ParallelizationFactor`` lanes by partition
+key (so order per key is kept, as in Lambda); each lane batches up to ``BatchSize`` records or
+``MaximumBatchingWindowInSeconds``, invokes the function, and settles the result like Lambda does: with
+``ReportBatchItemFailures`` it retries from the lowest failed sequence number; on a function error it
+bisects (if ``BisectBatchOnFunctionError``) or retries; after ``MaximumRetryAttempts`` or past
+``MaximumRecordAgeInSeconds`` it writes the batch, with its payload, to the S3 on-failure destination.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+
+from tools.local.deploy import DeployedStack
+from tools.local.function import LocalFunction
+
+POLL_INTERVAL_SECONDS = 0.05
+
+
+@dataclass(frozen=True, kw_only=True)
+class MappingSettings:
+    function_logical_id: str
+    function_name: str
+    stream_name: str
+    stream_arn: str
+    batch_size: int
+    batching_window_seconds: float
+    parallelization_factor: int
+    report_batch_item_failures: bool
+    bisect_on_error: bool
+    max_retry_attempts: int
+    max_record_age_seconds: int
+    starting_position: str
+    on_failure_bucket: str | None
+
+    @classmethod
+    def from_stack(cls, stack: DeployedStack) -> MappingSettings:
+        ((_, mapping),) = stack.resources_of_type("AWS::Lambda::EventSourceMapping").items()
+        properties = mapping["Properties"]
+        stream_logical_id = properties["EventSourceArn"]["Fn::GetAtt"][0]
+        destination = properties.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        stream_name = stack.physical_ids[stream_logical_id]
+        return cls(
+            function_logical_id=properties["FunctionName"]["Ref"],
+            function_name=stack.physical_ids[properties["FunctionName"]["Ref"]],
+            stream_name=stream_name,
+            stream_arn=boto3.client("kinesis").describe_stream_summary(StreamName=stream_name)[
+                "StreamDescriptionSummary"
+            ]["StreamARN"],
+            batch_size=int(properties.get("BatchSize", 100)),
+            batching_window_seconds=float(properties.get("MaximumBatchingWindowInSeconds", 0)),
+            parallelization_factor=int(properties.get("ParallelizationFactor", 1)),
+            report_batch_item_failures="ReportBatchItemFailures" in properties.get("FunctionResponseTypes", []),
+            bisect_on_error=bool(properties.get("BisectBatchOnFunctionError", False)),
+            max_retry_attempts=int(properties.get("MaximumRetryAttempts", -1)),
+            max_record_age_seconds=int(properties.get("MaximumRecordAgeInSeconds", -1)),
+            starting_position=str(properties["StartingPosition"]),
+            on_failure_bucket=stack.physical_ids[destination["Fn::GetAtt"][0]] if destination else None,
+        )
+
+
+@dataclass
+class MappingStats:
+    invocations: int = 0
+    function_errors: int = 0
+    partial_failures: int = 0
+    bisections: int = 0
+    batches_to_failure_destination: int = 0
+    completed_at: dict[str, float] = field(default_factory=dict)  # sequence number -> when its batch settled
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class LocalEventSourceMapping:
+    def __init__(
+        self, settings: MappingSettings, function: LocalFunction, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.settings = settings
+        self.stats = MappingStats()
+        self._function = function
+        self._clock = clock
+        self._kinesis = boto3.client("kinesis")
+        self._s3 = boto3.client("s3")
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._busy = 0
+        self._busy_lock = threading.Lock()
+        self._pending: list[list[dict[str, Any]]] = []
+        self._shards_at_tip: dict[str, bool] = {}
+
+    def start(self) -> None:
+        shards = self._kinesis.list_shards(StreamName=self.settings.stream_name)["Shards"]
+        for shard in shards:
+            lanes: list[list[dict[str, Any]]] = [[] for _ in range(self.settings.parallelization_factor)]
+            lane_locks = [threading.Lock() for _ in lanes]
+            self._shards_at_tip[shard["ShardId"]] = False
+            self._threads.append(
+                threading.Thread(target=self._poll, args=(shard["ShardId"], lanes, lane_locks), daemon=True)
+            )
+            for index in range(len(lanes)):
+                self._threads.append(
+                    threading.Thread(
+                        target=self._run_lane, args=(shard["ShardId"], lanes, lane_locks, index), daemon=True
+                    )
+                )
+            self._pending.extend(lanes)
+        for thread in self._threads:
+            thread.start()
+
+    def idle(self) -> bool:
+        """True once every shard is read to its tip and no lane holds or processes records."""
+        with self._busy_lock:
+            return all(self._shards_at_tip.values()) and self._busy == 0 and not any(self._pending)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+    def _poll(self, shard_id: str, lanes: list[list[dict[str, Any]]], locks: list[threading.Lock]) -> None:
+        iterator = self._kinesis.get_shard_iterator(
+            StreamName=self.settings.stream_name,
+            ShardId=shard_id,
+            ShardIteratorType=self.settings.starting_position,  # type: ignore[arg-type]  # TRIM_HORIZON or LATEST
+        )["ShardIterator"]
+        while not self._stop.is_set():
+            response = self._kinesis.get_records(ShardIterator=iterator, Limit=10_000)
+            iterator = response["NextShardIterator"]
+            records: list[Any] = list(response["Records"])
+            for record in records:
+                lane = zlib.crc32(record["PartitionKey"].encode()) % len(lanes)
+                with locks[lane]:
+                    lanes[lane].append(record)
+            self._shards_at_tip[shard_id] = not response["Records"] and response.get("MillisBehindLatest", 0) == 0
+            if not response["Records"]:
+                time.sleep(POLL_INTERVAL_SECONDS)
+
+    def _run_lane(
+        self, shard_id: str, lanes: list[list[dict[str, Any]]], locks: list[threading.Lock], index: int
+    ) -> None:
+        oldest_wait = None
+        while not self._stop.is_set():
+            with locks[index]:
+                waiting = len(lanes[index])
+                full = waiting >= self.settings.batch_size
+                if waiting and oldest_wait is None:
+                    oldest_wait = self._clock()
+                window_over = (
+                    oldest_wait is not None and self._clock() - oldest_wait >= self.settings.batching_window_seconds
+                )
+                batch: list[dict[str, Any]] = []
+                if waiting and (full or window_over):
+                    batch = lanes[index][: self.settings.batch_size]
+                    del lanes[index][: len(batch)]
+                    with self._busy_lock:
+                        self._busy += 1
+            if not batch:
+                time.sleep(POLL_INTERVAL_SECONDS)
+                continue
+            oldest_wait = None
+            try:
+                self._settle(shard_id, batch, attempt=0)
+            finally:
+                with self._busy_lock:
+                    self._busy -= 1
+
+    def _settle(self, shard_id: str, batch: Sequence[dict[str, Any]], *, attempt: int) -> None:
+        settings = self.settings
+        while batch:
+            oldest = batch[0]["ApproximateArrivalTimestamp"].timestamp()
+            if settings.max_record_age_seconds >= 0 and self._clock() - oldest > settings.max_record_age_seconds:
+                self._send_to_failure_destination(shard_id, batch, "RecordAgeExceeded", attempt)
+                return
+            result = self._invoke(shard_id, batch)
+            if result.error is not None:
+                self._count("function_errors")
+                if settings.bisect_on_error and len(batch) > 1:
+                    self._count("bisections")
+                    middle = len(batch) // 2
+                    self._settle(shard_id, batch[:middle], attempt=attempt)  # splitting does not use up retries
+                    self._settle(shard_id, batch[middle:], attempt=attempt)
+                    return
+                failed_from = 0
+            else:
+                first_failed = self._first_failed(batch, result.response)
+                if first_failed is None:
+                    self._complete(batch)
+                    return
+                self._count("partial_failures")
+                self._complete(batch[:first_failed])
+                failed_from = first_failed
+            attempt += 1
+            batch = batch[failed_from:]
+            if 0 <= settings.max_retry_attempts < attempt:
+                self._send_to_failure_destination(shard_id, batch, "RetryAttemptsExhausted", attempt)
+                return
+
+    def _first_failed(self, batch: Sequence[dict[str, Any]], response: dict[str, Any] | None) -> int | None:
+        if not self.settings.report_batch_item_failures or not response:
+            return None
+        failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
+        positions = [i for i, record in enumerate(batch) if record["SequenceNumber"] in failed]
+        return min(positions) if positions else None
+
+    def _invoke(self, shard_id: str, batch: Sequence[dict[str, Any]]) -> Any:
+        self._count("invocations")
+        return self._function.invoke(self._event(shard_id, batch))
+
+    def _event(self, shard_id: str, batch: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        import base64  # noqa: PLC0415 - only needed here
+
+        return {
+            "Records": [
+                {
+                    "kinesis": {
+                        "kinesisSchemaVersion": "1.0",
+                        "partitionKey": record["PartitionKey"],
+                        "sequenceNumber": record["SequenceNumber"],
+                        "data": base64.b64encode(record["Data"]).decode(),
+                        "approximateArrivalTimestamp": record["ApproximateArrivalTimestamp"].timestamp(),
+                    },
+                    "eventSource": "aws:kinesis",
+                    "eventVersion": "1.0",
+                    "eventID": f"{shard_id}:{record['SequenceNumber']}",
+                    "eventName": "aws:kinesis:record",
+                    "invokeIdentityArn": "arn:aws:iam::123456789012:role/local",
+                    "awsRegion": "eu-west-1",
+                    "eventSourceARN": self.settings.stream_arn,
+                }
+                for record in batch
+            ]
+        }
+
+    def _complete(self, records: Sequence[dict[str, Any]]) -> None:
+        now = self._clock()
+        with self.stats.lock:
+            for record in records:
+                self.stats.completed_at[record["SequenceNumber"]] = now
+
+    def _count(self, name: str) -> None:
+        with self.stats.lock:
+            setattr(self.stats, name, getattr(self.stats, name) + 1)
+
+    def _send_to_failure_destination(
+        self, shard_id: str, batch: Sequence[dict[str, Any]], condition: str, attempts: int
+    ) -> None:
+        """Lambda's S3 on-failure record: invocation metadata plus the batch payload."""
+        self._count("batches_to_failure_destination")
+        if self.settings.on_failure_bucket is None:
+            self._complete(batch)
+            return
+        now = datetime.now(UTC)
+        document = {
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": self.settings.function_name,
+                "condition": condition,
+                "approximateInvokeCount": attempts,
+            },
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "version": "1.0",
+            "timestamp": now.isoformat(),
+            "KinesisBatchInfo": {
+                "shardId": shard_id,
+                "startSequenceNumber": batch[0]["SequenceNumber"],
+                "endSequenceNumber": batch[-1]["SequenceNumber"],
+                "approximateArrivalOfFirstRecord": batch[0]["ApproximateArrivalTimestamp"].isoformat(),
+                "approximateArrivalOfLastRecord": batch[-1]["ApproximateArrivalTimestamp"].isoformat(),
+                "batchSize": len(batch),
+                "streamArn": self.settings.stream_arn,
+            },
+            "payload": json.dumps(self._event(shard_id, batch)),
+        }
+        first = batch[0]["SequenceNumber"]
+        key = f"aws/lambda/{self.settings.function_name}/{now:%Y/%m/%d/%H}/{shard_id}-{first}-{uuid.uuid4()}"
+        self._s3.put_object(Bucket=self.settings.on_failure_bucket, Key=key, Body=json.dumps(document).encode())
+        self._complete(batch)

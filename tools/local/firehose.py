@@ -1,0 +1,204 @@
+"""A local Kinesis Data Firehose, configured from the deployed delivery stream's template properties.
+
+It reads the source stream, runs the MetadataExtraction processor's JQ query (the real query, with the jq
+library), appends the AppendDelimiterToRecord delimiter, buffers per partition, and writes compressed
+objects under the prefix with ``!{partitionKeyFromQuery:...}`` filled in. Records whose extraction fails go
+under the error output prefix as Firehose error records (rawData in base64), so nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import re
+import threading
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import jq
+
+from tools.local.deploy import DeployedStack
+
+_PLACEHOLDER = re.compile(r"!\{([a-zA-Z]+):([^}]+)\}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeliverySettings:
+    stream_name: str
+    bucket: str
+    prefix: str
+    error_prefix: str
+    compression: str
+    buffer_seconds: int
+    buffer_bytes: int
+    partition_query: str | None
+    delimiter: str
+
+    @classmethod
+    def from_stack(cls, stack: DeployedStack) -> DeliverySettings:
+        ((_, resource),) = stack.resources_of_type("AWS::KinesisFirehose::DeliveryStream").items()
+        properties = resource["Properties"]
+        destination = properties["ExtendedS3DestinationConfiguration"]
+        source_arn = _resolve(properties["KinesisStreamSourceConfiguration"]["KinesisStreamARN"], stack)
+        parameters = {
+            p["ParameterName"]: p["ParameterValue"]
+            for processor in destination.get("ProcessingConfiguration", {}).get("Processors", [])
+            for p in processor.get("Parameters", [])
+        }
+        hints = destination.get("BufferingHints", {})
+        return cls(
+            stream_name=source_arn.rsplit("/", 1)[-1],
+            bucket=stack.physical_ids[destination["BucketARN"]["Fn::GetAtt"][0]],
+            prefix=destination.get("Prefix", ""),
+            error_prefix=destination.get("ErrorOutputPrefix", ""),
+            compression=destination.get("CompressionFormat", "UNCOMPRESSED"),
+            buffer_seconds=int(hints.get("IntervalInSeconds", 300)),
+            buffer_bytes=int(hints.get("SizeInMBs", 5)) * 1024 * 1024,
+            partition_query=parameters.get("MetadataExtractionQuery"),
+            delimiter=parameters.get("Delimiter", "").encode().decode("unicode_escape"),
+        )
+
+
+def _resolve(value: Any, stack: DeployedStack) -> str:
+    """The stream ARN arrives through an SSM-typed template parameter: read the parameter it names."""
+    if isinstance(value, dict) and "Ref" in value:
+        parameter = stack.template["Parameters"][value["Ref"]]["Default"]
+        return str(boto3.client("ssm").get_parameter(Name=parameter)["Parameter"]["Value"])
+    return str(value)
+
+
+@dataclass
+class DeliveryStats:
+    records: int = 0
+    errors: int = 0
+    objects: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class LocalFirehose:
+    def __init__(self, settings: DeliverySettings) -> None:
+        self.settings = settings
+        self.stats = DeliveryStats()
+        self._query = jq.compile(settings.partition_query) if settings.partition_query else None
+        self._kinesis = boto3.client("kinesis")
+        self._s3 = boto3.client("s3")
+        self._buffers: dict[str, list[bytes]] = defaultdict(list)
+        self._buffer_started = time.monotonic()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._at_tip: dict[str, bool] = {}
+
+    def start(self) -> None:
+        for shard in self._kinesis.list_shards(StreamName=self.settings.stream_name)["Shards"]:
+            self._at_tip[shard["ShardId"]] = False
+            self._threads.append(threading.Thread(target=self._read, args=(shard["ShardId"],), daemon=True))
+        self._threads.append(threading.Thread(target=self._flush_on_interval, daemon=True))
+        for thread in self._threads:
+            thread.start()
+
+    def caught_up(self) -> bool:
+        return all(self._at_tip.values())
+
+    def drain(self) -> None:
+        """Write every buffer now, as Firehose does when its buffer interval ends."""
+        with self._lock:
+            buffers, self._buffers = self._buffers, defaultdict(list)
+            self._buffer_started = time.monotonic()
+        for key_prefix, records in buffers.items():
+            self._write(key_prefix, records)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        self.drain()
+
+    def _read(self, shard_id: str) -> None:
+        iterator = self._kinesis.get_shard_iterator(
+            StreamName=self.settings.stream_name, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while not self._stop.is_set():
+            response = self._kinesis.get_records(ShardIterator=iterator, Limit=10_000)
+            iterator = response["NextShardIterator"]
+            for record in response["Records"]:
+                self._accept(record["Data"], record["ApproximateArrivalTimestamp"])
+            self._at_tip[shard_id] = not response["Records"] and response.get("MillisBehindLatest", 0) == 0
+            if not response["Records"]:
+                time.sleep(0.05)
+
+    def _accept(self, data: bytes, arrival: datetime) -> None:
+        try:
+            partitions = self._partitions(data)
+            key_prefix = self._fill(self.settings.prefix, partitions, arrival, error_type=None)
+            payload = data + self.settings.delimiter.encode()
+            counter = "records"
+        except (ValueError, UnicodeDecodeError, KeyError, TypeError) as error:
+            key_prefix = self._fill(self.settings.error_prefix, {}, arrival, error_type="processing-failed")
+            payload = (json.dumps(_error_record(data, arrival, str(error))) + "\n").encode()
+            counter = "errors"
+        with self._lock:
+            self._buffers[key_prefix].append(payload)
+            full = sum(len(chunk) for chunk in self._buffers[key_prefix]) >= self.settings.buffer_bytes
+        with self.stats.lock:
+            setattr(self.stats, counter, getattr(self.stats, counter) + 1)
+        if full:
+            self.drain()
+
+    def _partitions(self, data: bytes) -> dict[str, str]:
+        if self._query is None:
+            return {}
+        values = self._query.input_text(data.decode("utf-8")).first()
+        if not isinstance(values, dict) or not all(isinstance(v, str) and v for v in values.values()):
+            raise ValueError(f"partition query produced {values!r}")
+        return values
+
+    def _fill(self, template: str, partitions: dict[str, str], arrival: datetime, *, error_type: str | None) -> str:
+        def value(match: re.Match[str]) -> str:
+            namespace, name = match.group(1), match.group(2)
+            if namespace == "partitionKeyFromQuery":
+                return partitions[name]
+            if namespace == "timestamp":
+                return arrival.astimezone(UTC).strftime(_java_to_strftime(name))
+            if namespace == "firehose" and name == "error-output-type" and error_type:
+                return error_type
+            raise KeyError(f"unsupported prefix expression {match.group(0)}")
+
+        return _PLACEHOLDER.sub(value, template)
+
+    def _flush_on_interval(self) -> None:
+        while not self._stop.wait(0.2):
+            if time.monotonic() - self._buffer_started >= self.settings.buffer_seconds:
+                self.drain()
+
+    def _write(self, key_prefix: str, records: list[bytes]) -> None:
+        body = b"".join(records)
+        suffix = ""
+        if self.settings.compression == "GZIP":
+            body, suffix = gzip.compress(body), ".gz"
+        key = f"{key_prefix}local-firehose-{datetime.now(UTC):%Y-%m-%d-%H-%M-%S}-{uuid.uuid4()}{suffix}"
+        self._s3.put_object(Bucket=self.settings.bucket, Key=key, Body=body)
+        with self.stats.lock:
+            self.stats.objects += 1
+
+
+def _error_record(data: bytes, arrival: datetime, message: str) -> dict[str, Any]:
+    return {
+        "attemptsMade": 1,
+        "arrivalTimestamp": int(arrival.timestamp() * 1000),
+        "errorCode": "DynamicPartitioning.MetadataExtractionFailed",
+        "errorMessage": message,
+        "rawData": base64.b64encode(data).decode(),
+    }
+
+
+def _java_to_strftime(pattern: str) -> str:
+    for java, python in (("yyyy", "%Y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"), ("mm", "%M"), ("ss", "%S")):
+        pattern = pattern.replace(java, python)
+    return pattern

@@ -1,0 +1,100 @@
+"""The processor as deployed: its code is downloaded from the emulator and run in clean worker processes."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import queue
+import subprocess
+import sys
+import tempfile
+import uuid
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import boto3
+
+from tools.local.deploy import DeployedStack
+
+WORKER = Path(__file__).with_name("lambda_worker.py")
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvocationResult:
+    response: dict[str, Any] | None
+    error: str | None
+
+
+class LocalFunction:
+    """A pool of worker processes running the deployed code of one function; ``invoke`` is thread-safe."""
+
+    def __init__(
+        self,
+        *,
+        function_name: str,
+        code: bytes,
+        concurrency: int,
+        log: IO[str],
+        faults: Mapping[str, Any] | None = None,
+    ) -> None:
+        configuration = boto3.client("lambda").get_function(FunctionName=function_name)
+        self.name = function_name
+        self.code_dir = Path(tempfile.mkdtemp(prefix=f"{function_name}-"))
+        zipfile.ZipFile(io.BytesIO(code)).extractall(self.code_dir)
+        environment = {
+            **{k: v for k, v in os.environ.items() if k.startswith("AWS_")},
+            **configuration["Configuration"].get("Environment", {}).get("Variables", {}),
+            "AWS_LAMBDA_FUNCTION_NAME": function_name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(configuration["Configuration"].get("MemorySize", 128)),
+            "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
+            "LOCAL_FAULTS": json.dumps(dict(faults or {})),
+        }
+        handler = configuration["Configuration"]["Handler"]
+        self._idle: queue.Queue[subprocess.Popen[str]] = queue.Queue()
+        self._workers = [
+            subprocess.Popen(  # noqa: S603 - our worker script, the deployed code's handler name
+                [sys.executable, "-I", "-S", str(WORKER), str(self.code_dir), handler],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                env=environment,
+            )
+            for _ in range(concurrency)
+        ]
+        for worker in self._workers:
+            self._idle.put(worker)
+
+    def invoke(self, event: dict[str, Any]) -> InvocationResult:
+        worker = self._idle.get()
+        try:
+            assert worker.stdin is not None
+            assert worker.stdout is not None
+            worker.stdin.write(json.dumps({"id": str(uuid.uuid4()), "event": event}) + "\n")
+            worker.stdin.flush()
+            reply = worker.stdout.readline()
+            if not reply:
+                raise RuntimeError(f"worker of {self.name} exited with {worker.wait()}")
+            document = json.loads(reply)
+            return InvocationResult(response=document.get("ok"), error=document.get("error"))
+        finally:
+            self._idle.put(worker)
+
+    def close(self) -> None:
+        for worker in self._workers:
+            if worker.stdin:
+                worker.stdin.close()
+            worker.wait(timeout=10)
+
+
+def deployed_code(stack: DeployedStack, function_logical_id: str, *, account: str, region: str) -> bytes:
+    """The zip CloudFormation deployed for a function: its Code.S3Bucket/S3Key in the bootstrap bucket."""
+    code = stack.template["Resources"][function_logical_id]["Properties"]["Code"]
+    bucket = code["S3Bucket"]
+    if isinstance(bucket, dict):  # {"Fn::Sub": "cdk-hnb659fds-assets-${AWS::AccountId}-${AWS::Region}"}
+        bucket = bucket["Fn::Sub"].replace("${AWS::AccountId}", account).replace("${AWS::Region}", region)
+    return bytes(boto3.client("s3").get_object(Bucket=bucket, Key=code["S3Key"])["Body"].read())

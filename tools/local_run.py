@@ -1,0 +1,243 @@
+"""The main job: the whole data path on this machine, on moto's server in process (no AWS account).
+
+    python -m tools.local_run [--records 10000] [--rate R] [--anomaly-share 0.01] [--keep-running]
+
+1. starts the emulator and synthesizes the app with a ``local`` stage (the dev config, moto's account);
+2. creates that stage's real templates (ingest, archive, observability) through CloudFormation;
+3. runs the processor from the code CloudFormation deployed, behind a local event source mapping configured
+   from the deployed mapping, and a local Firehose configured from the deployed delivery stream;
+4. streams synthetic readings, then checks where every one landed (the smoke test's checks) and prints counts,
+   anomalies, quarantine reasons, throughput and end-to-end latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from shared.readings.generator import synthetic_records
+from tools.local.deploy import DeployedStage, deploy_stage
+from tools.local.emulator import LOCAL_ACCOUNT, LOCAL_REGION, embedded_aws
+from tools.local.event_source_mapping import LocalEventSourceMapping, MappingSettings
+from tools.local.firehose import DeliverySettings, LocalFirehose
+from tools.local.function import LocalFunction, deployed_code
+from tools.smoke_test import Landing, Sent, Targets, put_records, report, wait_for_landing
+
+LOCAL_STAGE_ID = "Sandbox"
+SERVICES = ("Ingest", "Archive", "Observability")
+MAX_WORKERS = 4  # processes running the function; more only contend for this machine's cores
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunResult:
+    sent: list[Sent]
+    landing: Landing
+    ok: bool
+    summary: str
+    put_seconds: float
+    settle_seconds: float
+    latencies: list[float]
+
+
+@contextmanager
+def local_platform(
+    *, log_path: Path, faults: Mapping[str, Any] | None = None, assembly_dir: Path | None = None
+) -> Iterator[LocalPlatform]:
+    """The emulator with the local stage deployed and its local loops running."""
+    with embedded_aws(LOCAL_REGION):
+        assembly = assembly_dir or Path(tempfile.mkdtemp(prefix="iot-local-cdk-"))
+        stage_dir = synthesize_local_stage(assembly)
+        deployed = deploy_stage(stage_dir, _stack_files(stage_dir), account=LOCAL_ACCOUNT, region=LOCAL_REGION)
+        platform = LocalPlatform(deployed, log_path=log_path, faults=faults)
+        try:
+            yield platform
+        finally:
+            platform.close()
+
+
+def synthesize_local_stage(outdir: Path) -> Path:
+    from tools.cdk_app import build_from_cdk_json  # noqa: PLC0415 - CDK starts a Node process; only load it here
+
+    app = build_from_cdk_json(outdir=outdir, overrides={"sandbox": "dev", "sandboxAccount": LOCAL_ACCOUNT})
+    app.synth()
+    return outdir / f"assembly-{LOCAL_STAGE_ID}"
+
+
+def _stack_files(stage_dir: Path) -> dict[str, str]:
+    stems = sorted(path.name.removesuffix(".template.json") for path in stage_dir.glob("*.template.json"))
+    return {
+        service.lower(): next(stem for stem in stems if stem.endswith(service) or service in stem)
+        for service in SERVICES
+    }
+
+
+class LocalPlatform:
+    def __init__(self, deployed: DeployedStage, *, log_path: Path, faults: Mapping[str, Any] | None) -> None:
+        self.deployed = deployed
+        ingest, archive = deployed.stacks["ingest"], deployed.stacks["archive"]
+        self.targets = Targets.from_outputs(ingest.outputs, archive.outputs)
+        mapping = MappingSettings.from_stack(ingest)
+        shards = len(boto3.client("kinesis").list_shards(StreamName=mapping.stream_name)["Shards"])
+        self._log = log_path.open("a", encoding="utf-8")
+        self.function = LocalFunction(
+            function_name=mapping.function_name,
+            code=deployed_code(ingest, mapping.function_logical_id, account=LOCAL_ACCOUNT, region=LOCAL_REGION),
+            concurrency=min(MAX_WORKERS, shards * mapping.parallelization_factor),
+            log=self._log,
+            faults=faults,
+        )
+        self.mapping = LocalEventSourceMapping(mapping, self.function)
+        self.firehose = LocalFirehose(DeliverySettings.from_stack(archive))
+        self.mapping.start()
+        self.firehose.start()
+
+    def settled(self) -> bool:
+        return self.mapping.idle() and self.firehose.caught_up()
+
+    def run(
+        self,
+        *,
+        records: int,
+        rate: float | None,
+        anomaly_share: float,
+        invalid_share: float,
+        progress: bool = True,
+        duplicates: int = 0,
+        timeout: float = 120,
+    ) -> RunResult:
+        run_id = f"local-{uuid.uuid4().hex[:8]}"
+        generated = synthetic_records(
+            records, run_id=run_id, now=datetime.now(UTC), anomaly_share=anomaly_share, invalid_share=invalid_share
+        )
+        generated += [generated[i] for i in range(0, min(duplicates, len(generated)))]  # a producer resending records
+        started = time.monotonic()
+        sent = put_records(boto3.client("kinesis"), self.targets.stream_name, generated, rate=rate, progress=progress)
+        put_seconds = time.monotonic() - started
+        self._wait_until_settled(timeout)
+        self.firehose.drain()
+        settle_seconds = time.monotonic() - started
+        landing = wait_for_landing(
+            boto3.Session(), self.targets, sent, include_archive=True, timeout=30, before_poll=self.firehose.drain
+        )
+        summary, ok = report(sent, landing, include_archive=True)
+        done = self.mapping.stats.completed_at
+        latencies = [done[s.sequence_number] - s.put_at for s in sent if s.sequence_number in done]
+        return RunResult(
+            sent=sent,
+            landing=landing,
+            ok=ok,
+            summary=summary,
+            put_seconds=put_seconds,
+            settle_seconds=settle_seconds,
+            latencies=latencies,
+        )
+
+    def _wait_until_settled(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        time.sleep(0.5)
+        while not self.settled() and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        self.mapping.stop()
+        self.firehose.stop()
+        self.function.close()
+        self._log.close()
+
+
+def describe(result: RunResult, platform: LocalPlatform) -> str:
+    mapping, firehose = platform.mapping.stats, platform.firehose.stats
+    throughput = len(result.sent) / result.settle_seconds if result.settle_seconds else 0.0
+    lines = [
+        result.summary,
+        _row("throughput", f"{throughput:,.0f}", f"readings/s end to end ({len(result.sent)} in "
+             f"{result.settle_seconds:.1f} s; put {result.put_seconds:.1f} s)"),
+        _row("firehose", str(firehose.records), f"records archived, {firehose.errors} to the error prefix, "
+             f"{firehose.objects} objects"),
+        _row("invocations", str(mapping.invocations), f"(function errors {mapping.function_errors}, partial failures "
+             f"{mapping.partial_failures}, bisections {mapping.bisections})"),
+    ]  # fmt: skip
+    if result.latencies:
+        ordered = sorted(result.latencies)
+        p50, p99 = statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+        lines.append(
+            _row("end-to-end latency", "", f"p50 {p50 * 1000:,.0f} ms, p99 {p99 * 1000:,.0f} ms (put to stored)")
+        )
+    return "\n".join(lines)
+
+
+def _row(label: str, value: str, detail: str) -> str:
+    return f"{label:<28}{value:>8}   {detail}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--records", type=_positive_int, default=10_000, help="synthetic readings to stream (default 10000)"
+    )
+    parser.add_argument(
+        "--rate", type=float, default=None, help="records per second to put (default: as fast as possible)"
+    )
+    parser.add_argument("--anomaly-share", type=_share, default=0.01, help="share of anomalies (default 0.01)")
+    parser.add_argument("--invalid-share", type=_share, default=0.01, help="share of invalid records (default 0.01)")
+    parser.add_argument("--keep-running", action="store_true", help="keep streaming batches of --records until Ctrl-C")
+    parser.add_argument(
+        "--log", type=Path, default=Path("reports/local-run.log"), help="processor logs (default reports/local-run.log)"
+    )
+    args = parser.parse_args(argv)
+    if args.anomaly_share + args.invalid_share > 1:
+        parser.error("--anomaly-share and --invalid-share add up to more than 1")
+    args.log.parent.mkdir(parents=True, exist_ok=True)
+    print("starting the embedded AWS emulator, synthesizing and deploying the local stage ...", flush=True)
+    started = time.monotonic()
+    with local_platform(log_path=args.log) as platform:
+        stacks = ", ".join(stack.name for stack in platform.deployed.stacks.values())
+        print(f"deployed {stacks} in {time.monotonic() - started:.1f} s")
+        ok = True
+        try:
+            while True:
+                result = platform.run(
+                    records=args.records,
+                    rate=args.rate,
+                    anomaly_share=args.anomaly_share,
+                    invalid_share=args.invalid_share,
+                )
+                print(describe(result, platform), flush=True)
+                ok = ok and result.ok
+                if not args.keep_running:
+                    break
+                platform.mapping.stats.completed_at.clear()  # bounded memory across rounds
+        except KeyboardInterrupt:
+            print("stopped")
+    print(f"processor logs: {args.log}")
+    return 0 if ok else 1
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {raw}")
+    return value
+
+
+def _share(raw: str) -> float:
+    value = float(raw)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {raw}")
+    return value
+
+
+if __name__ == "__main__":
+    sys.exit(main())

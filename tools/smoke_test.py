@@ -1,0 +1,383 @@
+"""Smoke test of a deployed stage: put synthetic readings, then prove where every one of them landed.
+
+    python -m tools.smoke_test --stage dev [--role-arn ARN] [--records 200] [--wait-archive] [--timeout 300]
+
+Valid readings must be in the readings table (anomalies flagged), invalid records in quarantine with the
+expected reason, and with --wait-archive every record in the raw archive. A record that went to the
+processor's failure destination is reported there. Exits 1 with the list of what is missing, and where.
+Targets come from the stage's stack outputs (iot-<stage>-ingest, iot-<stage>-archive), or from the
+pipeline's environment variables (INGEST_STREAMNAME, ...) with --from-environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import gzip
+import json
+import os
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+from tqdm import tqdm
+
+from services.iot_processor.runtime.objects import QUARANTINE_PREFIX
+from services.iot_processor.runtime.table import PARTITION_KEY, SORT_KEY
+from shared.infra.naming import stack_name
+from shared.readings.generator import SyntheticRecord, synthetic_records
+from shared.readings.schema import parse_reading
+
+PUT_BATCH = 500
+PUT_ATTEMPTS = 8
+GET_BATCH = 100
+
+
+@dataclass(frozen=True, kw_only=True)
+class Targets:
+    stream_name: str
+    table_name: str
+    processed_bucket: str
+    failure_bucket: str
+    archive_bucket: str | None
+
+    @classmethod
+    def from_outputs(cls, ingest: Mapping[str, str], archive: Mapping[str, str] | None) -> Targets:
+        missing = [
+            k for k in ("StreamName", "TableName", "ProcessedBucketName", "FailureBucketName") if not ingest.get(k)
+        ]
+        if missing:
+            raise SystemExit(f"error: the ingest stack has no outputs {missing}")
+        return cls(
+            stream_name=ingest["StreamName"],
+            table_name=ingest["TableName"],
+            processed_bucket=ingest["ProcessedBucketName"],
+            failure_bucket=ingest["FailureBucketName"],
+            archive_bucket=(archive or {}).get("RawBucketName"),
+        )
+
+    @classmethod
+    def from_stage(cls, session: boto3.Session, stage: str) -> Targets:
+        cloudformation = session.client("cloudformation")
+
+        def outputs(service: str) -> dict[str, str]:
+            stack = cloudformation.describe_stacks(StackName=stack_name(stage, service))["Stacks"][0]
+            return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+        return cls.from_outputs(outputs("ingest"), outputs("archive"))
+
+    @classmethod
+    def from_environment(cls, environment: Mapping[str, str]) -> Targets:
+        ingest = {
+            key: environment.get(f"INGEST_{key.upper()}", "")
+            for key in ("StreamName", "TableName", "ProcessedBucketName", "FailureBucketName")
+        }
+        return cls.from_outputs(ingest, {"RawBucketName": environment.get("ARCHIVE_RAWBUCKETNAME", "")})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sent:
+    record: SyntheticRecord
+    shard_id: str
+    sequence_number: str
+    put_at: float
+
+
+@dataclass
+class Landing:
+    """Where each sent record (by index) was found."""
+
+    places: dict[int, set[str]] = field(default_factory=dict)
+    problems: dict[int, str] = field(default_factory=dict)  # found, but wrong (anomaly not flagged, wrong reason)
+    quarantine_reasons: Counter[str] = field(default_factory=Counter)
+
+    def add(self, index: int, place: str) -> None:
+        self.places.setdefault(index, set()).add(place)
+
+
+def put_records(
+    kinesis: Any,
+    stream_name: str,
+    records: Sequence[SyntheticRecord],
+    *,
+    rate: float | None = None,
+    progress: bool = True,
+) -> list[Sent]:
+    """PutRecords in batches of 500, retrying failed entries; optional rate limit in records/s."""
+    sent: list[Sent] = []
+    started = time.monotonic()
+    with tqdm(total=len(records), desc="put", unit="rec", disable=not progress) as bar:
+        for start in range(0, len(records), PUT_BATCH):
+            pending = list(enumerate(records[start : start + PUT_BATCH], start=start))
+            for attempt in range(PUT_ATTEMPTS):
+                response = kinesis.put_records(
+                    StreamName=stream_name,
+                    Records=[{"Data": r.data, "PartitionKey": r.partition_key} for _, r in pending],
+                )
+                now = time.time()
+                retry = []
+                for (index, record), entry in zip(pending, response["Records"], strict=True):
+                    if "SequenceNumber" in entry:
+                        sent.append(
+                            Sent(
+                                record=record,
+                                shard_id=entry["ShardId"],
+                                sequence_number=entry["SequenceNumber"],
+                                put_at=now,
+                            )
+                        )
+                    else:
+                        retry.append((index, record))
+                bar.update(len(pending) - len(retry))
+                pending = retry
+                if not pending:
+                    break
+                time.sleep(min(2.0, 0.1 * 2**attempt))
+            if pending:
+                raise RuntimeError(f"{len(pending)} records could not be put after {PUT_ATTEMPTS} attempts")
+            if rate:
+                ahead = (start + PUT_BATCH) / rate - (time.monotonic() - started)
+                if ahead > 0:
+                    time.sleep(ahead)
+    return sent
+
+
+def locate(session: Any, targets: Targets, sent: Sequence[Sent], *, include_archive: bool) -> Landing:
+    landing = Landing()
+    _find_in_table(session.client("dynamodb"), targets.table_name, sent, landing)
+    s3 = session.client("s3")
+    _find_in_quarantine(s3, targets.processed_bucket, sent, landing)
+    _find_in_failures(s3, targets.failure_bucket, sent, landing)
+    if include_archive and targets.archive_bucket:
+        _find_in_archive(s3, targets.archive_bucket, sent, landing)
+    return landing
+
+
+def _find_in_table(dynamodb: Any, table: str, sent: Sequence[Sent], landing: Landing) -> None:
+    keys: dict[tuple[str, str], list[int]] = {}
+    for index, item in enumerate(sent):
+        if item.record.invalid_reason is None:
+            reading = parse_reading(item.record.data, now=datetime.fromtimestamp(item.put_at, tz=UTC))
+            keys.setdefault((reading.sensor_id, reading.sort_key), []).append(index)
+    pending = list(keys)
+    for start in range(0, len(pending), GET_BATCH):
+        request = {
+            table: {
+                "Keys": [{PARTITION_KEY: {"S": p}, SORT_KEY: {"S": s}} for p, s in pending[start : start + GET_BATCH]]
+            }
+        }
+        while request:
+            response = dynamodb.batch_get_item(RequestItems=request)
+            for item in response["Responses"].get(table, []):
+                for index in keys[(item[PARTITION_KEY]["S"], item[SORT_KEY]["S"])]:
+                    landing.add(index, "table")
+                    if item.get("anomaly", {}).get("BOOL", False) != sent[index].record.anomaly:
+                        landing.problems[index] = (
+                            f"anomaly flag is {item.get('anomaly')}, expected {sent[index].record.anomaly}"
+                        )
+            request = response.get("UnprocessedKeys") or {}
+
+
+def _objects(s3: Any, bucket: str, prefix: str, since: float) -> list[str]:
+    keys: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys.extend(o["Key"] for o in page.get("Contents", []) if o["LastModified"].timestamp() >= since - 5)
+    return keys
+
+
+def _find_in_quarantine(s3: Any, bucket: str, sent: Sequence[Sent], landing: Landing) -> None:
+    by_position = {(s.shard_id, s.sequence_number): i for i, s in enumerate(sent)}
+    since = min((s.put_at for s in sent), default=time.time())
+    for day in {datetime.fromtimestamp(s.put_at, tz=UTC).date() for s in sent}:
+        for key in _objects(s3, bucket, f"{QUARANTINE_PREFIX}{day:%Y/%m/%d}/", since):
+            shard_id, file_name = key.split("/")[-2:]
+            index = by_position.get((shard_id, file_name.removesuffix(".json")))
+            if index is None:
+                continue
+            document = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+            landing.add(index, "quarantine")
+            landing.quarantine_reasons[document["reason"]] += 1
+            expected = sent[index].record.invalid_reason
+            if document["reason"] != expected:
+                landing.problems[index] = f"quarantined for {document['reason']}, expected {expected}"
+
+
+def _find_in_failures(s3: Any, bucket: str, sent: Sequence[Sent], landing: Landing) -> None:
+    since = min((s.put_at for s in sent), default=time.time())
+    for key in _objects(s3, bucket, "", since):
+        info = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read()).get("KinesisBatchInfo", {})
+        first, last = int(info.get("startSequenceNumber", -1)), int(info.get("endSequenceNumber", -1))
+        for index, item in enumerate(sent):
+            if item.shard_id == info.get("shardId") and first <= int(item.sequence_number) <= last:
+                landing.add(index, "failure destination")
+
+
+def _find_in_archive(s3: Any, bucket: str, sent: Sequence[Sent], landing: Landing) -> None:
+    """Match archived lines to sent records; identical records (a producer's resend) are matched one by one."""
+    unmatched: dict[str | bytes, list[int]] = {}
+    for index, item in enumerate(sent):
+        unmatched.setdefault(item.record.reading_id or item.record.data, []).append(index)
+    since = min((s.put_at for s in sent), default=time.time())
+    for prefix in ("readings/", "errors/"):
+        for key in _objects(s3, bucket, prefix, since):
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            for line in (gzip.decompress(body) if key.endswith(".gz") else body).splitlines():
+                indices = unmatched.get(_archive_identity(line), [])
+                if indices:
+                    landing.add(indices.pop(0), "archive")
+
+
+def _archive_identity(line: bytes) -> str | bytes:
+    """A reading's id, or for a record Firehose could not partition (an error record) its original bytes."""
+    try:
+        document = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return line
+    if not isinstance(document, dict):
+        return line
+    if "rawData" in document:
+        raw = base64.b64decode(document["rawData"])
+        return _reading_id(raw) or raw
+    return str(document.get("reading_id")) if document.get("reading_id") else line
+
+
+def _reading_id(raw: bytes) -> str | None:
+    try:
+        document = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return str(document["reading_id"]) if isinstance(document, dict) and document.get("reading_id") else None
+
+
+def expected_places(record: SyntheticRecord, *, include_archive: bool) -> set[str]:
+    primary = "quarantine" if record.invalid_reason else "table"
+    return {primary, "archive"} if include_archive else {primary}
+
+
+def missing(sent: Sequence[Sent], landing: Landing, *, include_archive: bool) -> dict[int, str]:
+    """Records not (yet) accounted for, with what is missing; a failure-destination landing accounts for one."""
+    result = {}
+    for index, item in enumerate(sent):
+        found = landing.places.get(index, set())
+        wanted = expected_places(item.record, include_archive=include_archive)
+        if "failure destination" in found:
+            wanted -= {"table", "quarantine"}
+        absent = wanted - found
+        if absent:
+            result[index] = ", ".join(sorted(absent))
+    return result
+
+
+def wait_for_landing(
+    session: Any,
+    targets: Targets,
+    sent: Sequence[Sent],
+    *,
+    include_archive: bool,
+    timeout: float,
+    poll: float = 2.0,
+    before_poll: Callable[[], None] | None = None,
+) -> Landing:
+    deadline = time.monotonic() + timeout
+    while True:
+        if before_poll:
+            before_poll()
+        landing = locate(session, targets, sent, include_archive=include_archive)
+        if not missing(sent, landing, include_archive=include_archive) or time.monotonic() > deadline:
+            return landing
+        time.sleep(poll)
+
+
+def report(sent: Sequence[Sent], landing: Landing, *, include_archive: bool) -> tuple[str, bool]:
+    """A summary table and, on failure, the precise list of what is missing where."""
+    kinds = Counter("invalid" if s.record.invalid_reason else "anomaly" if s.record.anomaly else "normal" for s in sent)
+    places = Counter(place for found in landing.places.values() for place in found)
+    absent = missing(sent, landing, include_archive=include_archive)
+    flagged = sum(
+        1
+        for index, item in enumerate(sent)
+        if item.record.anomaly and "table" in landing.places.get(index, set()) and index not in landing.problems
+    )
+    reasons = dict(sorted(landing.quarantine_reasons.items()))
+    lines = [
+        f"{'records put':<28}{len(sent):>8}   "
+        f"(normal {kinds['normal']}, anomalies {kinds['anomaly']}, invalid {kinds['invalid']})",
+        f"{'in readings table':<28}{places['table']:>8}",
+        f"{'  flagged as anomaly':<28}{flagged:>8}",
+        f"{'in quarantine':<28}{places['quarantine']:>8}   {reasons}",
+        f"{'in failure destination':<28}{places['failure destination']:>8}",
+    ]
+    if include_archive:
+        lines.append(f"{'in raw archive':<28}{places['archive']:>8}")
+    ok = not absent and not landing.problems
+    lines.append(f"{'result':<28}{'PASS' if ok else 'FAIL':>8}")
+    for index, what in sorted(absent.items())[:50]:
+        item = sent[index]
+        name = item.record.reading_id or "(invalid record)"
+        lines.append(f"  missing from {what}: reading {name} sensor {item.record.sensor_id} seq {item.sequence_number}")
+    for index, problem in sorted(landing.problems.items())[:50]:
+        lines.append(f"  wrong: reading {sent[index].record.reading_id or sent[index].sequence_number}: {problem}")
+    if len(absent) > 50:
+        lines.append(f"  ... and {len(absent) - 50} more missing")
+    return "\n".join(lines), ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--stage", help="stage name: targets come from iot-<stage>-ingest/archive stack outputs")
+    source.add_argument("--from-environment", action="store_true", help="targets from INGEST_*/ARCHIVE_* variables")
+    parser.add_argument("--role-arn", help="assume this role first (the stage's SmokeTestRoleArn)")
+    parser.add_argument("--records", type=int, default=200, help="how many synthetic records (default 200)")
+    parser.add_argument("--anomaly-share", type=float, default=0.05, help="share of anomalies (default 0.05)")
+    parser.add_argument("--invalid-share", type=float, default=0.03, help="share of invalid records (default 0.03)")
+    parser.add_argument(
+        "--wait-archive", action="store_true", help="also wait until the raw archive holds every record"
+    )
+    parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for every record (default 300)")
+    args = parser.parse_args(argv)
+    if args.records <= 0:
+        parser.error("--records must be positive")
+
+    session = _session(args.role_arn)
+    targets = Targets.from_environment(os.environ) if args.from_environment else Targets.from_stage(session, args.stage)
+    run_id = f"smoke-{uuid.uuid4().hex[:12]}"
+    try:
+        records = synthetic_records(
+            args.records,
+            run_id=run_id,
+            now=datetime.now(UTC),
+            anomaly_share=args.anomaly_share,
+            invalid_share=args.invalid_share,
+        )
+    except ValueError as error:
+        parser.error(str(error))
+    print(f"run {run_id}: putting {len(records)} records to {targets.stream_name}")
+    sent = put_records(session.client("kinesis"), targets.stream_name, records)
+    landing = wait_for_landing(session, targets, sent, include_archive=args.wait_archive, timeout=args.timeout)
+    text, ok = report(sent, landing, include_archive=args.wait_archive)
+    print(text)
+    return 0 if ok else 1
+
+
+def _session(role_arn: str | None) -> boto3.Session:
+    if not role_arn:
+        return boto3.Session()
+    credentials = boto3.client("sts").assume_role(
+        RoleArn=role_arn, RoleSessionName="iot-smoke-test", DurationSeconds=3600
+    )["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
