@@ -61,6 +61,12 @@ class ReadingsStorage(Construct):
             removal_policy=removal_policy,
         )
         self.table.add_global_secondary_index(
+            # An index has its own warm throughput: in the worst case (every reading an anomaly) it takes every write.
+            warm_throughput=(
+                dynamodb.WarmThroughput(write_units_per_second=config.warm_write_units_per_second)
+                if config.warm_write_units_per_second
+                else None
+            ),
             index_name=ANOMALY_INDEX,
             partition_key=dynamodb.Attribute(name=ANOMALY_PARTITION, type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name=ANOMALY_SORT, type=dynamodb.AttributeType.STRING),

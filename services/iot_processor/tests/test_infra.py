@@ -347,16 +347,18 @@ def test_table_keys_billing_encryption_recovery_and_ttl(ingest: IngestTemplate) 
 
 def test_table_has_the_sharded_anomaly_index(ingest: IngestTemplate) -> None:
     props = ingest.props(ingest.table)
-    assert props["GlobalSecondaryIndexes"] == [
-        {
-            "IndexName": "anomalies_by_type",
-            "KeySchema": [
-                {"AttributeName": "anomaly_partition", "KeyType": "HASH"},
-                {"AttributeName": "anomaly_sort", "KeyType": "RANGE"},
-            ],
-            "Projection": {"ProjectionType": "ALL"},
-        }
-    ]
+    warm = ingest.config.ingest.warm_write_units_per_second
+    expected: dict[str, Any] = {
+        "IndexName": "anomalies_by_type",
+        "KeySchema": [
+            {"AttributeName": "anomaly_partition", "KeyType": "HASH"},
+            {"AttributeName": "anomaly_sort", "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "ALL"},
+    }
+    if warm:  # the index takes every write in the worst case, so it gets the table's warm throughput
+        expected["WarmThroughput"] = {"WriteUnitsPerSecond": warm}
+    assert props["GlobalSecondaryIndexes"] == [expected]
     types = {d["AttributeName"]: d["AttributeType"] for d in props["AttributeDefinitions"]}
     assert types == {"sensor_id": "S", "reading_key": "S", "anomaly_partition": "S", "anomaly_sort": "S"}
 
