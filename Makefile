@@ -13,7 +13,7 @@ REPORTS := reports
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help install local test pytest lint synth nag-report bench pipeline-synth verify-stage lock clean
+.PHONY: help install local test pytest lint synth nag-report bench pipeline-synth verify-stage smoke-test lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -32,11 +32,8 @@ node_modules/.installed: package-lock.json
 
 install: $(VENV)/.synced node_modules/.installed ## virtualenv from uv.lock, Node tools from package-lock.json
 
-local: install ## the main job: synthesize every stage and the pipeline, with the nag report
-	rm -rf $(ASSEMBLY)
-	$(BIN)/python -m tools.nag_report --assembly-dir $(ASSEMBLY) --output $(REPORTS)/nag-report.md
-	@echo "cloud assemblies: $(ASSEMBLY)/ (pipeline: $(ASSEMBLY)/IotPipeline.template.json, stages: $(ASSEMBLY)/assembly-IotPipeline-*)"
-	@echo "nag report:       $(REPORTS)/nag-report.md"
+local: install ## the main job: the whole data path on the embedded AWS emulator, 10,000 readings
+	$(BIN)/python -m tools.local_run --records 10000
 
 test: lint pytest ## the whole suite, as CI runs it: static checks, then every test
 
@@ -64,8 +61,11 @@ pipeline-synth: install ## what the pipeline's Synth step runs: unit/infra tests
 	$(CDK) synth --quiet --output $(ASSEMBLY)
 	$(BIN)/python -m tools.nag_report --assembly-dir $(ASSEMBLY) --output $(ASSEMBLY)/nag-report.md
 
-verify-stage: install ## post-deploy check of a stage from its stack outputs (run by the pipeline)
+verify-stage: install ## post-deploy check of a stage's stack outputs (run by the pipeline)
 	$(BIN)/python -m tools.verify_stage
+
+smoke-test: install ## smoke test of a deployed stage from its INGEST_*/ARCHIVE_* outputs, via its smoke-test role
+	$(BIN)/python -m tools.smoke_test --from-environment --role-arn "$$INGEST_SMOKETESTROLEARN" --records 200
 
 lock: $(BIN)/uv ## re-resolve uv.lock and re-export the processor's runtime requirements from it
 	$(BIN)/uv lock

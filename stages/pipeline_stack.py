@@ -7,8 +7,10 @@ from typing import Any
 from aws_cdk import RemovalPolicy, Stack, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from shared.infra.naming import smoke_test_role_arn
 from shared.infra.secure_bucket import access_log_bucket
 from stages.config import PlatformConfig, StageConfig
 from stages.iot_stage import IotStage
@@ -66,7 +68,7 @@ class PipelineStack(Stack):
                 self, stage_id(stage_config), config=stage_config, smoke_test_account=config.pipeline.tooling_account
             )
             self.stages.append(stage)
-            self.pipeline.add_stage(stage, pre=_approval_before(stage_config), post=[_verify_step(stage)])
+            self.pipeline.add_stage(stage, pre=_approval_before(stage_config), post=[_smoke_test_step(stage)])
         self.pipeline.build_pipeline()
         access_logs = access_log_bucket(self, "AccessLogs", removal_policy=RemovalPolicy.RETAIN, expiration_days=365)
         harden_pipeline(self.pipeline, access_logs=access_logs)
@@ -87,18 +89,24 @@ def _approval_before(config: StageConfig) -> list[pipelines.Step]:
     ]
 
 
-def _verify_step(stage: IotStage) -> pipelines.Step:
-    """Post-deploy check of the stage: its stack outputs exist and are well-formed."""
+def _smoke_test_step(stage: IotStage) -> pipelines.Step:
+    """Ends every stage: check the stack outputs, then put synthetic readings and prove where they landed.
+
+    It runs in the tooling account and reaches the stage only through the smoke-test role deployed there.
+    """
+    role_arn = smoke_test_role_arn(stage.config.name, stage.config.account)
     return pipelines.CodeBuildStep(
-        f"Verify{stage.node.id}",
+        f"SmokeTest{stage.node.id}",
         install_commands=["make install"],
         env_from_cfn_outputs=stage.verification_outputs(),
         env={
             "STAGE_NAME": stage.config.name,
             "STAGE_ACCOUNT": stage.config.account,
             "STAGE_REGION": stage.config.region,
+            "AWS_DEFAULT_REGION": stage.config.region,
         },
-        commands=["make verify-stage"],
+        commands=["make verify-stage", "make smoke-test"],
+        role_policy_statements=[iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[role_arn])],
         partial_build_spec=_install_runtimes(),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -104,10 +105,42 @@ def test_each_stage_deploys_to_its_account_then_verifies(
 ) -> None:
     actions = _stage(pipeline_stages, stage)
     deploys = [a for a in actions if a["ActionTypeId"]["Category"] == "Deploy"]
-    (verify,) = [a for a in actions if a["Name"] == f"Verify{stage}"]
+    (verify,) = [a for a in actions if a["Name"] == f"SmokeTest{stage}"]
     assert all(verify["RunOrder"] > deploy["RunOrder"] for deploy in deploys)
     account = platform_config.stage(stage.lower()).account
     assert all(account in str(deploy["RoleArn"]) for deploy in deploys)
     assert [a["Name"] for a in deploys if a["Name"].endswith(".Deploy")] == [
         f"iot-{stage.lower()}-{service}.Deploy" for service in ("ingest", "archive", "observability")
     ]
+
+
+@pytest.mark.parametrize("stage", ["Dev", "Staging", "Prod"])
+def test_each_stage_ends_with_a_smoke_test_through_that_stage_role(
+    template: Template, pipeline_stages: list[dict[str, Any]], platform_config: PlatformConfig, stage: str
+) -> None:
+    actions = _stage(pipeline_stages, stage)
+    (smoke,) = [a for a in actions if a["Name"] == f"SmokeTest{stage}"]
+    assert smoke["RunOrder"] == max(action["RunOrder"] for action in actions)
+    config = platform_config.stage(stage.lower())
+    role_arn = f"arn:aws:iam::{config.account}:role/iot-{config.name}-smoke-test"
+    project_id = smoke["Configuration"]["ProjectName"]["Ref"]
+    project = template.to_json()["Resources"][project_id]
+    spec = json.loads(project["Properties"]["Source"]["BuildSpec"])
+    assert spec["phases"]["build"]["commands"] == ["make verify-stage", "make smoke-test"]
+    env = json.loads(smoke["Configuration"]["EnvironmentVariables"])
+    names = {variable["name"] for variable in env}
+    assert {"INGEST_STREAMNAME", "INGEST_TABLENAME", "INGEST_FAILUREBUCKETNAME", "INGEST_SMOKETESTROLEARN"} <= names
+    assumes = [
+        statement
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Action"] == "sts:AssumeRole" and statement["Resource"] == role_arn
+    ]
+    assert len(assumes) == 1, f"exactly one policy may assume {role_arn}"
+
+
+def test_assets_are_published_by_one_project_after_self_mutation(pipeline_stages: list[dict[str, Any]]) -> None:
+    names = [stage["Name"] for stage in pipeline_stages]
+    (publish,) = _stage(pipeline_stages, "Assets")  # publish_assets_in_parallel=False: one action for all assets
+    assert publish["ActionTypeId"]["Provider"] == "CodeBuild"
+    assert names.index("UpdatePipeline") < names.index("Assets") < names.index("Dev")

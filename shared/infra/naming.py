@@ -13,3 +13,12 @@ def stack_name(stage: str, service: str) -> str:
 def parameter_name(stage: str, service: str, key: str) -> str:
     """``/iot/prod/ingest/stream-arn``: where a service publishes a value other services of the stage read."""
     return f"/{PLATFORM}/{stage}/{service}/{key}"
+
+
+def smoke_test_role_name(stage: str) -> str:
+    """Fixed, so the pipeline in the tooling account can be allowed to assume exactly this role."""
+    return f"{PLATFORM}-{stage}-smoke-test"
+
+
+def smoke_test_role_arn(stage: str, account: str) -> str:
+    return f"arn:aws:iam::{account}:role/{smoke_test_role_name(stage)}"

@@ -19,6 +19,7 @@ class SmokeTestAccess(Construct):
         scope: Construct,
         construct_id: str,
         *,
+        role_name: str,
         trusted_account: str,
         readings: ReadingsStream,
         storage: ReadingsStorage,
@@ -28,6 +29,7 @@ class SmokeTestAccess(Construct):
         self.role = iam.Role(
             self,
             "Role",
+            role_name=role_name,
             assumed_by=iam.AccountPrincipal(trusted_account),
             description="Assumed by the pipeline's smoke test: put synthetic readings, read where they land",
             max_session_duration=Duration.hours(1),

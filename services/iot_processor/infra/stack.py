@@ -13,6 +13,7 @@ from services.iot_processor.infra.processor import ReadingsProcessor
 from services.iot_processor.infra.smoke_test_access import SmokeTestAccess
 from services.iot_processor.infra.storage import ReadingsStorage
 from services.iot_processor.infra.stream import ReadingsStream
+from shared.infra.naming import smoke_test_role_name
 from shared.infra.service import ServiceIdentity, ServiceStack, SharedValue
 from stages.config import StageConfig
 
@@ -51,7 +52,13 @@ class IngestStack(ServiceStack):
             self, "Processor", config=ingest, readings=readings, storage=storage, alerts=alerts, removal_policy=removal
         )
         smoke = SmokeTestAccess(
-            self, "SmokeTest", trusted_account=smoke_test_account, readings=readings, storage=storage, alerts=alerts
+            self,
+            "SmokeTest",
+            role_name=smoke_test_role_name(config.name),
+            trusted_account=smoke_test_account,
+            readings=readings,
+            storage=storage,
+            alerts=alerts,
         )
         self.shared_values = IngestSharedValues(
             stream_arn=self.share("stream-arn", readings.stream.stream_arn, "ARN of the readings stream"),
