@@ -16,17 +16,19 @@ from stages.iot_stage import IotStage
 from stages.pipeline_stack import PipelineStack
 
 
-def build_app(app: App) -> App:
+def build_app(app: App, *, with_pipeline: bool = True) -> App:
+    """The whole app; ``with_pipeline=False`` leaves out the pipeline (the local run needs only its stage)."""
     context = app.node.get_all_context()
     config = load_platform_config(context)
-    PipelineStack(
-        app,
-        "IotPipeline",
-        stack_name="iot-pipeline",
-        description="IoT platform delivery pipeline: GitHub main -> Dev -> Staging -> approval -> Prod",
-        env=Environment(account=config.pipeline.tooling_account, region=config.pipeline.region),
-        config=config,
-    )
+    if with_pipeline:
+        PipelineStack(
+            app,
+            "IotPipeline",
+            stack_name="iot-pipeline",
+            description="IoT platform delivery pipeline: GitHub main -> Dev -> Staging -> approval -> Prod",
+            env=Environment(account=config.pipeline.tooling_account, region=config.pipeline.region),
+            config=config,
+        )
     if "sandbox" in context:
         sandbox = sandbox_config(config, like=str(context["sandbox"]), account=str(context.get("sandboxAccount", "")))
         IotStage(app, "Sandbox", config=sandbox, smoke_test_account=sandbox.account)

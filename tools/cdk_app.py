@@ -19,5 +19,8 @@ def cdk_json_context() -> dict[str, Any]:
     return context
 
 
-def build_from_cdk_json(*, outdir: Path | str, overrides: Mapping[str, Any] | None = None) -> App:
-    return build_app(App(outdir=str(outdir), context={**cdk_json_context(), **(overrides or {})}))
+def build_from_cdk_json(
+    *, outdir: Path | str, overrides: Mapping[str, Any] | None = None, with_pipeline: bool = True
+) -> App:
+    app = App(outdir=str(outdir), context={**cdk_json_context(), **(overrides or {})})
+    return build_app(app, with_pipeline=with_pipeline)

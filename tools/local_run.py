@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,7 +27,7 @@ from typing import Any
 
 import boto3
 
-from shared.readings.generator import synthetic_records
+from shared.readings.generator import SyntheticRecord, synthetic_records
 from tools.local.deploy import DeployedStage, deploy_stage
 from tools.local.emulator import LOCAL_ACCOUNT, LOCAL_REGION, embedded_aws
 from tools.local.event_source_mapping import LocalEventSourceMapping, MappingSettings
@@ -37,6 +37,7 @@ from tools.smoke_test import Landing, Sent, Targets, put_records, report, wait_f
 
 LOCAL_STAGE_ID = "Sandbox"
 SERVICES = ("Ingest", "Archive", "Observability")
+SETTLE_TIMEOUT_SECONDS = 300
 MAX_WORKERS = 4  # processes running the function; more only contend for this machine's cores
 
 
@@ -48,6 +49,7 @@ class RunResult:
     summary: str
     put_seconds: float
     settle_seconds: float
+    check_seconds: float
     latencies: list[float]
 
 
@@ -70,7 +72,9 @@ def local_platform(
 def synthesize_local_stage(outdir: Path) -> Path:
     from tools.cdk_app import build_from_cdk_json  # noqa: PLC0415 - CDK starts a Node process; only load it here
 
-    app = build_from_cdk_json(outdir=outdir, overrides={"sandbox": "dev", "sandboxAccount": LOCAL_ACCOUNT})
+    app = build_from_cdk_json(
+        outdir=outdir, overrides={"sandbox": "dev", "sandboxAccount": LOCAL_ACCOUNT}, with_pipeline=False
+    )
     app.synth()
     return outdir / f"assembly-{LOCAL_STAGE_ID}"
 
@@ -106,34 +110,20 @@ class LocalPlatform:
     def settled(self) -> bool:
         return self.mapping.idle() and self.firehose.caught_up()
 
-    def run(
-        self,
-        *,
-        records: int,
-        rate: float | None,
-        anomaly_share: float,
-        invalid_share: float,
-        progress: bool = True,
-        duplicates: int = 0,
-        timeout: float = 120,
-    ) -> RunResult:
-        run_id = f"local-{uuid.uuid4().hex[:8]}"
-        generated = synthetic_records(
-            records, run_id=run_id, now=datetime.now(UTC), anomaly_share=anomaly_share, invalid_share=invalid_share
-        )
-        generated += [generated[i] for i in range(0, min(duplicates, len(generated)))]  # a producer resending records
+    def run(self, records: Sequence[SyntheticRecord], *, rate: float | None = None, progress: bool = True) -> RunResult:
+        """Put ``records``, wait until both loops have settled, then check where every record landed."""
         started = time.monotonic()
-        sent = put_records(boto3.client("kinesis"), self.targets.stream_name, generated, rate=rate, progress=progress)
+        sent = put_records(boto3.client("kinesis"), self.targets.stream_name, records, rate=rate, progress=progress)
         put_seconds = time.monotonic() - started
-        self._wait_until_settled(timeout)
+        self._wait_until_settled(timeout=SETTLE_TIMEOUT_SECONDS)
         self.firehose.drain()
         settle_seconds = time.monotonic() - started
         landing = wait_for_landing(
             boto3.Session(), self.targets, sent, include_archive=True, timeout=30, before_poll=self.firehose.drain
         )
         summary, ok = report(sent, landing, include_archive=True)
+        check_seconds = time.monotonic() - started - settle_seconds
         done = self.mapping.stats.completed_at
-        latencies = [done[s.sequence_number] - s.put_at for s in sent if s.sequence_number in done]
         return RunResult(
             sent=sent,
             landing=landing,
@@ -141,7 +131,8 @@ class LocalPlatform:
             summary=summary,
             put_seconds=put_seconds,
             settle_seconds=settle_seconds,
-            latencies=latencies,
+            check_seconds=check_seconds,
+            latencies=[done[s.sequence_number] - s.put_at for s in sent if s.sequence_number in done],
         )
 
     def _wait_until_settled(self, timeout: float) -> None:
@@ -163,7 +154,7 @@ def describe(result: RunResult, platform: LocalPlatform) -> str:
     lines = [
         result.summary,
         _row("throughput", f"{throughput:,.0f}", f"readings/s end to end ({len(result.sent)} in "
-             f"{result.settle_seconds:.1f} s; put {result.put_seconds:.1f} s)"),
+             f"{result.settle_seconds:.1f} s; put {result.put_seconds:.1f} s; checks {result.check_seconds:.1f} s)"),
         _row("firehose", str(firehose.records), f"records archived, {firehose.errors} to the error prefix, "
              f"{firehose.objects} objects"),
         _row("invocations", str(mapping.invocations), f"(function errors {mapping.function_errors}, partial failures "
@@ -208,12 +199,14 @@ def main(argv: list[str] | None = None) -> int:
         ok = True
         try:
             while True:
-                result = platform.run(
-                    records=args.records,
-                    rate=args.rate,
+                workload = synthetic_records(
+                    args.records,
+                    run_id=f"local-{uuid.uuid4().hex[:8]}",
+                    now=datetime.now(UTC),
                     anomaly_share=args.anomaly_share,
                     invalid_share=args.invalid_share,
                 )
+                result = platform.run(workload, rate=args.rate)
                 print(describe(result, platform), flush=True)
                 ok = ok and result.ok
                 if not args.keep_running:
@@ -221,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
                 platform.mapping.stats.completed_at.clear()  # bounded memory across rounds
         except KeyboardInterrupt:
             print("stopped")
-    print(f"processor logs: {args.log}")
+    print(f"processor logs: {args.log}; total {time.monotonic() - started:.1f} s")
     return 0 if ok else 1
 
 

@@ -18,14 +18,14 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import boto3
 
 from tools.local.deploy import DeployedStack
 from tools.local.function import LocalFunction
-
-POLL_INTERVAL_SECONDS = 0.05
+from tools.local.shard_reader import IDLE_POLL_SECONDS, ShardReader
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,17 +96,23 @@ class LocalEventSourceMapping:
         self._busy = 0
         self._busy_lock = threading.Lock()
         self._pending: list[list[dict[str, Any]]] = []
-        self._shards_at_tip: dict[str, bool] = {}
+        self._readers: list[ShardReader] = []
 
     def start(self) -> None:
         shards = self._kinesis.list_shards(StreamName=self.settings.stream_name)["Shards"]
         for shard in shards:
             lanes: list[list[dict[str, Any]]] = [[] for _ in range(self.settings.parallelization_factor)]
             lane_locks = [threading.Lock() for _ in lanes]
-            self._shards_at_tip[shard["ShardId"]] = False
-            self._threads.append(
-                threading.Thread(target=self._poll, args=(shard["ShardId"], lanes, lane_locks), daemon=True)
+            reader = ShardReader(
+                self._kinesis,
+                stream_name=self.settings.stream_name,
+                shard_id=shard["ShardId"],
+                position=self.settings.starting_position,
+                deliver=partial(self._distribute, lanes, lane_locks),
+                stop=self._stop,
             )
+            self._readers.append(reader)
+            self._threads.append(threading.Thread(target=reader.run, daemon=True))
             for index in range(len(lanes)):
                 self._threads.append(
                     threading.Thread(
@@ -120,30 +126,19 @@ class LocalEventSourceMapping:
     def idle(self) -> bool:
         """True once every shard is read to its tip and no lane holds or processes records."""
         with self._busy_lock:
-            return all(self._shards_at_tip.values()) and self._busy == 0 and not any(self._pending)
+            return all(reader.at_tip for reader in self._readers) and self._busy == 0 and not any(self._pending)
 
     def stop(self) -> None:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=30)
 
-    def _poll(self, shard_id: str, lanes: list[list[dict[str, Any]]], locks: list[threading.Lock]) -> None:
-        iterator = self._kinesis.get_shard_iterator(
-            StreamName=self.settings.stream_name,
-            ShardId=shard_id,
-            ShardIteratorType=self.settings.starting_position,  # type: ignore[arg-type]  # TRIM_HORIZON or LATEST
-        )["ShardIterator"]
-        while not self._stop.is_set():
-            response = self._kinesis.get_records(ShardIterator=iterator, Limit=10_000)
-            iterator = response["NextShardIterator"]
-            records: list[Any] = list(response["Records"])
-            for record in records:
-                lane = zlib.crc32(record["PartitionKey"].encode()) % len(lanes)
-                with locks[lane]:
-                    lanes[lane].append(record)
-            self._shards_at_tip[shard_id] = not response["Records"] and response.get("MillisBehindLatest", 0) == 0
-            if not response["Records"]:
-                time.sleep(POLL_INTERVAL_SECONDS)
+    def _distribute(self, lanes: list[list[dict[str, Any]]], locks: list[threading.Lock], records: list[Any]) -> None:
+        """Split a shard's records over the lanes by partition key, so each key keeps its order."""
+        for record in records:
+            lane = zlib.crc32(record["PartitionKey"].encode()) % len(lanes)
+            with locks[lane]:
+                lanes[lane].append(record)
 
     def _run_lane(
         self, shard_id: str, lanes: list[list[dict[str, Any]]], locks: list[threading.Lock], index: int
@@ -165,7 +160,7 @@ class LocalEventSourceMapping:
                     with self._busy_lock:
                         self._busy += 1
             if not batch:
-                time.sleep(POLL_INTERVAL_SECONDS)
+                time.sleep(IDLE_POLL_SECONDS)
                 continue
             oldest_wait = None
             try:

@@ -24,6 +24,7 @@ import boto3
 import jq
 
 from tools.local.deploy import DeployedStack
+from tools.local.shard_reader import ShardReader
 
 _PLACEHOLDER = re.compile(r"!\{([a-zA-Z]+):([^}]+)\}")
 
@@ -93,18 +94,26 @@ class LocalFirehose:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._at_tip: dict[str, bool] = {}
+        self._readers: list[ShardReader] = []
 
     def start(self) -> None:
         for shard in self._kinesis.list_shards(StreamName=self.settings.stream_name)["Shards"]:
-            self._at_tip[shard["ShardId"]] = False
-            self._threads.append(threading.Thread(target=self._read, args=(shard["ShardId"],), daemon=True))
+            reader = ShardReader(
+                self._kinesis,
+                stream_name=self.settings.stream_name,
+                shard_id=shard["ShardId"],
+                position="TRIM_HORIZON",
+                deliver=self._accept_all,
+                stop=self._stop,
+            )
+            self._readers.append(reader)
+            self._threads.append(threading.Thread(target=reader.run, daemon=True))
         self._threads.append(threading.Thread(target=self._flush_on_interval, daemon=True))
         for thread in self._threads:
             thread.start()
 
     def caught_up(self) -> bool:
-        return all(self._at_tip.values())
+        return all(reader.at_tip for reader in self._readers)
 
     def drain(self) -> None:
         """Write every buffer now, as Firehose does when its buffer interval ends."""
@@ -120,18 +129,9 @@ class LocalFirehose:
             thread.join(timeout=30)
         self.drain()
 
-    def _read(self, shard_id: str) -> None:
-        iterator = self._kinesis.get_shard_iterator(
-            StreamName=self.settings.stream_name, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        while not self._stop.is_set():
-            response = self._kinesis.get_records(ShardIterator=iterator, Limit=10_000)
-            iterator = response["NextShardIterator"]
-            for record in response["Records"]:
-                self._accept(record["Data"], record["ApproximateArrivalTimestamp"])
-            self._at_tip[shard_id] = not response["Records"] and response.get("MillisBehindLatest", 0) == 0
-            if not response["Records"]:
-                time.sleep(0.05)
+    def _accept_all(self, records: list[Any]) -> None:
+        for record in records:
+            self._accept(record["Data"], record["ApproximateArrivalTimestamp"])
 
     def _accept(self, data: bytes, arrival: datetime) -> None:
         try:

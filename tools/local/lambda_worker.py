@@ -4,11 +4,13 @@ Started by LocalFunction as ``python -I -S lambda_worker.py <code dir> <module.f
 virtualenv is importable, only the standard library and what the deployed asset carries. Replies go to the
 original stdout; the function's own output (its logs) goes to stderr. Standard library only.
 
-Fault injection for tests (env LOCAL_FAULTS, JSON): {"throttle_batch_writes": N} makes the first N DynamoDB
-BatchWriteItem calls fail with ProvisionedThroughputExceededException; {"crash_on_invocations": [k, ...]}
-makes the k-th invocation (1-based) raise before the handler runs, as a crashed runtime would.
+Fault injection for tests (env LOCAL_FAULTS, JSON, see Faults): {"throttle_batch_writes": N} makes this worker's
+first N DynamoDB BatchWriteItem calls fail with ProvisionedThroughputExceededException;
+{"crash_mid_batch_on_invocations": [k, ...]} crashes this worker's k-th invocation after its table writes;
+{"poison_marker": "..."} fails every invocation whose batch holds a record containing the marker.
 """
 
+import base64
 import importlib
 import json
 import os
@@ -33,22 +35,40 @@ class Context:
         return 60_000
 
 
-def _inject_throttling(count: int) -> None:
-    # botocore comes from the deployed asset, so it is imported only once sys.path points there.
-    from botocore.client import BaseClient  # noqa: PLC0415
-    from botocore.exceptions import ClientError  # noqa: PLC0415
+class Faults:
+    """Faults injected into the deployed code's AWS calls; only for the end-to-end tests."""
 
-    state = {"remaining": count}
-    original = getattr(BaseClient, "_make_api_call")  # noqa: B009 - private botocore hook, patched on purpose
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.throttles_left = int(spec.get("throttle_batch_writes", 0))
+        self.crash_mid_batch = set(spec.get("crash_mid_batch_on_invocations", []))
+        self.poison_marker = str(spec.get("poison_marker", "")).encode()
+        self.invocation = 0
 
-    def throttled(self: Any, operation_name: str, api_params: Any) -> Any:
-        if operation_name == "BatchWriteItem" and state["remaining"] > 0:
-            state["remaining"] -= 1
-            error: Any = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "injected throttling"}}
-            raise ClientError(error, operation_name)
-        return original(self, operation_name, api_params)
+    def install(self) -> None:
+        # botocore comes from the deployed asset, so it is imported only once sys.path points there.
+        from botocore.client import BaseClient  # noqa: PLC0415
+        from botocore.exceptions import ClientError  # noqa: PLC0415
 
-    setattr(BaseClient, "_make_api_call", throttled)  # noqa: B010
+        original = getattr(BaseClient, "_make_api_call")  # noqa: B009 - private botocore hook, patched on purpose
+        faults = self
+
+        def faulty(client: Any, operation_name: str, api_params: Any) -> Any:
+            if operation_name == "BatchWriteItem" and faults.throttles_left > 0:
+                faults.throttles_left -= 1
+                error: Any = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "injected"}}
+                raise ClientError(error, operation_name)
+            processed_put = operation_name == "PutObject" and str(api_params.get("Key", "")).startswith("processed/")
+            if processed_put and faults.invocation in faults.crash_mid_batch:
+                raise RuntimeError(f"injected crash in the middle of invocation {faults.invocation}")
+            return original(client, operation_name, api_params)
+
+        setattr(BaseClient, "_make_api_call", faulty)  # noqa: B010
+
+    def poisoned(self, event: dict[str, Any]) -> bool:
+        """A poison record crashes every invocation that carries it, as a runtime bug on that input would."""
+        return bool(self.poison_marker) and any(
+            self.poison_marker in base64.b64decode(record["kinesis"]["data"]) for record in event.get("Records", [])
+        )
 
 
 def main() -> None:
@@ -56,17 +76,15 @@ def main() -> None:
     sys.path.insert(0, code_dir)
     replies = os.fdopen(os.dup(1), "w", buffering=1)
     sys.stdout = sys.stderr  # the function's prints and logs must not mix with replies
-    faults = json.loads(os.environ.get("LOCAL_FAULTS", "{}"))
-    if faults.get("throttle_batch_writes"):
-        _inject_throttling(int(faults["throttle_batch_writes"]))
+    faults = Faults(json.loads(os.environ.get("LOCAL_FAULTS", "{}")))
+    faults.install()
     module_name, function_name = handler_path.rsplit(".", 1)
     handler = getattr(importlib.import_module(module_name), function_name)
-    crash_on = set(faults.get("crash_on_invocations", []))
     for invocation, line in enumerate(sys.stdin, start=1):
         request = json.loads(line)
-        if invocation in crash_on:
-            print(f"injected crash in invocation {invocation}", file=sys.stderr)
-            replies.write(json.dumps({"error": f"RuntimeError: injected crash in invocation {invocation}"}) + "\n")
+        faults.invocation = invocation
+        if faults.poisoned(request["event"]):
+            replies.write(json.dumps({"error": "RuntimeError: poison record"}) + "\n")
             continue
         try:
             response = handler(
