@@ -353,7 +353,10 @@ def build_parser() -> argparse.ArgumentParser:
         "an ISO timestamp with a non-UTC offset under its local hour; the window still applies to UTC time.",
     )
     sources.add_argument(
-        "--since", type=_iso_time, metavar="ISO", help="with --from-failures: only objects written at or after this"
+        "--since",
+        type=_iso_time,
+        metavar="ISO",
+        help="with --from-failures: only objects written at or after this time (default: every object in the bucket)",
     )
     parser.add_argument("--dry-run", action="store_true", help="read and count, print what would be put; put nothing")
     parser.add_argument("--rate", type=_rate, metavar="N", help="at most N records/s (default: as fast as accepted)")

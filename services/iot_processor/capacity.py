@@ -79,6 +79,11 @@ def utilisations(config: IngestConfig, load: Load | None = None) -> list[Utilisa
     fill_seconds = config.batch_size / arrival
     # A batch goes when full or when the window closes; without a window, after the next poll (~1 s).
     per_invocation = min(config.batch_size, arrival * max(config.max_batching_window_seconds, 1))
+    warm = (
+        f"warm throughput {config.warm_write_units_per_second:,} WCU/s (the index has its own, set to the same)"
+        if config.warm_write_units_per_second
+        else f"on-demand start {ON_DEMAND_INITIAL_WRITE_UNITS:,} WCU/s, no warm throughput set"
+    )
     return [
         Utilisation(
             name="kinesis shard writes: records",
@@ -126,29 +131,18 @@ def utilisations(config: IngestConfig, load: Load | None = None) -> list[Utilisa
                 f"{config.max_batching_window_seconds} s window sends ~{per_invocation:,.0f} per invocation"
             ),
         ),
-        Utilisation(
-            name="dynamodb table writes",
-            demand=load.readings_per_second,
-            capacity=config.warm_write_units_per_second or ON_DEMAND_INITIAL_WRITE_UNITS,
-            unit="WCU/s",
-            basis=(
-                "one item of <= 1 KB per reading against the table's "
-                + (
-                    f"warm throughput ({config.warm_write_units_per_second:,} WCU/s)"
-                    if config.warm_write_units_per_second
-                    else f"on-demand start ({ON_DEMAND_INITIAL_WRITE_UNITS:,} WCU/s, no warm throughput set)"
-                )
-            ),
-        ),
-        Utilisation(
-            name="dynamodb anomalies_by_type index writes",
-            demand=load.readings_per_second,
-            capacity=config.warm_write_units_per_second or ON_DEMAND_INITIAL_WRITE_UNITS,
-            unit="WCU/s",
-            basis=(
-                "worst case: every reading is an anomaly, so the sparse index takes every write; the index has "
-                "its own warm throughput, set to the table's"
-            ),
+        *(
+            Utilisation(
+                name=name,
+                demand=load.readings_per_second,
+                capacity=config.warm_write_units_per_second or ON_DEMAND_INITIAL_WRITE_UNITS,
+                unit="WCU/s",
+                basis=f"{why}; {warm}",
+            )
+            for name, why in (
+                ("dynamodb table writes", "one item of <= 1 KB per reading"),
+                ("dynamodb anomalies_by_type index writes", "worst case: every reading an anomaly in the sparse index"),
+            )
         ),
         Utilisation(
             name="dynamodb busiest sensor partition key",

@@ -31,7 +31,18 @@ ANY_TYPE_LIMIT = Decimal("1e15")  # bound for sensor types we store but do not e
 
 _IDENTIFIER = re.compile(r"[A-Za-z0-9._:@/-]{1,128}")
 _SENSOR_TYPE = re.compile(r"[a-z][a-z0-9_]{0,31}")
-_FIELDS = {"sensor_id", "sensor_type", "value", "timestamp", "unit", "site", "device", "reading_id", "synthetic_run"}
+_FIELDS = {
+    "schema_version",
+    "sensor_id",
+    "sensor_type",
+    "value",
+    "timestamp",
+    "unit",
+    "site",
+    "device",
+    "reading_id",
+    "synthetic_run",
+}
 
 
 class Reason(StrEnum):
@@ -118,6 +129,9 @@ def _reading_from(document: dict[str, Any], *, now: datetime) -> Reading:
     unknown = sorted(set(document) - _FIELDS)
     if unknown:
         raise InvalidReadingError(Reason.UNKNOWN_FIELD, f"unexpected fields {unknown}")
+    version = document.get("schema_version", SCHEMA_VERSION)
+    if version != SCHEMA_VERSION or isinstance(version, bool):
+        raise InvalidReadingError(Reason.WRONG_TYPE, f"schema_version {version} is not {SCHEMA_VERSION}")
     sensor_id = _required_text(document, "sensor_id", _IDENTIFIER)
     sensor_type = _required_text(document, "sensor_type", _SENSOR_TYPE)
     value = _value(document, sensor_type)

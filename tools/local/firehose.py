@@ -139,7 +139,7 @@ class LocalFirehose:
             key_prefix = self._fill(self.settings.prefix, partitions, arrival, error_type=None)
             payload = data + self.settings.delimiter.encode()
             counter = "records"
-        except (ValueError, UnicodeDecodeError, KeyError, TypeError) as error:
+        except PartitioningError as error:
             key_prefix = self._fill(self.settings.error_prefix, {}, arrival, error_type="processing-failed")
             payload = (json.dumps(_error_record(data, arrival, str(error))) + "\n").encode()
             counter = "errors"
@@ -152,12 +152,7 @@ class LocalFirehose:
             self.drain()
 
     def _partitions(self, data: bytes) -> dict[str, str]:
-        if self._query is None:
-            return {}
-        values = self._query.input_text(data.decode("utf-8")).first()
-        if not isinstance(values, dict) or not all(isinstance(v, str) and v for v in values.values()):
-            raise ValueError(f"partition query produced {values!r}")
-        return values
+        return partition_values(self._query, data) if self._query is not None else {}
 
     def _fill(self, template: str, partitions: dict[str, str], arrival: datetime, *, error_type: str | None) -> str:
         def value(match: re.Match[str]) -> str:
@@ -186,6 +181,23 @@ class LocalFirehose:
         self._s3.put_object(Bucket=self.settings.bucket, Key=key, Body=body)
         with self.stats.lock:
             self.stats.objects += 1
+
+
+def partition_values(query: Any, data: bytes) -> dict[str, str]:
+    """Run a compiled MetadataExtraction query as Firehose does: one object of non-empty strings, or a failure."""
+    try:
+        outputs = query.input_text(data.decode("utf-8")).all()
+    except (ValueError, UnicodeDecodeError) as error:  # jq reports bad JSON and runtime errors as ValueError
+        raise PartitioningError(str(error)) from error
+    if len(outputs) != 1 or not isinstance(outputs[0], dict):
+        raise PartitioningError(f"partition query produced {outputs!r}")
+    if not all(isinstance(value, str) and value for value in outputs[0].values()):
+        raise PartitioningError(f"partition query produced {outputs[0]!r}")
+    return dict(outputs[0])
+
+
+class PartitioningError(ValueError):
+    """The record yields no partition: Firehose sends it to the error output prefix."""
 
 
 def _error_record(data: bytes, arrival: datetime, message: str) -> dict[str, Any]:

@@ -16,14 +16,16 @@ from stages.config import ArchiveConfig
 READINGS_PREFIX = "readings/"
 ERROR_PREFIX = "errors/"
 PARTITION_KEYS = ("year", "month", "day", "hour")
-# Event-time partitions from the reading's own timestamp: epoch milliseconds are converted in UTC; ISO-8601
-# strings are cut at their calendar fields (producers send UTC, see the schema). Anything else (not JSON, no
-# timestamp) fails extraction and lands under the error prefix, so it is archived all the same.
+# Event-time partitions in UTC from the reading's own timestamp: epoch milliseconds, or ISO-8601 with "Z" or an
+# offset (the offset is applied, so 15:20+01:00 lands in hour=14). Anything else (not JSON, no or another kind of
+# timestamp) produces no partition, so Firehose writes it under the error prefix: archived all the same.
 PARTITION_QUERY = (
-    '{year: (.timestamp | if type == "number" then (./1000 | strftime("%Y")) else .[0:4] end),'
-    ' month: (.timestamp | if type == "number" then (./1000 | strftime("%m")) else .[5:7] end),'
-    ' day: (.timestamp | if type == "number" then (./1000 | strftime("%d")) else .[8:10] end),'
-    ' hour: (.timestamp | if type == "number" then (./1000 | strftime("%H")) else .[11:13] end)}'
+    '(.timestamp | if type == "number" then . / 1000 else '
+    '(capture("^(?<wall>[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})(?:[.][0-9]+)?(?<zone>Z|[+-][0-9]{2}:[0-9]{2})$")'
+    ' | (.wall + "Z" | fromdateiso8601) - (if .zone == "Z" then 0 else (if .zone[0:1] == "-" then -1 else 1 end)'
+    " * ((.zone[1:3] | tonumber) * 3600 + (.zone[4:6] | tonumber) * 60) end)) end) as $t"
+    ' | {year: ($t | strftime("%Y")), month: ($t | strftime("%m")), day: ($t | strftime("%d")),'
+    ' hour: ($t | strftime("%H"))}'
 )
 PARTITIONED_PREFIX = (
     READINGS_PREFIX + "/".join(f"{key}=!{{partitionKeyFromQuery:{key}}}" for key in PARTITION_KEYS) + "/"

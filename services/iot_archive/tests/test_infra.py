@@ -18,6 +18,7 @@ from aws_cdk.assertions import Template
 from shared.infra.compliance import acknowledgements
 from shared.readings.schema import Reading
 from stages.iot_stage import IotStage
+from tools.local.firehose import PartitioningError, partition_values
 from tools.replay import partition_prefix
 
 STAGE_NAMES = ("dev", "staging", "prod")
@@ -497,19 +498,9 @@ def test_archive_acknowledges_nothing_beyond_its_known_findings(archive: Archive
 # --- the partition query, run -------------------------------------------------------------------------------------
 
 
-class PartitioningFailedError(ValueError):
-    """Firehose sends the record to the error prefix."""
-
-
 def partitions(query: str, record: bytes) -> dict[str, str]:
-    """What Firehose does with the MetadataExtraction query: every key must come out as a non-empty string."""
-    try:
-        values = jq.compile(query).input_text(record.decode()).first()
-    except ValueError as error:  # jq reports invalid JSON and runtime errors as ValueError
-        raise PartitioningFailedError(str(error)) from error
-    if not isinstance(values, dict) or not all(isinstance(v, str) and v for v in values.values()):
-        raise PartitioningFailedError(f"partition query produced {values!r}")
-    return values
+    """What Firehose does with the MetadataExtraction query (the local Firehose's implementation)."""
+    return partition_values(jq.compile(query), record)
 
 
 def fill(prefix: str, values: Mapping[str, str]) -> str:
@@ -521,6 +512,19 @@ def query(archive_templates: dict[str, ArchiveTemplate]) -> str:
     queries = {t.processors["MetadataExtraction"]["MetadataExtractionQuery"] for t in archive_templates.values()}
     assert len(queries) == 1  # one query for every stage
     return queries.pop()
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "expected"),
+    [
+        ("2026-11-27T15:20:00.123+01:00", ("2026", "11", "27", "14")),
+        ("2026-11-27T23:30:00-05:00", ("2026", "11", "28", "04")),
+        ("2026-11-27T13:05:00.5+00:00", ("2026", "11", "27", "13")),
+    ],
+)
+def test_iso_timestamps_with_an_offset_partition_in_utc(query: str, timestamp: str, expected: tuple[str, ...]) -> None:
+    record = json.dumps({"sensor_id": "boiler-1", "value": 21.5, "timestamp": timestamp}).encode()
+    assert partitions(query, record) == dict(zip(("year", "month", "day", "hour"), expected, strict=True))
 
 
 def test_iso_timestamps_partition_by_their_calendar_fields(query: str) -> None:
@@ -548,10 +552,11 @@ def test_epoch_millisecond_timestamps_partition_in_utc(query: str) -> None:
         b'{"sensor_id": "boiler-1", "value": 21.5}',  # no timestamp
         b'{"sensor_id": "boiler-1", "value": 21.5, "timestamp": null}',
         b'{"sensor_id": "boiler-1", "value": ',  # not JSON
+        b'{"sensor_id": "boiler-1", "value": 21.5, "timestamp": "yesterday"}',
     ],
 )
 def test_records_without_a_usable_timestamp_fail_partitioning(query: str, record: bytes) -> None:
-    with pytest.raises(PartitioningFailedError):
+    with pytest.raises(PartitioningError):
         partitions(query, record)
 
 

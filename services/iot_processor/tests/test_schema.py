@@ -52,6 +52,15 @@ def test_a_duplicate_gets_the_same_key_and_a_different_reading_at_the_same_insta
     assert first.event_time == other_value.event_time
 
 
+def test_the_current_schema_version_may_be_stated() -> None:
+    assert parse_reading(_raw(schema_version=1), now=NOW) == parse_reading(_raw(), now=NOW)
+
+
+def test_another_schema_version_is_rejected() -> None:
+    with pytest.raises(InvalidReadingError, match="schema_version 2 is not 1"):
+        parse_reading(_raw(schema_version=2), now=NOW)
+
+
 def test_producer_reading_id_is_kept() -> None:
     assert parse_reading(_raw(reading_id="dev-42:7"), now=NOW).reading_id == "dev-42:7"
 
