@@ -40,7 +40,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.infra.naming import stack_name
 from shared.readings.generator import SyntheticRecord
-from tools.smoke_test import PUT_BATCH, Targets, _session, put_records
+from tools.aws_session import session_for
+from tools.smoke_test import PUT_BATCH, Targets, put_records
 
 ARCHIVE_PREFIX = "readings/"
 # Readings held in memory between reading S3 and putting them: bounded, so a long window cannot exhaust memory.
@@ -400,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     cli = build_parser()
     args = cli.parse_args(argv)
     _check(cli, args)
-    session = _session(args.role_arn)
+    session = session_for(args.role_arn, session_name="iot-replay")
     stream, bucket = _targets(args, session)
     s3 = session.client("s3")
     if args.from_archive:

@@ -33,6 +33,7 @@ from services.iot_processor.runtime.table import PARTITION_KEY, SORT_KEY
 from shared.infra.naming import stack_name
 from shared.readings.generator import SyntheticRecord, synthetic_records
 from shared.readings.schema import parse_reading
+from tools.aws_session import session_for
 
 PUT_BATCH = 500
 PUT_ATTEMPTS = 8
@@ -345,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.records <= 0:
         parser.error("--records must be positive")
 
-    session = _session(args.role_arn)
+    session = session_for(args.role_arn, session_name="iot-smoke-test")
     targets = Targets.from_environment(os.environ) if args.from_environment else Targets.from_stage(session, args.stage)
     run_id = f"smoke-{uuid.uuid4().hex[:12]}"
     try:
@@ -364,19 +365,6 @@ def main(argv: list[str] | None = None) -> int:
     text, ok = report(sent, landing, include_archive=args.wait_archive)
     print(text)
     return 0 if ok else 1
-
-
-def _session(role_arn: str | None) -> boto3.Session:
-    if not role_arn:
-        return boto3.Session()
-    credentials = boto3.client("sts").assume_role(
-        RoleArn=role_arn, RoleSessionName="iot-smoke-test", DurationSeconds=3600
-    )["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    )
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from aws_cdk.assertions import Template
 from shared.infra.compliance import acknowledgements
 from shared.readings.schema import Reading
 from stages.iot_stage import IotStage
+from tests.template_helpers import Statement, arn, objects_in, ref
 from tools.local.firehose import PartitioningError, partition_values
 from tools.replay import partition_prefix
 
@@ -52,29 +53,6 @@ ARCHIVE_WRITES = {
 
 
 # --- reading the template ----------------------------------------------------------------------------------------
-
-
-def arn(logical_id: str) -> dict[str, Any]:
-    return {"Fn::GetAtt": [logical_id, "Arn"]}
-
-
-def ref(logical_id: str) -> dict[str, Any]:
-    return {"Ref": logical_id}
-
-
-def objects_in(logical_id: str, suffix: str) -> dict[str, Any]:
-    return {"Fn::Join": ["", [arn(logical_id), f"/{suffix}"]]}
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-@dataclasses.dataclass(frozen=True)
-class Statement:
-    effect: str
-    actions: tuple[str, ...]
-    resources: tuple[Any, ...]
 
 
 class ArchiveTemplate:
@@ -180,11 +158,7 @@ class ArchiveTemplate:
         ]
         documents += [inline["PolicyDocument"] for inline in self.props(role).get("Policies", [])]
         assert documents, f"{role} has no policy"
-        return [
-            Statement(s["Effect"], tuple(as_list(s["Action"])), tuple(as_list(s["Resource"])))
-            for document in documents
-            for s in document["Statement"]
-        ]
+        return [Statement.of(s) for document in documents for s in document["Statement"]]
 
     def resources_for(self, prefix: str) -> list[Any]:
         """Every resource of an Allow statement with an action in the service ``prefix`` (``kms:``, ``s3:``)."""

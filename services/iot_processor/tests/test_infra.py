@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import re
 import shutil
@@ -10,7 +9,6 @@ import subprocess
 import sys
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ from services.iot_processor.runtime.settings import encode_bounds, parse_bounds
 from stages.config import PlatformConfig, StageConfig
 from stages.iot_stage import IotStage
 from stages.pipeline_stack import PipelineStack
+from tests.template_helpers import Statement, allows, arn, objects_in, ref
 from tools.cdk_app import build_from_cdk_json
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -57,44 +56,6 @@ DESTRUCTIVE_S3_ACTIONS = (
 
 
 # --- reading the template ----------------------------------------------------------------------------------------
-
-
-def arn(logical_id: str) -> dict[str, Any]:
-    return {"Fn::GetAtt": [logical_id, "Arn"]}
-
-
-def ref(logical_id: str) -> dict[str, Any]:
-    return {"Ref": logical_id}
-
-
-def objects_in(logical_id: str, suffix: str = "*") -> dict[str, Any]:
-    return {"Fn::Join": ["", [arn(logical_id), f"/{suffix}"]]}
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def allows(pattern: str, action: str) -> bool:
-    """Whether an IAM action pattern (wildcards, any case) covers ``action``."""
-    return fnmatch.fnmatchcase(action.lower(), pattern.lower())
-
-
-@dataclass(frozen=True)
-class Statement:
-    effect: str
-    actions: tuple[str, ...]
-    resources: tuple[Any, ...]
-
-    def grants(self, action: str, resource: Any) -> bool:
-        return (
-            self.effect == "Allow"
-            and any(allows(pattern, action) for pattern in self.actions)
-            and (resource in self.resources or "*" in self.resources)
-        )
-
-    def mentions(self, logical_id: str) -> bool:
-        return "*" in self.resources or logical_id in json.dumps(self.resources)
 
 
 class IngestTemplate:
@@ -195,11 +156,7 @@ class IngestTemplate:
         ]
         documents += [inline["PolicyDocument"] for inline in self.props(role).get("Policies", [])]
         assert documents, f"{role} has no policy"
-        return [
-            Statement(s["Effect"], tuple(as_list(s["Action"])), tuple(as_list(s["Resource"])))
-            for document in documents
-            for s in document["Statement"]
-        ]
+        return [Statement.of(s) for document in documents for s in document["Statement"]]
 
 
 @pytest.fixture(scope="module")
