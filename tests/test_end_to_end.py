@@ -102,3 +102,9 @@ def _scan(table: str) -> list[dict[str, Any]]:
     for page in boto3.client("dynamodb").get_paginator("scan").paginate(TableName=table):
         items.extend(page["Items"])
     return items
+
+
+def test_every_stored_anomaly_was_alerted(result: RunResult) -> None:
+    anomalies = [i for i, s in enumerate(result.sent) if s.record.anomaly]
+    assert anomalies
+    assert all("alert" in result.landing.places.get(i, set()) for i in anomalies)

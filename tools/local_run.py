@@ -33,7 +33,7 @@ from tools.local.emulator import LOCAL_ACCOUNT, LOCAL_REGION, embedded_aws
 from tools.local.event_source_mapping import LocalEventSourceMapping, MappingSettings
 from tools.local.firehose import DeliverySettings, LocalFirehose
 from tools.local.function import LocalFunction, deployed_code
-from tools.smoke_test import Landing, Sent, Targets, put_records, report, wait_for_landing
+from tools.smoke_test import AlertInbox, Checks, Landing, Sent, Targets, put_records, report, wait_for_landing
 
 LOCAL_STAGE_ID = "Sandbox"
 SERVICES = ("Ingest", "Archive", "Observability")
@@ -104,6 +104,8 @@ class LocalPlatform:
         )
         self.mapping = LocalEventSourceMapping(mapping, self.function)
         self.firehose = LocalFirehose(DeliverySettings.from_stack(archive))
+        # SNS alerts can be read here: a queue subscribed to the alert topic lets the checks see every alert.
+        self.checks = Checks(archive=True, alerts=_subscribe_inbox(ingest.outputs["AlertTopicArn"]))
         self.mapping.start()
         self.firehose.start()
 
@@ -119,9 +121,9 @@ class LocalPlatform:
         self.firehose.drain()
         settle_seconds = time.monotonic() - started
         landing = wait_for_landing(
-            boto3.Session(), self.targets, sent, include_archive=True, timeout=30, before_poll=self.firehose.drain
+            boto3.Session(), self.targets, sent, checks=self.checks, timeout=30, before_poll=self.firehose.drain
         )
-        summary, ok = report(sent, landing, include_archive=True)
+        summary, ok = report(sent, landing, checks=self.checks)
         check_seconds = time.monotonic() - started - settle_seconds
         done = self.mapping.stats.completed_at
         return RunResult(
@@ -146,6 +148,16 @@ class LocalPlatform:
         self.firehose.stop()
         self.function.close()
         self._log.close()
+
+
+def _subscribe_inbox(topic_arn: str) -> AlertInbox:
+    sqs = boto3.client("sqs")
+    queue_url = sqs.create_queue(QueueName="local-alert-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    boto3.client("sns").subscribe(
+        TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
+    )
+    return AlertInbox(sqs, queue_url)
 
 
 def describe(result: RunResult, platform: LocalPlatform) -> str:

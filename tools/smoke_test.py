@@ -149,14 +149,50 @@ def put_records(
     return sent
 
 
-def locate(session: Any, targets: Targets, sent: Sequence[Sent], *, include_archive: bool) -> Landing:
+class AlertInbox:
+    """An SQS queue subscribed to the alert topic (raw delivery): which readings were alerted, kept across polls."""
+
+    def __init__(self, sqs: Any, queue_url: str) -> None:
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self.reading_ids: Counter[str] = Counter()
+
+    def collect(self) -> None:
+        while True:
+            messages = self._sqs.receive_message(QueueUrl=self._queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                return
+            for message in messages:
+                self.reading_ids[str(json.loads(message["Body"]).get("reading_id"))] += 1
+            self._sqs.delete_message_batch(
+                QueueUrl=self._queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Checks:
+    """What beyond the table and the quarantine is checked: the raw archive, and alerts where they can be read."""
+
+    archive: bool = False
+    alerts: AlertInbox | None = None
+
+
+def locate(session: Any, targets: Targets, sent: Sequence[Sent], *, checks: Checks) -> Landing:
     landing = Landing()
     _find_in_table(session.client("dynamodb"), targets.table_name, sent, landing)
     s3 = session.client("s3")
     _find_in_quarantine(s3, targets.processed_bucket, sent, landing)
     _find_in_failures(s3, targets.failure_bucket, sent, landing)
-    if include_archive and targets.archive_bucket:
+    if checks.archive:
+        if not targets.archive_bucket:
+            raise SystemExit("error: the archive check needs the archive stack's RawBucketName output")
         _find_in_archive(s3, targets.archive_bucket, sent, landing)
+    if checks.alerts is not None:
+        checks.alerts.collect()
+        for index, item in enumerate(sent):
+            if item.record.reading_id and checks.alerts.reading_ids[item.record.reading_id]:
+                landing.add(index, "alert")
     return landing
 
 
@@ -256,19 +292,23 @@ def _reading_id(raw: bytes) -> str | None:
     return str(document["reading_id"]) if isinstance(document, dict) and document.get("reading_id") else None
 
 
-def expected_places(record: SyntheticRecord, *, include_archive: bool) -> set[str]:
-    primary = "quarantine" if record.invalid_reason else "table"
-    return {primary, "archive"} if include_archive else {primary}
+def expected_places(record: SyntheticRecord, *, checks: Checks) -> set[str]:
+    wanted = {"quarantine" if record.invalid_reason else "table"}
+    if checks.archive:
+        wanted.add("archive")
+    if checks.alerts is not None and record.anomaly:
+        wanted.add("alert")
+    return wanted
 
 
-def missing(sent: Sequence[Sent], landing: Landing, *, include_archive: bool) -> dict[int, str]:
+def missing(sent: Sequence[Sent], landing: Landing, *, checks: Checks) -> dict[int, str]:
     """Records not (yet) accounted for, with what is missing; a failure-destination landing accounts for one."""
     result = {}
     for index, item in enumerate(sent):
         found = landing.places.get(index, set())
-        wanted = expected_places(item.record, include_archive=include_archive)
+        wanted = expected_places(item.record, checks=checks)
         if "failure destination" in found:
-            wanted -= {"table", "quarantine"}
+            wanted -= {"table", "quarantine", "alert"}
         absent = wanted - found
         if absent:
             result[index] = ", ".join(sorted(absent))
@@ -280,7 +320,7 @@ def wait_for_landing(
     targets: Targets,
     sent: Sequence[Sent],
     *,
-    include_archive: bool,
+    checks: Checks,
     timeout: float,
     poll: float = 2.0,
     before_poll: Callable[[], None] | None = None,
@@ -289,17 +329,17 @@ def wait_for_landing(
     while True:
         if before_poll:
             before_poll()
-        landing = locate(session, targets, sent, include_archive=include_archive)
-        if not missing(sent, landing, include_archive=include_archive) or time.monotonic() > deadline:
+        landing = locate(session, targets, sent, checks=checks)
+        if not missing(sent, landing, checks=checks) or time.monotonic() > deadline:
             return landing
         time.sleep(poll)
 
 
-def report(sent: Sequence[Sent], landing: Landing, *, include_archive: bool) -> tuple[str, bool]:
+def report(sent: Sequence[Sent], landing: Landing, *, checks: Checks) -> tuple[str, bool]:
     """A summary table and, on failure, the precise list of what is missing where."""
     kinds = Counter("invalid" if s.record.invalid_reason else "anomaly" if s.record.anomaly else "normal" for s in sent)
     places = Counter(place for found in landing.places.values() for place in found)
-    absent = missing(sent, landing, include_archive=include_archive)
+    absent = missing(sent, landing, checks=checks)
     flagged = sum(
         1
         for index, item in enumerate(sent)
@@ -314,7 +354,9 @@ def report(sent: Sequence[Sent], landing: Landing, *, include_archive: bool) -> 
         f"{'in quarantine':<28}{places['quarantine']:>8}   {reasons}",
         f"{'in failure destination':<28}{places['failure destination']:>8}",
     ]
-    if include_archive:
+    if checks.alerts is not None:
+        lines.append(f"{'  alerted':<28}{places['alert']:>8}")
+    if checks.archive:
         lines.append(f"{'in raw archive':<28}{places['archive']:>8}")
     ok = not absent and not landing.problems
     lines.append(f"{'result':<28}{'PASS' if ok else 'FAIL':>8}")
@@ -361,8 +403,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(error))
     print(f"run {run_id}: putting {len(records)} records to {targets.stream_name}")
     sent = put_records(session.client("kinesis"), targets.stream_name, records)
-    landing = wait_for_landing(session, targets, sent, include_archive=args.wait_archive, timeout=args.timeout)
-    text, ok = report(sent, landing, include_archive=args.wait_archive)
+    checks = Checks(archive=args.wait_archive)
+    landing = wait_for_landing(session, targets, sent, checks=checks, timeout=args.timeout)
+    text, ok = report(sent, landing, checks=checks)
     print(text)
     return 0 if ok else 1
 
