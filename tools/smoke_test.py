@@ -351,11 +351,10 @@ def report(sent: Sequence[Sent], landing: Landing, *, checks: Checks) -> tuple[s
         f"(normal {kinds['normal']}, anomalies {kinds['anomaly']}, invalid {kinds['invalid']})",
         f"{'in readings table':<28}{places['table']:>8}",
         f"{'  flagged as anomaly':<28}{flagged:>8}",
+        *([f"{'  alerted':<28}{places['alert']:>8}"] if checks.alerts is not None else []),
         f"{'in quarantine':<28}{places['quarantine']:>8}   {reasons}",
         f"{'in failure destination':<28}{places['failure destination']:>8}",
     ]
-    if checks.alerts is not None:
-        lines.append(f"{'  alerted':<28}{places['alert']:>8}")
     if checks.archive:
         lines.append(f"{'in raw archive':<28}{places['archive']:>8}")
     ok = not absent and not landing.problems

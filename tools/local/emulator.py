@@ -24,7 +24,7 @@ def embedded_aws(region: str = LOCAL_REGION) -> Iterator[str]:
         port = probe.getsockname()[1]
     # Request logs and moto's notes on resource types its CloudFormation skips would bury the run's output;
     # tools/local/deploy.py deals with those types on purpose.
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    logging.getLogger("werkzeug").setLevel(logging.CRITICAL)  # a read racing a write fails once; readers retry
     logging.getLogger("moto").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message="Tried to parse AWS::", category=UserWarning)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
