@@ -137,6 +137,15 @@ class LocalPlatform:
             latencies=[done[s.sequence_number] - s.put_at for s in sent if s.sequence_number in done],
         )
 
+    def forget_round(self) -> None:
+        """Drop what the last round tracked per record, so --keep-running holds only one round in memory.
+
+        The emulator itself keeps every record, item and object, as the real stream, table and buckets would.
+        """
+        self.mapping.stats.completed_at.clear()
+        if self.checks.alerts is not None:
+            self.checks.alerts.reading_ids.clear()
+
     def _wait_until_settled(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         time.sleep(0.5)
@@ -223,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
                 ok = ok and result.ok
                 if not args.keep_running:
                     break
-                platform.mapping.stats.completed_at.clear()  # bounded memory across rounds
+                platform.forget_round()
         except KeyboardInterrupt:
             print("stopped")
     print(f"processor logs: {args.log}; total {time.monotonic() - started:.1f} s")
