@@ -11,7 +11,8 @@ from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 
-from shared.infra.compliance import acknowledge, logical_id
+from shared.infra.compliance import INLINE_POLICY_REASON, acknowledge, logical_id
+from shared.infra.secure_bucket import acknowledge_single_region
 
 # Wildcards in the grants CDK gives every pipeline role on the pipeline's own artifact bucket and key.
 _ARTIFACT_GRANT_WILDCARDS = (
@@ -30,6 +31,9 @@ def harden_pipeline(pipeline: pipelines.CodePipeline, *, access_logs: s3.IBucket
     artifacts = pipeline.pipeline.artifact_bucket
     _log_artifact_access(artifacts, access_logs)
 
+    acknowledge_single_region(artifacts)
+    # CDK Pipelines generates every role below this construct, each with its own inline policy.
+    acknowledge(pipeline, "NIST.800.53.R5-IAMNoInlinePolicy", INLINE_POLICY_REASON)
     artifacts_id = logical_id(artifacts)
     for finding in (*_ARTIFACT_GRANT_WILDCARDS, f"Resource::<{artifacts_id}.Arn>/*"):
         acknowledge(
@@ -78,10 +82,11 @@ def harden_pipeline(pipeline: pipelines.CodePipeline, *, access_logs: s3.IBucket
 
 
 def _log_artifact_access(artifacts: s3.IBucket, access_logs: s3.IBucket) -> None:
-    """CDK Pipelines offers no access-log setting for its artifact bucket, so set it on the L1 resource."""
+    """CDK Pipelines offers no access-log or versioning setting for its artifact bucket: set them on the L1."""
     prefix = "pipeline-artifacts/"
     bucket = artifacts.node.default_child
     assert isinstance(bucket, s3.CfnBucket)
+    bucket.versioning_configuration = s3.CfnBucket.VersioningConfigurationProperty(status="Enabled")
     bucket.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
         destination_bucket_name=access_logs.bucket_name, log_file_prefix=prefix
     )

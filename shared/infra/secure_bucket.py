@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from shared.infra.compliance import acknowledge
 
@@ -37,6 +37,12 @@ def access_log_bucket(
         ],
     )
     acknowledge(bucket, "AwsSolutions-S1", "This is the access-log bucket itself; logging it to itself would loop.")
+    acknowledge(
+        bucket,
+        "NIST.800.53.R5-S3DefaultEncryptionKMS",
+        "S3 server access log delivery writes only to buckets encrypted with SSE-S3, never SSE-KMS.",
+    )
+    acknowledge_single_region(bucket)
     return bucket
 
 
@@ -50,7 +56,7 @@ def data_bucket(
     lifecycle_rules: Sequence[s3.LifecycleRule] = (),
 ) -> s3.Bucket:
     """A bucket for platform data: CMK-encrypted (with bucket keys), TLS only, versioned, access-logged."""
-    return s3.Bucket(
+    bucket = s3.Bucket(
         scope,
         construct_id,
         encryption=s3.BucketEncryption.KMS,
@@ -64,4 +70,15 @@ def data_bucket(
         server_access_logs_prefix=f"{construct_id}/",
         removal_policy=removal_policy,
         lifecycle_rules=list(lifecycle_rules),
+    )
+    acknowledge_single_region(bucket)
+    return bucket
+
+
+def acknowledge_single_region(bucket: IConstruct) -> None:
+    acknowledge(
+        bucket,
+        "NIST.800.53.R5-S3BucketReplicationEnabled",
+        "Each stage runs in one region by design; objects are versioned and S3 keeps them across AZs, and readings "
+        "can be replayed from the archive, so a cross-region copy would double cost without a recovery objective.",
     )

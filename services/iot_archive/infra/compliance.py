@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_cdk import aws_s3 as s3
 
 from services.iot_archive.infra.delivery import ERROR_PREFIX, READINGS_PREFIX, ArchiveDelivery
-from shared.infra.compliance import acknowledge, logical_id
+from shared.infra.compliance import INLINE_POLICY_REASON, acknowledge, logical_id
 
 
 def acknowledge_findings(*, delivery: ArchiveDelivery, raw_bucket: s3.IBucket) -> None:
@@ -21,3 +21,4 @@ def acknowledge_findings(*, delivery: ArchiveDelivery, raw_bucket: s3.IBucket) -
             f"AwsSolutions-IAM5[Resource::<{logical_id(raw_bucket)}.Arn>/{prefix}*]",
             f"Firehose names its objects under {prefix} from partition values and time; the prefix is all we can fix.",
         )
+    acknowledge(delivery.role, "NIST.800.53.R5-IAMNoInlinePolicy", INLINE_POLICY_REASON)

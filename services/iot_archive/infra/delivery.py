@@ -11,6 +11,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from shared.infra.encryption import encrypted_log_group
 from stages.config import ArchiveConfig
 
 READINGS_PREFIX = "readings/"
@@ -47,8 +48,12 @@ class ArchiveDelivery(Construct):
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.log_group = logs.LogGroup(
-            self, "DeliveryLogs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=removal_policy
+        self.log_group = encrypted_log_group(
+            self,
+            "DeliveryLogs",
+            key=bucket_key,
+            retention=logs.RetentionDays.THREE_MONTHS,
+            removal_policy=removal_policy,
         )
         log_stream = logs.LogStream(self, "S3Delivery", log_group=self.log_group, removal_policy=removal_policy)
         self.role = iam.Role(

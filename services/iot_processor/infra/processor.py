@@ -17,6 +17,7 @@ from services.iot_processor.infra.storage import ReadingsStorage
 from services.iot_processor.infra.stream import ReadingsStream
 from services.iot_processor.runtime.objects import PROCESSED_PREFIX, QUARANTINE_PREFIX
 from services.iot_processor.runtime.settings import encode_bounds
+from shared.infra.encryption import encrypted_log_group
 from stages.config import IngestConfig
 
 METRICS_NAMESPACE = "IotPlatform"
@@ -39,7 +40,9 @@ class ReadingsProcessor(Construct):
         removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
-        log_group = logs.LogGroup(self, "Logs", retention=LOG_RETENTION, removal_policy=removal_policy)
+        log_group = encrypted_log_group(
+            self, "Logs", key=storage.key, retention=LOG_RETENTION, removal_policy=removal_policy
+        )
         # Our own role: the default one carries AWSLambdaBasicExecutionRole, which can write to any log group.
         self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
         log_group.grant_write(self.role)
