@@ -37,9 +37,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from services.iot_processor.runtime import handler  # noqa: PLC0415
     from services.iot_processor.runtime.settings import encode_bounds  # noqa: PLC0415
-    from services.iot_processor.tests.kinesis_events import kinesis_event  # noqa: PLC0415
     from shared.readings.anomalies import DEFAULT_ANOMALY_BOUNDS  # noqa: PLC0415
     from shared.readings.generator import synthetic_records  # noqa: PLC0415
+    from tools.local.kinesis_events import kinesis_event  # noqa: PLC0415
     from tools.processor_fixtures import create_processor_resources  # noqa: PLC0415
 
     records = synthetic_records(

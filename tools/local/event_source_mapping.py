@@ -25,6 +25,7 @@ import boto3
 
 from tools.local.deploy import DeployedStack
 from tools.local.function import LocalFunction
+from tools.local.kinesis_events import event_record
 from tools.local.shard_reader import IDLE_POLL_SECONDS, ShardReader
 
 
@@ -212,26 +213,16 @@ class LocalEventSourceMapping:
         return self._function.invoke(self._event(shard_id, batch))
 
     def _event(self, shard_id: str, batch: Sequence[dict[str, Any]]) -> dict[str, Any]:
-        import base64  # noqa: PLC0415 - only needed here
-
         return {
             "Records": [
-                {
-                    "kinesis": {
-                        "kinesisSchemaVersion": "1.0",
-                        "partitionKey": record["PartitionKey"],
-                        "sequenceNumber": record["SequenceNumber"],
-                        "data": base64.b64encode(record["Data"]).decode(),
-                        "approximateArrivalTimestamp": record["ApproximateArrivalTimestamp"].timestamp(),
-                    },
-                    "eventSource": "aws:kinesis",
-                    "eventVersion": "1.0",
-                    "eventID": f"{shard_id}:{record['SequenceNumber']}",
-                    "eventName": "aws:kinesis:record",
-                    "invokeIdentityArn": "arn:aws:iam::123456789012:role/local",
-                    "awsRegion": "eu-west-1",
-                    "eventSourceARN": self.settings.stream_arn,
-                }
+                event_record(
+                    shard_id=shard_id,
+                    sequence_number=record["SequenceNumber"],
+                    partition_key=record["PartitionKey"],
+                    data=record["Data"],
+                    arrival=record["ApproximateArrivalTimestamp"].timestamp(),
+                    stream_arn=self.settings.stream_arn,
+                )
                 for record in batch
             ]
         }

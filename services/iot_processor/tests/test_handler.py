@@ -33,9 +33,9 @@ from services.iot_processor.runtime.table import (
     ReadingsTable,
     StoredReading,
 )
-from services.iot_processor.tests.kinesis_events import kinesis_event
 from shared.readings.anomalies import DEFAULT_ANOMALY_BOUNDS, Severity
 from shared.readings.schema import parse_reading
+from tools.local.kinesis_events import kinesis_event
 from tools.processor_fixtures import create_processor_resources
 
 EVENTS = Path(__file__).parent / "events"
