@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Final
 
 import boto3
 import pytest
-from boto3.dynamodb.types import TypeSerializer
 from moto import mock_aws
 
 from services.iot_processor.runtime.objects import StreamPosition, quarantine_key
@@ -66,9 +65,7 @@ def _land(targets: Targets, sent: list[Sent], *, skip: int | None = None, wrong_
             )
             continue
         stored = StoredReading(reading=reading, severity=severity_of(reading, DEFAULT_ANOMALY_BOUNDS))
-        item_json: dict[str, Any] = item_for(stored, ttl_days=1, index_shards=4)
-        serialized = {key: TypeSerializer().serialize(value) for key, value in item_json.items()}
-        dynamodb.put_item(TableName=targets.table_name, Item=serialized)
+        dynamodb.put_item(TableName=targets.table_name, Item=item_for(stored, ttl_days=1, index_shards=4))
 
 
 def test_a_complete_landing_passes(targets: Targets) -> None:

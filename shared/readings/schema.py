@@ -1,7 +1,11 @@
 """The producers' contract: one sensor reading, how it is validated, and its idempotency key.
 
 Runtime code (no CDK, no AWS clients), shared by the processor, the smoke test and the synthetic generator.
-Version 1; services/iot_processor/README.md documents it with examples.
+Version 1; docs/reading-contract.md documents every rule with its reason code and examples.
+
+Any bytes a device sends end in a Reading or an InvalidReadingError, in bounded time and memory: numbers are
+compared and rounded as Decimals before anything expands them (an epoch of 1e999999999 milliseconds must not
+become an integer of a billion digits), and every value that reaches the table is one DynamoDB can store.
 """
 
 from __future__ import annotations
@@ -9,9 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import MAX_EMAX, MIN_EMIN, ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
@@ -28,9 +33,28 @@ PHYSICAL_RANGES: dict[str, tuple[Decimal, Decimal]] = {
     "humidity": (Decimal(0), Decimal(100)),  # % relative humidity
 }
 ANY_TYPE_LIMIT = Decimal("1e15")  # bound for sensor types we store but do not evaluate
+# DynamoDB numbers: 38 significant digits, magnitudes from 1E-130 to just below 1E+126. More precise values are
+# rounded (half-even) to 38 digits, far beyond any sensor's resolution; smaller non-zero magnitudes are quarantined.
+STORED_DIGITS = 38
+SMALLEST_STORED_MAGNITUDE = Decimal("1E-130")
+LARGEST_STORED_MAGNITUDE = Decimal("9.9999999999999999999999999999999999999E+125")
+# Unbounded exponents: rounding only ever shortens the coefficient, it never overflows or clamps.
+_STORED_NUMBERS = Context(prec=STORED_DIGITS, rounding=ROUND_HALF_EVEN, Emin=MIN_EMIN, Emax=MAX_EMAX, traps=[])
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DETAIL_LIMIT = 200  # characters of an offending value quoted in a detail; a detail never echoes a whole record
 
-_IDENTIFIER = re.compile(r"[A-Za-z0-9._:@/-]{1,128}")
-_SENSOR_TYPE = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
+@dataclass(frozen=True)
+class _TextRule:
+    pattern: re.Pattern[str]
+    description: str
+
+
+_IDENTIFIER = _TextRule(re.compile(r"[A-Za-z0-9._:@/-]{1,128}"), "1 to 128 of A-Z a-z 0-9 . _ : @ / -")
+_SENSOR_TYPE = _TextRule(re.compile(r"[a-z][a-z0-9_]{0,31}"), "a lowercase letter, then up to 31 of a-z 0-9 _")
+# No control characters and no lone surrogates: a "\\ud800" escape is valid JSON, but such text cannot be
+# encoded as UTF-8 and would fail every writer downstream.
+_UNIT = _TextRule(re.compile(r"[^\x00-\x1f\x7f-\x9f\ud800-\udfff]{1,16}"), "1 to 16 printable Unicode characters")
 _FIELDS = {
     "schema_version",
     "sensor_id",
@@ -52,13 +76,18 @@ class Reason(StrEnum):
     NOT_JSON = "not_json"
     NOT_OBJECT = "not_object"
     OVERSIZE = "oversize"
+    DUPLICATE_FIELD = "duplicate_field"
     MISSING_FIELD = "missing_field"
     UNKNOWN_FIELD = "unknown_field"
     WRONG_TYPE = "wrong_type"
     NOT_FINITE = "not_finite"
     OUT_OF_RANGE = "out_of_range"
+    UNSTORABLE_NUMBER = "unstorable_number"
     FUTURE_TIMESTAMP = "future_timestamp"
     ANCIENT_TIMESTAMP = "ancient_timestamp"
+    # Decided by the processor, not by parse_reading:
+    REJECTED_BY_STORE = "rejected_by_store"  # the table refused this one item (a validation error), not retryable
+    UNPROCESSABLE = "unprocessable"  # an unexpected error while judging this record; the detail names its type
 
 
 class InvalidReadingError(ValueError):
@@ -115,11 +144,20 @@ def parse_reading(data: bytes, *, now: datetime) -> Reading:
     except UnicodeDecodeError as error:
         raise InvalidReadingError(Reason.NOT_UTF8, f"byte {error.start} is not UTF-8") from None
     try:
-        document = json.loads(text, parse_float=Decimal, parse_int=Decimal, parse_constant=_reject_constant)
-    except InvalidReadingError:
-        raise
-    except (json.JSONDecodeError, InvalidOperation) as error:
+        document = json.loads(
+            text,
+            parse_float=Decimal,
+            parse_int=Decimal,
+            parse_constant=_reject_constant,
+            object_pairs_hook=_object_without_duplicates,
+        )
+    except json.JSONDecodeError as error:
         raise InvalidReadingError(Reason.NOT_JSON, str(error)) from None
+    except InvalidOperation:
+        raise InvalidReadingError(Reason.NOT_JSON, "a number's exponent is too large to decode") from None
+    except RecursionError:
+        # A reading is a flat object; nesting deep enough to exhaust the decoder's stack is never one.
+        raise InvalidReadingError(Reason.NOT_JSON, "nested too deeply to decode") from None
     if not isinstance(document, dict):
         raise InvalidReadingError(Reason.NOT_OBJECT, f"expected a JSON object, got {type(document).__name__}")
     return _reading_from(document, now=now)
@@ -128,10 +166,10 @@ def parse_reading(data: bytes, *, now: datetime) -> Reading:
 def _reading_from(document: dict[str, Any], *, now: datetime) -> Reading:
     unknown = sorted(set(document) - _FIELDS)
     if unknown:
-        raise InvalidReadingError(Reason.UNKNOWN_FIELD, f"unexpected fields {unknown}")
+        raise InvalidReadingError(Reason.UNKNOWN_FIELD, f"unexpected fields {_quote(unknown)}")
     version = document.get("schema_version", SCHEMA_VERSION)
-    if version != SCHEMA_VERSION or isinstance(version, bool):
-        raise InvalidReadingError(Reason.WRONG_TYPE, f"schema_version {version} is not {SCHEMA_VERSION}")
+    if isinstance(version, bool) or version != SCHEMA_VERSION:
+        raise InvalidReadingError(Reason.WRONG_TYPE, f"schema_version {_quote(version)} is not {SCHEMA_VERSION}")
     sensor_id = _required_text(document, "sensor_id", _IDENTIFIER)
     sensor_type = _required_text(document, "sensor_type", _SENSOR_TYPE)
     value = _value(document, sensor_type)
@@ -143,7 +181,7 @@ def _reading_from(document: dict[str, Any], *, now: datetime) -> Reading:
         value=value,
         timestamp=timestamp,
         reading_id=reading_id,
-        unit=_text(document, "unit", re.compile(r".{1,16}")),
+        unit=_text(document, "unit", _UNIT),
         site=_text(document, "site", _IDENTIFIER),
         device=_text(document, "device", _IDENTIFIER),
         synthetic_run=_text(document, "synthetic_run", _IDENTIFIER),
@@ -151,8 +189,12 @@ def _reading_from(document: dict[str, Any], *, now: datetime) -> Reading:
 
 
 def content_id(sensor_id: str, sensor_type: str, value: Decimal, timestamp: datetime) -> str:
-    """A reading's id when the producer gives none: the same reading always gets the same id."""
-    canonical = "|".join((sensor_id, sensor_type, format(value.normalize(), "f"), timestamp.isoformat()))
+    """A reading's id when the producer gives none: the same reading always gets the same id.
+
+    ``value`` is a stored value (at most 38 digits, magnitude at least 1E-130), so its plain form is short.
+    """
+    plain = format(_STORED_NUMBERS.normalize(value), "f")
+    canonical = "|".join((sensor_id, sensor_type, plain, timestamp.isoformat()))
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
@@ -160,19 +202,34 @@ def _reject_constant(name: str) -> None:
     raise InvalidReadingError(Reason.NOT_FINITE, f"{name} is not a finite number")
 
 
-def _text(document: dict[str, Any], name: str, pattern: re.Pattern[str]) -> str | None:
+def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Decoders disagree on which of two equal keys wins; a reading must mean one thing to every reader.
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        duplicates = sorted(name for name, count in Counter(name for name, _ in pairs).items() if count > 1)
+        raise InvalidReadingError(Reason.DUPLICATE_FIELD, f"fields given more than once: {_quote(duplicates)}")
+    return document
+
+
+def _quote(value: object) -> str:
+    """An offending value as JSON would show it (repr for text), cut to DETAIL_LIMIT characters."""
+    text = str(value) if isinstance(value, Decimal) else repr(value)
+    return text if len(text) <= DETAIL_LIMIT else f"{text[:DETAIL_LIMIT]}... ({len(text)} characters)"
+
+
+def _text(document: dict[str, Any], name: str, rule: _TextRule) -> str | None:
     if document.get(name) is None:
         return None
     value = document[name]
-    if not isinstance(value, str) or not pattern.fullmatch(value):
+    if not isinstance(value, str) or not rule.pattern.fullmatch(value):
         raise InvalidReadingError(
-            Reason.WRONG_TYPE, f"{name} must be a string matching {pattern.pattern}, got {value!r}"
+            Reason.WRONG_TYPE, f"{name} must be a string of {rule.description}, got {_quote(value)}"
         )
     return value
 
 
-def _required_text(document: dict[str, Any], name: str, pattern: re.Pattern[str]) -> str:
-    value = _text(document, name, pattern)
+def _required_text(document: dict[str, Any], name: str, rule: _TextRule) -> str:
+    value = _text(document, name, rule)
     if value is None:
         raise InvalidReadingError(Reason.MISSING_FIELD, f"{name} is required")
     return value
@@ -181,40 +238,84 @@ def _required_text(document: dict[str, Any], name: str, pattern: re.Pattern[str]
 def _value(document: dict[str, Any], sensor_type: str) -> Decimal:
     if "value" not in document:
         raise InvalidReadingError(Reason.MISSING_FIELD, "value is required")
-    value = document["value"]
-    if not isinstance(value, Decimal):
-        raise InvalidReadingError(Reason.WRONG_TYPE, f"value must be a number, got {value!r}")
-    if not value.is_finite():
-        raise InvalidReadingError(Reason.NOT_FINITE, f"value {value} is not finite")
+    raw = document["value"]
+    if not isinstance(raw, Decimal):
+        raise InvalidReadingError(Reason.WRONG_TYPE, f"value must be a number, got {_quote(raw)}")
+    if not raw.is_finite():
+        raise InvalidReadingError(Reason.NOT_FINITE, f"value {_quote(raw)} is not finite")
+    value = stored_number(raw)
     low, high = PHYSICAL_RANGES.get(sensor_type, (-ANY_TYPE_LIMIT, ANY_TYPE_LIMIT))
     if not low <= value <= high:
-        raise InvalidReadingError(Reason.OUT_OF_RANGE, f"{sensor_type} value {value} is outside [{low}, {high}]")
+        raise InvalidReadingError(
+            Reason.OUT_OF_RANGE, f"{sensor_type} value {_quote(value)} is outside [{low}, {high}]"
+        )
+    magnitude = value.copy_abs()  # abs() would round in the default context and turn 1E-999999999 into 0
+    if magnitude and not SMALLEST_STORED_MAGNITUDE <= magnitude <= LARGEST_STORED_MAGNITUDE:
+        raise InvalidReadingError(
+            Reason.UNSTORABLE_NUMBER,
+            f"value {_quote(value)} has a magnitude DynamoDB cannot store "
+            f"(from {SMALLEST_STORED_MAGNITUDE} to {LARGEST_STORED_MAGNITUDE})",
+        )
     return value
+
+
+def stored_number(value: Decimal) -> Decimal:
+    """The value as the table keeps it: rounded half-even to 38 significant digits; every zero is plain 0."""
+    if value.is_zero():
+        return Decimal(0)  # -0 and 0E-500 alike: DynamoDB has one zero, and 0E-500 is outside its exponents
+    return _STORED_NUMBERS.plus(value)
 
 
 def _timestamp(document: dict[str, Any], *, now: datetime) -> datetime:
     if "timestamp" not in document:
         raise InvalidReadingError(Reason.MISSING_FIELD, "timestamp is required")
     raw = document["timestamp"]
-    if isinstance(raw, Decimal) and raw == raw.to_integral_value():
-        try:
-            timestamp = datetime.fromtimestamp(int(raw) / 1000, tz=UTC)
-        except (OverflowError, OSError, ValueError):
-            raise InvalidReadingError(Reason.OUT_OF_RANGE, f"epoch milliseconds {raw} is not a date") from None
+    latest = now + MAX_CLOCK_SKEW
+    if isinstance(raw, Decimal) and raw.is_finite() and raw == raw.to_integral_value():
+        timestamp = _from_epoch_milliseconds(raw, latest=latest)
     elif isinstance(raw, str):
-        try:
-            timestamp = datetime.fromisoformat(raw)
-        except ValueError:
-            raise InvalidReadingError(Reason.WRONG_TYPE, f"timestamp {raw!r} is not ISO-8601") from None
-        if timestamp.tzinfo is None:
-            raise InvalidReadingError(Reason.WRONG_TYPE, f"timestamp {raw!r} has no UTC offset")
-        timestamp = timestamp.astimezone(UTC)
+        timestamp = _from_iso(raw)
     else:
-        raise InvalidReadingError(Reason.WRONG_TYPE, f"timestamp must be ISO-8601 or epoch milliseconds, got {raw!r}")
+        raise InvalidReadingError(
+            Reason.WRONG_TYPE, f"timestamp must be ISO-8601 or epoch milliseconds, got {_quote(raw)}"
+        )
     if timestamp < EARLIEST_TIMESTAMP:
         raise InvalidReadingError(
             Reason.ANCIENT_TIMESTAMP, f"{timestamp.isoformat()} is before {EARLIEST_TIMESTAMP.date()}"
         )
-    if timestamp > now + MAX_CLOCK_SKEW:
+    if timestamp > latest:
         raise InvalidReadingError(Reason.FUTURE_TIMESTAMP, f"{timestamp.isoformat()} is ahead of {now.isoformat()}")
     return timestamp
+
+
+def _from_epoch_milliseconds(raw: Decimal, *, latest: datetime) -> datetime:
+    # Compared as Decimals first: only a value inside the window is ever turned into an int, so the work stays
+    # bounded whatever the exponent.
+    if raw < _epoch_milliseconds(EARLIEST_TIMESTAMP):
+        raise InvalidReadingError(
+            Reason.ANCIENT_TIMESTAMP, f"epoch milliseconds {_quote(raw)} is before {EARLIEST_TIMESTAMP.date()}"
+        )
+    if raw > _epoch_milliseconds(latest):
+        raise InvalidReadingError(
+            Reason.FUTURE_TIMESTAMP, f"epoch milliseconds {_quote(raw)} is ahead of {latest.isoformat()}"
+        )
+    return _EPOCH + timedelta(milliseconds=int(raw))
+
+
+def _epoch_milliseconds(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+def _from_iso(raw: str) -> datetime:
+    try:
+        timestamp = datetime.fromisoformat(raw)
+    except ValueError:
+        raise InvalidReadingError(Reason.WRONG_TYPE, f"timestamp {_quote(raw)} is not ISO-8601") from None
+    if timestamp.tzinfo is None:
+        raise InvalidReadingError(Reason.WRONG_TYPE, f"timestamp {_quote(raw)} has no UTC offset")
+    try:
+        return timestamp.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01T00:00+01:00 or 9999-12-31T23:59-01:00: valid ISO-8601, but the UTC instant has no datetime.
+        reason = Reason.ANCIENT_TIMESTAMP if timestamp.year == 1 else Reason.FUTURE_TIMESTAMP
+        raise InvalidReadingError(reason, f"timestamp {_quote(raw)} is outside the dates UTC can hold") from None

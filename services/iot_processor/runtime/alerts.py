@@ -8,9 +8,9 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import ClientError
 
-from services.iot_processor.runtime.table import ReadingKey, StoredReading, reading_key
+from services.iot_processor.runtime.aws_errors import AWS_FAILURES, describe
+from services.iot_processor.runtime.table import ReadingKey, StoredReading, WriteOutcome, reading_key
 
 if TYPE_CHECKING:
     from mypy_boto3_sns.client import SNSClient
@@ -35,26 +35,41 @@ def alert_message(stored: StoredReading) -> dict[str, Any]:
 
 
 class AlertTopic:
-    """Publishes one SNS message per distinct anomaly, ten per call; returns the reading keys that failed."""
+    """Publishes one SNS message per distinct anomaly, ten per call.
+
+    Every message carries the reading's id as the ``reading_id`` attribute (and ``sensor_id``): a retried batch
+    re-sends its alerts with the same ids, so subscribers deduplicate on (sensor_id, reading_id).
+    """
 
     def __init__(self, *, client: SNSClient, topic_arn: str) -> None:
         self._client = client
         self._topic_arn = topic_arn
 
-    def publish(self, anomalies: Sequence[StoredReading]) -> set[ReadingKey]:
+    def publish(self, anomalies: Sequence[StoredReading]) -> WriteOutcome:
+        """``failed``: alerts worth retrying; ``rejected``: alerts SNS refused for their content (SenderFault)."""
         distinct = {reading_key(stored.reading): stored for stored in anomalies}
         entries = list(distinct.items())
-        failed: set[ReadingKey] = set()
+        outcome = WriteOutcome()
         for start in range(0, len(entries), PUBLISH_BATCH_LIMIT):
             chunk = entries[start : start + PUBLISH_BATCH_LIMIT]
             try:
                 response = self._publish(chunk)
-            except ClientError:
-                logger.exception("alert publish failed", extra={"alerts": len(chunk)})
-                failed |= {key for key, _ in chunk}
+            except AWS_FAILURES as error:
+                logger.exception("alert publish failed", extra={"alerts": len(chunk), "error": describe(error)})
+                outcome |= WriteOutcome(failed=frozenset(key for key, _ in chunk))
                 continue
-            failed |= {chunk[int(entry["Id"])][0] for entry in response.get("Failed", [])}
-        return failed
+            failed_entries = response.get("Failed", [])
+            outcome |= WriteOutcome(
+                failed=frozenset(chunk[int(entry["Id"])][0] for entry in failed_entries if not entry["SenderFault"]),
+                rejected={
+                    chunk[int(entry["Id"])][0]: f"{entry['Code']}: {entry.get('Message', '')}"
+                    for entry in failed_entries
+                    if entry["SenderFault"]
+                },
+            )
+        if outcome.rejected:
+            logger.error("alerts refused by the topic", extra={"refused": [str(key) for key in outcome.rejected]})
+        return outcome
 
     def _publish(self, chunk: Sequence[tuple[ReadingKey, StoredReading]]) -> PublishBatchResponseTypeDef:
         return self._client.publish_batch(
@@ -69,6 +84,8 @@ class AlertTopic:
                     "MessageAttributes": {
                         "sensor_type": {"DataType": "String", "StringValue": stored.reading.sensor_type},
                         "severity": {"DataType": "String", "StringValue": str(stored.severity)},
+                        "sensor_id": {"DataType": "String", "StringValue": stored.reading.sensor_id},
+                        "reading_id": {"DataType": "String", "StringValue": stored.reading.reading_id},
                     },
                 }
                 for index, (_, stored) in enumerate(chunk)

@@ -1,8 +1,10 @@
 """One Kinesis batch, settled: every record ends stored, quarantined with a reason, or reported as failed.
 
-Writes are batched across the whole invocation (BatchWriteItem, PublishBatch, one processed object), so the
-per-record step only checks each record's outcome; records reported failed are retried by Lambda, and
-every write is idempotent, so a retry never duplicates what already succeeded.
+Each record is judged on its own, inside a guard: whatever its bytes, it becomes a checked table item or a
+quarantine entry, and no surprise in one record can fail the others. Writes are then batched across the whole
+invocation (BatchWriteItem, PublishBatch, one processed object). A record is reported failed, and so retried
+by Lambda, only when a write failed for a reason a retry can cure (aws_errors.Fault); an item the table refuses
+for its content is quarantined instead. Every write is idempotent, so a retry never duplicates what succeeded.
 """
 
 from __future__ import annotations
@@ -15,16 +17,25 @@ from datetime import UTC, datetime
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
-from botocore.exceptions import ClientError
 
 from services.iot_processor.runtime.alerts import AlertTopic, Webhook
+from services.iot_processor.runtime.aws_errors import AWS_FAILURES, describe
 from services.iot_processor.runtime.objects import ProcessedBucket, StreamPosition
 from services.iot_processor.runtime.settings import Settings
-from services.iot_processor.runtime.table import ReadingKey, ReadingsTable, StoredReading, item_for, reading_key
+from services.iot_processor.runtime.table import (
+    ReadingKey,
+    ReadingsTable,
+    StoredReading,
+    WireItem,
+    WriteOutcome,
+    item_for,
+    reading_key,
+)
 from shared.readings.anomalies import severity_of
-from shared.readings.schema import InvalidReadingError, parse_reading
+from shared.readings.schema import InvalidReadingError, Reason, parse_reading
 
 logger = Logger(child=True)
+UNEXPECTED_DETAIL_LIMIT = 300
 
 
 class ReadingNotSettledError(Exception):
@@ -37,6 +48,7 @@ class BatchOutcome:
     stored: int
     quarantined: int
     anomalies: int
+    alerts_refused: int = 0
     failed_sequence_numbers: frozenset[str] = field(default_factory=frozenset)
 
     def summary(self) -> dict[str, int]:
@@ -45,6 +57,7 @@ class BatchOutcome:
             "stored": self.stored,
             "quarantined": self.quarantined,
             "anomalies": self.anomalies,
+            "alerts_refused": self.alerts_refused,
             "failed": len(self.failed_sequence_numbers),
         }
 
@@ -52,6 +65,25 @@ class BatchOutcome:
         """The record handler of the BatchProcessor: raise for records that must be retried."""
         if record.kinesis.sequence_number in self.failed_sequence_numbers:
             raise ReadingNotSettledError(record.kinesis.sequence_number)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AcceptedRecord:
+    position: StreamPosition
+    data: bytes
+    stored: StoredReading
+    item: WireItem
+
+    @property
+    def key(self) -> ReadingKey:
+        return reading_key(self.stored.reading)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefusedRecord:
+    position: StreamPosition
+    data: bytes
+    problem: InvalidReadingError
 
 
 def position_of(record: KinesisStreamRecord) -> StreamPosition:
@@ -86,83 +118,103 @@ class ReadingProcessor:
     def process(self, records: Sequence[KinesisStreamRecord]) -> BatchOutcome:
         started = time.perf_counter()
         now = self._clock()
-        failed: set[str] = set()
-        valid: list[tuple[StreamPosition, StoredReading]] = []
-        quarantined = 0
+        accepted: list[AcceptedRecord] = []
+        refused: list[RefusedRecord] = []
         for record in records:
-            position = position_of(record)
-            data = record.kinesis.data_as_bytes()
-            try:
-                reading = parse_reading(data, now=now)
-            except InvalidReadingError as problem:
-                if self._quarantine(position, data, problem):
-                    quarantined += 1
-                else:
-                    failed.add(position.sequence_number)
-                continue
-            valid.append(
-                (position, StoredReading(reading=reading, severity=severity_of(reading, self._settings.anomaly_bounds)))
-            )
+            judged = self._judge(record, now=now)
+            if isinstance(judged, AcceptedRecord):
+                accepted.append(judged)
+            else:
+                refused.append(judged)
 
-        failed_keys = self._store(valid)
-        stored = [(position, item) for position, item in valid if reading_key(item.reading) not in failed_keys]
-        anomalies = [item for _, item in stored if item.severity is not None]
-        failed_keys |= self._alert(anomalies)
-        stored = [(position, item) for position, item in stored if reading_key(item.reading) not in failed_keys]
-        failed |= {position.sequence_number for position, item in valid if reading_key(item.reading) in failed_keys}
+        written = self._table.put_all(record.item for record in accepted)
+        if written.failed:
+            logger.warning("readings not stored after retries", extra={"count": len(written.failed)})
+        refused += [
+            RefusedRecord(
+                position=record.position,
+                data=record.data,
+                problem=InvalidReadingError(Reason.REJECTED_BY_STORE, written.rejected[record.key]),
+            )
+            for record in accepted
+            if record.key in written.rejected
+        ]
+        unsettled = written.failed | written.rejected.keys()
+        stored = [record for record in accepted if record.key not in unsettled]
+        alerted = self._alert([record.stored for record in stored if record.stored.severity is not None])
+        retry = {record.position for record in accepted if record.key in written.failed | alerted.failed}
+        stored = [record for record in stored if record.key not in alerted.failed]
         if stored and not self._write_processed(stored):
-            failed |= {position.sequence_number for position, _ in stored}
+            retry |= {record.position for record in stored}
             stored = []
+        quarantined = 0
+        for refusal in refused:
+            if self._quarantine(refusal):
+                quarantined += 1
+            else:
+                retry.add(refusal.position)
 
         outcome = BatchOutcome(
             received=len(records),
             stored=len(stored),
             quarantined=quarantined,
-            anomalies=sum(1 for _, item in stored if item.severity is not None),
-            failed_sequence_numbers=frozenset(failed),
+            anomalies=sum(1 for record in stored if record.stored.severity is not None),
+            alerts_refused=len(alerted.rejected),
+            failed_sequence_numbers=frozenset(position.sequence_number for position in retry),
         )
         self._record_metrics(outcome, elapsed_ms=(time.perf_counter() - started) * 1000)
         return outcome
 
-    def _quarantine(self, position: StreamPosition, data: bytes, problem: InvalidReadingError) -> bool:
+    def _judge(self, record: KinesisStreamRecord, *, now: datetime) -> AcceptedRecord | RefusedRecord:
+        """Parse, judge and build one record's item; anything unexpected quarantines this record alone."""
+        position = position_of(record)
+        data = b""
+        try:
+            data = record.kinesis.data_as_bytes()
+            reading = parse_reading(data, now=now)
+            stored = StoredReading(reading=reading, severity=severity_of(reading, self._settings.anomaly_bounds))
+            item = item_for(stored, ttl_days=self._settings.ttl_days, index_shards=self._settings.anomaly_index_shards)
+        except InvalidReadingError as problem:
+            return RefusedRecord(position=position, data=data, problem=problem)
+        except Exception as error:  # one record's surprise must never fail the batch
+            logger.exception("record unprocessable", extra={"sequence_number": position.sequence_number})
+            detail = f"{type(error).__name__}: {error}"[:UNEXPECTED_DETAIL_LIMIT]
+            return RefusedRecord(
+                position=position, data=data, problem=InvalidReadingError(Reason.UNPROCESSABLE, detail)
+            )
+        return AcceptedRecord(position=position, data=data, stored=stored, item=item)
+
+    def _quarantine(self, record: RefusedRecord) -> bool:
         logger.info(
             "reading quarantined",
             extra={
-                "reason": str(problem.reason),
-                "detail": problem.detail,
-                "sequence_number": position.sequence_number,
+                "reason": str(record.problem.reason),
+                "detail": record.problem.detail,
+                "sequence_number": record.position.sequence_number,
             },
         )
         try:
-            self._bucket.quarantine(position, data, problem)
-        except ClientError:
-            logger.exception("quarantine write failed; the record will be retried")
+            self._bucket.quarantine(record.position, record.data, record.problem)
+        except AWS_FAILURES as error:
+            logger.exception("quarantine write failed; the record will be retried", extra={"error": describe(error)})
             return False
         return True
 
-    def _store(self, valid: Sequence[tuple[StreamPosition, StoredReading]]) -> set[ReadingKey]:
-        items = [
-            item_for(item, ttl_days=self._settings.ttl_days, index_shards=self._settings.anomaly_index_shards)
-            for _, item in valid
-        ]
-        failed = self._table.put_all(items)
-        if failed:
-            logger.warning("readings not stored after retries", extra={"count": len(failed)})
-        return failed
-
-    def _alert(self, anomalies: Sequence[StoredReading]) -> set[ReadingKey]:
-        failed = self._alerts.publish(anomalies)
+    def _alert(self, anomalies: Sequence[StoredReading]) -> WriteOutcome:
+        published = self._alerts.publish(anomalies)
         if self._webhook is not None:
-            delivered = [item for item in anomalies if reading_key(item.reading) not in failed]
+            delivered = [item for item in anomalies if reading_key(item.reading) not in published.failed]
             if not self._webhook.notify(delivered):
                 self._metrics.add_metric(name="WebhookFailures", unit=MetricUnit.Count, value=1)
-        return failed
+        return published
 
-    def _write_processed(self, stored: Sequence[tuple[StreamPosition, StoredReading]]) -> bool:
+    def _write_processed(self, stored: Sequence[AcceptedRecord]) -> bool:
         try:
-            self._bucket.write_processed(stored)
-        except ClientError:
-            logger.exception("processed output write failed; the batch's readings will be retried")
+            self._bucket.write_processed([(record.position, record.stored) for record in stored])
+        except AWS_FAILURES as error:
+            logger.exception(
+                "processed output write failed; the batch's readings will be retried", extra={"error": describe(error)}
+            )
             return False
         return True
 
@@ -172,6 +224,7 @@ class ReadingProcessor:
             "ReadingsStored": outcome.stored,
             "ReadingsQuarantined": outcome.quarantined,
             "AnomaliesDetected": outcome.anomalies,
+            "AlertsRefused": outcome.alerts_refused,
             "ReadingsFailed": len(outcome.failed_sequence_numbers),
         }
         for name, value in counts.items():

@@ -24,7 +24,12 @@ SECRET_CACHE_SECONDS = 300
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-batch_processor = BatchProcessor(event_type=EventType.KinesisDataStreams, model=None)
+# A batch whose every record failed is a transient outage (throttling, an S3 or SNS error), not a broken function:
+# report every record for retry instead of raising, so the Errors alarm keeps meaning "the code crashed", and
+# ReadingsFailed plus the iterator age show the outage (docs/runbooks.md, processor-readings-failed).
+batch_processor = BatchProcessor(
+    event_type=EventType.KinesisDataStreams, model=None, raise_on_entire_batch_failure=False
+)
 
 
 @cache

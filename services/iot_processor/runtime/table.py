@@ -13,14 +13,16 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
+from aws_lambda_powertools import Logger
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import BotoCoreError, ClientError
 
+from services.iot_processor.runtime.aws_errors import AWS_FAILURES, Fault, describe, fault_of
 from shared.readings.anomalies import Severity
 from shared.readings.schema import Reading
 
@@ -35,9 +37,8 @@ ANOMALY_SORT = "anomaly_sort"
 TTL_ATTRIBUTE = "expires_at"
 SYNTHETIC_TTL = timedelta(days=1)
 BATCH_WRITE_LIMIT = 25
-THROTTLING_ERRORS = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
 
-_serializer = TypeSerializer()
+logger = Logger(child=True)
 _deserializer = TypeDeserializer()
 
 
@@ -47,30 +48,38 @@ class StoredReading:
     severity: Severity | None
 
 
-def item_for(stored: StoredReading, *, ttl_days: int, index_shards: int) -> dict[str, Any]:
+WireItem = dict[str, dict[str, Any]]  # an item in DynamoDB's own format: {"value": {"N": "21.5"}, ...}
+
+
+def item_for(stored: StoredReading, *, ttl_days: int, index_shards: int) -> WireItem:
+    """The reading's item, in wire format, built and checked on its own so it can never fail a batch of 25.
+
+    Numbers are already DynamoDB numbers (the reading contract rounds and bounds them); text must encode as
+    UTF-8, which the contract's patterns guarantee and this checks once more, cheaply, where the SDK would fail.
+    """
     reading = stored.reading
     keep_for = SYNTHETIC_TTL if reading.synthetic_run else timedelta(days=ttl_days)
-    item: dict[str, Any] = {
+    text = {
         PARTITION_KEY: reading.sensor_id,
         SORT_KEY: reading.sort_key,
         "reading_id": reading.reading_id,
         "sensor_type": reading.sensor_type,
-        "value": reading.value,
         "event_time": reading.event_time,
-        TTL_ATTRIBUTE: int((reading.timestamp + keep_for).timestamp()),
-        "anomaly": stored.severity is not None,
-    }
-    optional = {
         "unit": reading.unit,
         "site": reading.site,
         "device": reading.device,
         "synthetic_run": reading.synthetic_run,
     }
-    item.update({name: value for name, value in optional.items() if value is not None})
     if stored.severity is not None:
-        item["severity"] = str(stored.severity)
-        item[ANOMALY_PARTITION] = anomaly_partition(reading.sensor_type, anomaly_shard(reading, index_shards))
-        item[ANOMALY_SORT] = f"{reading.event_time}#{reading.sensor_id}#{reading.reading_id}"
+        text["severity"] = str(stored.severity)
+        text[ANOMALY_PARTITION] = anomaly_partition(reading.sensor_type, anomaly_shard(reading, index_shards))
+        text[ANOMALY_SORT] = f"{reading.event_time}#{reading.sensor_id}#{reading.reading_id}"
+    item: WireItem = {name: {"S": value} for name, value in text.items() if value is not None}
+    for value in item.values():
+        value["S"].encode()  # the SDK encodes the whole request: a lone surrogate must fail here, for this item only
+    item["value"] = {"N": str(reading.value)}
+    item[TTL_ATTRIBUTE] = {"N": str(int((reading.timestamp + keep_for).timestamp()))}
+    item["anomaly"] = {"BOOL": stored.severity is not None}
     return item
 
 
@@ -90,8 +99,19 @@ def reading_key(reading: Reading) -> ReadingKey:
     return reading.sensor_id, reading.sort_key
 
 
-def key_of(item: dict[str, Any]) -> ReadingKey:
-    return item[PARTITION_KEY], item[SORT_KEY]
+def key_of(item: WireItem) -> ReadingKey:
+    return item[PARTITION_KEY]["S"], item[SORT_KEY]["S"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class WriteOutcome:
+    """What put_all could not store: ``failed`` is worth retrying, ``rejected`` (key -> the table's reason) is not."""
+
+    failed: frozenset[ReadingKey] = frozenset()
+    rejected: Mapping[ReadingKey, str] = field(default_factory=dict)
+
+    def __or__(self, other: WriteOutcome) -> WriteOutcome:
+        return WriteOutcome(failed=self.failed | other.failed, rejected={**self.rejected, **other.rejected})
 
 
 class ReadingsTable:
@@ -112,30 +132,47 @@ class ReadingsTable:
         self._base_delay = base_delay_seconds
         self._sleep = sleep or time.sleep
 
-    def put_all(self, items: Iterable[dict[str, Any]]) -> set[ReadingKey]:
-        """Write every item; return the keys that still failed after all retries."""
+    def put_all(self, items: Iterable[WireItem]) -> WriteOutcome:
+        """Write every item; report the keys still failing after all retries and the ones the table refused."""
         distinct = {key_of(item): item for item in items}  # duplicates in one call are rejected by DynamoDB
-        failed: set[ReadingKey] = set()
+        outcome = WriteOutcome()
         for chunk in _chunks(list(distinct.values()), BATCH_WRITE_LIMIT):
-            failed |= self._write_chunk(chunk)
-        return failed
+            outcome |= self._write_chunk(chunk)
+        return outcome
 
-    def _write_chunk(self, chunk: Sequence[dict[str, Any]]) -> set[ReadingKey]:
-        requests = [{"PutRequest": {"Item": _serialize(item)}} for item in chunk]
+    def _write_chunk(self, chunk: Sequence[WireItem]) -> WriteOutcome:
+        pending = list(chunk)
         for attempt in range(self._max_attempts):
             if attempt:
                 # Full jitter: concurrent shards retrying in lockstep would throttle each other again.
                 self._sleep(random.uniform(0, self._base_delay * 2**attempt))  # noqa: S311 - jitter, not crypto
             try:
-                response = self._client.batch_write_item(RequestItems={self._table: requests})  # type: ignore[dict-item]
-            except ClientError as error:
-                if error.response.get("Error", {}).get("Code") not in THROTTLING_ERRORS:
-                    raise
-                continue
-            requests = list(response.get("UnprocessedItems", {}).get(self._table, []))  # type: ignore[arg-type]
-            if not requests:
-                return set()
-        return {key_of(_deserialize(request["PutRequest"]["Item"])) for request in requests}
+                response = self._client.batch_write_item(
+                    RequestItems={self._table: [{"PutRequest": {"Item": item}} for item in pending]}
+                )
+            except AWS_FAILURES as error:
+                fault = fault_of(error)
+                if fault is Fault.TRANSIENT:
+                    continue
+                if fault is Fault.ITEM:
+                    return self._refused(pending, error)
+                logger.exception("readings table refused the batch", extra={"error": describe(error)})
+                return WriteOutcome(failed=frozenset(key_of(item) for item in pending))
+            unprocessed = response.get("UnprocessedItems", {}).get(self._table, [])
+            pending = [request["PutRequest"]["Item"] for request in unprocessed]  # type: ignore[misc]
+            if not pending:
+                return WriteOutcome()
+        return WriteOutcome(failed=frozenset(key_of(item) for item in pending))
+
+    def _refused(self, pending: Sequence[WireItem], error: ClientError | BotoCoreError) -> WriteOutcome:
+        """BatchWriteItem refuses a whole request for one invalid item: write one item per request to find it."""
+        if len(pending) == 1:
+            logger.warning("readings table refused an item", extra={"error": describe(error)})
+            return WriteOutcome(rejected={key_of(pending[0]): describe(error)})
+        outcome = WriteOutcome()
+        for item in pending:
+            outcome |= self._write_chunk([item])
+        return outcome
 
     def latest(self, sensor_id: str, *, limit: int = 10) -> list[dict[str, Any]]:
         """The newest readings of one sensor, newest first."""
@@ -174,13 +211,9 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _chunks(items: Sequence[dict[str, Any]], size: int) -> Iterator[Sequence[dict[str, Any]]]:
+def _chunks(items: Sequence[WireItem], size: int) -> Iterator[Sequence[WireItem]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _serialize(item: dict[str, Any]) -> dict[str, Any]:
-    return {name: _serializer.serialize(value) for name, value in item.items()}
 
 
 def _deserialize(item: Any) -> dict[str, Any]:

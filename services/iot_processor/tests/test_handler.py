@@ -2,119 +2,28 @@
 
 from __future__ import annotations
 
-import os
-
-# Powertools reads these when the handler module is imported, as Lambda sets them before the import.
-os.environ.update(
-    POWERTOOLS_SERVICE_NAME="processor", POWERTOOLS_METRICS_NAMESPACE="IotPlatform", POWERTOOLS_TRACE_DISABLED="true"
-)
-
 import gzip
 import json
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from unittest.mock import MagicMock
 
-import boto3
-import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
-from services.iot_processor.runtime import handler
 from services.iot_processor.runtime.alerts import Webhook
-from services.iot_processor.runtime.clients import AwsClients
-from services.iot_processor.runtime.settings import encode_bounds
 from services.iot_processor.runtime.table import (
     ANOMALY_PARTITION,
     ReadingsTable,
     StoredReading,
 )
-from shared.readings.anomalies import DEFAULT_ANOMALY_BOUNDS, Severity
+from services.iot_processor.tests.harness import BUCKET, NOW, TABLE, Aws, alerts, invoke, items, objects, reading
+from shared.readings.anomalies import Severity
 from shared.readings.schema import parse_reading
 from tools.local.kinesis_events import kinesis_event
-from tools.processor_fixtures import create_processor_resources
 
 EVENTS = Path(__file__).parent / "events"
-REGION = "eu-west-1"
-TABLE, BUCKET = "readings", "processed"
-NOW = datetime.now(UTC).replace(microsecond=0)
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "processor"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:processor"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000001"
-
-
-@dataclass
-class Aws:
-    dynamodb: Any
-    s3: Any
-    sqs: Any
-    queue_url: str
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
-    for name, value in {
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "TABLE_NAME": TABLE,
-        "PROCESSED_BUCKET": BUCKET,
-        "ANOMALY_BOUNDS": encode_bounds(DEFAULT_ANOMALY_BOUNDS),
-        "TTL_DAYS": "7",
-        "ANOMALY_INDEX_SHARDS": "4",
-        "POWERTOOLS_SERVICE_NAME": "processor",
-        "POWERTOOLS_METRICS_NAMESPACE": "IotPlatform",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("WEBHOOK_SECRET_ARN", raising=False)
-    with mock_aws():
-        resources = create_processor_resources(region=REGION, table_name=TABLE, bucket=BUCKET)
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        s3 = boto3.client("s3", region_name=REGION)
-        sns = boto3.client("sns", region_name=REGION)
-        topic_arn = resources.topic_arn
-        monkeypatch.setenv("ALERT_TOPIC_ARN", topic_arn)
-        sqs = boto3.client("sqs", region_name=REGION)
-        queue_url = sqs.create_queue(QueueName="alerts-subscriber")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
-        build_processor = handler.reading_processor  # tests may monkeypatch the module attribute
-        build_processor.cache_clear()
-        yield Aws(dynamodb=dynamodb, s3=s3, sqs=sqs, queue_url=queue_url)
-        build_processor.cache_clear()
-
-
-def reading(**fields: Any) -> bytes:
-    document = {"sensor_id": "boiler-1", "sensor_type": "temperature", "value": 21.5, "timestamp": NOW.isoformat()}
-    document.update(fields)
-    return json.dumps(document).encode()
-
-
-def invoke(event: dict[str, Any]) -> dict[str, Any]:
-    return dict(handler.lambda_handler(event, LambdaContext()))
-
-
-def items(aws: Aws) -> list[dict[str, Any]]:
-    return list(aws.dynamodb.scan(TableName=TABLE)["Items"])
-
-
-def objects(aws: Aws, prefix: str) -> list[str]:
-    return [entry["Key"] for entry in aws.s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])]
-
-
-def alerts(aws: Aws) -> list[dict[str, Any]]:
-    messages = aws.sqs.receive_message(QueueUrl=aws.queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
-    return list(messages.get("Messages", []))
 
 
 def test_event_file_batch_is_settled_without_failures(aws: Aws) -> None:
@@ -192,21 +101,6 @@ class ThrottlingDynamoDB:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
-
-
-@pytest.fixture
-def use_clients(monkeypatch: pytest.MonkeyPatch, aws: Aws) -> Callable[..., None]:
-    """Run the handler with some AWS clients replaced (the handler's own wiring, injected clients)."""
-    monkeypatch.setattr(time, "sleep", lambda _: None)  # backoff without waiting
-
-    def use(**clients: Any) -> None:
-        injected = AwsClients()
-        injected.__dict__.update(clients)  # pre-seed the cached properties
-        handler.reading_processor.cache_clear()
-        processor = handler.reading_processor(injected)
-        monkeypatch.setattr(handler, "reading_processor", lambda: processor)
-
-    return use
 
 
 def test_throttled_writes_are_retried_until_stored(aws: Aws, use_clients: Callable[..., None]) -> None:
