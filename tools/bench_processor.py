@@ -3,7 +3,9 @@
     python -m tools.bench_processor [--readings 10000] [--batch-size 1000]
 
 Prints handler throughput (readings/s), CPU microseconds per reading and the handler module's cold import
-time. moto's own CPU time is included, so these are upper bounds of the handler's cost.
+time. moto's own CPU time is included, so these are upper bounds of the handler's cost. Then the worst case:
+records of up to 4 KiB built to be as costly as possible for each class of hostile input, each timed through
+what the processor does with one record (parse, judge, build the item), and the slowest named.
 """
 
 from __future__ import annotations
@@ -63,7 +65,84 @@ def main(argv: list[str] | None = None) -> int:
     print(f"readings: {len(records)} in {len(batches)} invocations of {args.batch_size}; failed records: {failures}")
     print(f"handler throughput: {len(records) / wall:,.0f} readings/s ({wall:.2f} s wall)")
     print(f"CPU per reading: {cpu / len(records) * 1e6:,.0f} µs (handler + moto in process)")
+    print_worst_case()
     return 1 if failures else 0
+
+
+def print_worst_case(repeats: int = 5) -> None:
+    """Per class of hostile record: the median of ``repeats`` timings; the slowest class is the worst case."""
+    from services.iot_processor.runtime.table import StoredReading, item_for  # noqa: PLC0415
+    from shared.readings.anomalies import DEFAULT_ANOMALY_BOUNDS, severity_of  # noqa: PLC0415
+    from shared.readings.schema import InvalidReadingError, parse_reading  # noqa: PLC0415
+
+    now = datetime.now(UTC)
+
+    def settle(data: bytes) -> str:
+        try:
+            reading = parse_reading(data, now=now)
+        except InvalidReadingError as problem:
+            return str(problem.reason)
+        item_for(
+            StoredReading(reading=reading, severity=severity_of(reading, DEFAULT_ANOMALY_BOUNDS)),
+            ttl_days=7,
+            index_shards=16,
+        )
+        return "stored"
+
+    timings = []
+    for name, data in hostile_records(now).items():
+        samples = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            outcome = settle(data)
+            samples.append(time.perf_counter() - started)
+        timings.append((sorted(samples)[repeats // 2], name, len(data), outcome))
+    print(f"hostile records: {len(timings)} classes, each timed {repeats} times (median)")
+    for elapsed, name, size, outcome in sorted(timings, reverse=True)[:5]:
+        print(f"  {elapsed * 1e3:7.3f} ms  {size:5d} B  {name} -> {outcome}")
+    worst = max(timings)
+    print(f"worst time per record: {worst[0] * 1e3:.3f} ms ({worst[1]}, {worst[2]} bytes)")
+
+
+def hostile_records(now: datetime) -> dict[str, bytes]:
+    """Records of at most 4 KiB, each the costliest this benchmark knows for its class of hostile input."""
+    from shared.readings.schema import MAX_RECORD_BYTES  # noqa: PLC0415
+
+    room = MAX_RECORD_BYTES - 200  # what a field may fill beside the other fields
+
+    def reading(**fields: str) -> bytes:
+        members = {
+            "sensor_id": '"s-1"',
+            "sensor_type": '"temperature"',
+            "value": "21.5",
+            "timestamp": f'"{now.isoformat()}"',
+            **fields,
+        }
+        data = ("{" + ",".join(f'"{name}":{text}' for name, text in members.items()) + "}").encode()
+        assert len(data) <= MAX_RECORD_BYTES, (fields.keys(), len(data))
+        return data
+
+    pairs = ",".join(f'"f{index}":{index}' for index in range(room // 12))
+    return {
+        "valid reading": reading(),
+        "array nested to the limit": b"[" * MAX_RECORD_BYTES,
+        "object nested inside the value": reading(value='{"a":' * (room // 6) + "1" + "}" * (room // 6)),
+        "4000-digit value": reading(value="1." + "3" * (room - 2)),
+        "4000-digit integer of an unevaluated type": reading(sensor_type='"counter"', value="9" * room),
+        "value with a tiny magnitude": reading(value="1e-999999999"),
+        "epoch of 1e999999999 ms": reading(timestamp="1e999999999"),
+        "epoch with 4000 digits": reading(timestamp="1" * room),
+        "epoch with 4000 trailing zeros": reading(timestamp="1790000000000." + "0" * (room - 14)),
+        "ISO time overflowing UTC": reading(timestamp='"0001-01-01T00:00:00+01:00"'),
+        "timestamp of 4000 characters": reading(timestamp='"' + "2" * room + '"'),
+        "4000-character sensor id": reading(sensor_id='"' + "x" * room + '"'),
+        "unit of lone surrogates": reading(unit='"' + "\\ud800" * (room // 6) + '"'),
+        "hundreds of unknown fields": reading(**{f"u{index}": "1" for index in range(room // 10)}),
+        "hundreds of duplicate fields": ("{" + ",".join(['"value":1'] * (room // 10)) + "}").encode(),
+        "object of hundreds of numbers": ("{" + pairs + "}").encode(),
+        "array of numbers with huge exponents": ("[" + ",".join(["1e999999999"] * (room // 12)) + "]").encode(),
+        "invalid UTF-8 at the end": reading(unit='"' + "x" * 15 + '"')[:-2] + b"\xff}",
+    }
 
 
 class _Context:

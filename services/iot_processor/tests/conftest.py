@@ -57,7 +57,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
         build_processor = handler.reading_processor  # tests may monkeypatch the module attribute
         build_processor.cache_clear()
-        yield Aws(dynamodb=dynamodb, s3=s3, sqs=sqs, queue_url=queue_url)
+        yield Aws(dynamodb=dynamodb, s3=s3, sns=sns, sqs=sqs, queue_url=queue_url)
         build_processor.cache_clear()
 
 

@@ -32,6 +32,7 @@ class LambdaContext:
 class Aws:
     dynamodb: Any
     s3: Any
+    sns: Any
     sqs: Any
     queue_url: str
 

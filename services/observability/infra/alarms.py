@@ -132,8 +132,8 @@ def _specs(config: ObservabilityConfig, buffer_interval: Duration, metrics: Data
         # EMF metrics are emitted once per batch; no batch, no datapoint.
         AlarmSpec(
             symptom="processor-readings-failed",
-            summary="The processor reported readings as failed; they are retried and, after the last retry, "
-            "land in the failure bucket.",
+            summary="The processor reported readings as failed, up to whole batches (reported, not raised); they are "
+            "retried and, after the last retry, land in the failure bucket.",
             metric=metrics.processor("ReadingsFailed"),
             threshold=0,
             comparison=GT,
