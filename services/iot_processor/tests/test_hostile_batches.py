@@ -198,3 +198,11 @@ def test_a_retried_batch_alerts_again_with_the_same_ids(aws: Aws) -> None:
     ]
     assert len(ids[0]) == 2
     assert ids[0] == ids[1]
+
+
+def test_a_value_more_precise_than_dynamodb_is_stored_rounded_to_38_digits(aws: Aws) -> None:
+    precise = "21.123456789012345678901234567890123456789012345"
+    event = kinesis_event([reading(sensor_id="p-1").replace(b"21.5", precise.encode())])
+    assert invoke(event) == {"batchItemFailures": []}
+    (item,) = items(aws)
+    assert item["value"] == {"N": "21.123456789012345678901234567890123457"}
