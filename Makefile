@@ -54,7 +54,7 @@ nag-report: install ## write reports/nag-report.md: packs, findings by rule and 
 	$(BIN)/python -m tools.nag_report --assembly-dir $(ASSEMBLY) --output $(REPORTS)/nag-report.md
 
 bench: install ## processor benchmark on moto: throughput, CPU per reading, cold import time
-	$(BIN)/python -m tools.bench_processor --readings 10000 --batch-size 1000
+	$(BIN)/python -m tools.bench_processor --readings 10000 --batch-size 500
 
 pipeline-synth: install ## what the pipeline's Synth step runs: unit/infra tests, synth, report inside cdk.out
 	$(BIN)/pytest -m "not e2e"

@@ -73,10 +73,7 @@ class AcceptedRecord:
     data: bytes
     stored: StoredReading
     item: WireItem
-
-    @property
-    def key(self) -> ReadingKey:
-        return reading_key(self.stored.reading)
+    key: ReadingKey
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,11 +84,12 @@ class RefusedRecord:
 
 
 def position_of(record: KinesisStreamRecord) -> StreamPosition:
+    payload = record.kinesis  # a new wrapper object on every access
     return StreamPosition(
         shard_id=record.event_id.split(":", 1)[0],
-        sequence_number=record.kinesis.sequence_number,
-        partition_key=record.kinesis.partition_key,
-        arrival=datetime.fromtimestamp(record.kinesis.approximate_arrival_timestamp, tz=UTC),
+        sequence_number=payload.sequence_number,
+        partition_key=payload.partition_key,
+        arrival=datetime.fromtimestamp(payload.approximate_arrival_timestamp, tz=UTC),
     )
 
 
@@ -182,7 +180,7 @@ class ReadingProcessor:
             return RefusedRecord(
                 position=position, data=data, problem=InvalidReadingError(Reason.UNPROCESSABLE, detail)
             )
-        return AcceptedRecord(position=position, data=data, stored=stored, item=item)
+        return AcceptedRecord(position=position, data=data, stored=stored, item=item, key=reading_key(reading))
 
     def _quarantine(self, record: RefusedRecord) -> bool:
         logger.info(

@@ -5,8 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
@@ -22,7 +21,6 @@ from services.iot_processor.runtime.table import ReadingsTable
 SECRET_CACHE_SECONDS = 300
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 # A batch whose every record failed is a transient outage (throttling, an S3 or SNS error), not a broken function:
 # report every record for retry instead of raising, so the Errors alarm keeps meaning "the code crashed", and
@@ -42,7 +40,7 @@ def reading_processor(clients: AwsClients | None = None) -> ReadingProcessor:
         secret_arn = settings.webhook_secret_arn
         webhook = Webhook(
             secret_loader=lambda: dict(
-                parameters.get_secret(secret_arn, transform="json", max_age=SECRET_CACHE_SECONDS)
+                _secrets().get_secret(secret_arn, transform="json", max_age=SECRET_CACHE_SECONDS)
             )
         )
     return ReadingProcessor(
@@ -55,8 +53,15 @@ def reading_processor(clients: AwsClients | None = None) -> ReadingProcessor:
     )
 
 
+def _secrets() -> Any:
+    """Powertools' parameters utility, imported only where a webhook is configured: it imports boto3 (~1/3 of a
+    cold import) for one secret read every five minutes."""
+    from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415 - see the docstring
+
+    return parameters
+
+
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     outcome = reading_processor().process([KinesisStreamRecord(record) for record in event["Records"]])

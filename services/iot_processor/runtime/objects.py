@@ -72,9 +72,11 @@ class ProcessedBucket:
 
     def write_processed(self, stored: Sequence[tuple[StreamPosition, StoredReading]]) -> str:
         """One gzip JSON-lines object per batch of stored readings; returns its key."""
-        lines = [json.dumps(_processed_line(position, item), sort_keys=True) for position, item in stored]
+        lines = [json.dumps(_processed_line(position, item)) for position, item in stored]  # fields in a fixed order
         key = processed_key(stored[0][0], stored[-1][0])
-        body = gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0)  # mtime=0: a retry writes identical bytes
+        body = gzip.compress(
+            ("\n".join(lines) + "\n").encode(), compresslevel=6, mtime=0
+        )  # mtime=0: a retry writes identical bytes
         self._client.put_object(
             Bucket=self._bucket, Key=key, Body=body, ContentType="application/x-ndjson", ContentEncoding="gzip"
         )

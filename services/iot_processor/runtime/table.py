@@ -19,7 +19,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from services.iot_processor.runtime.aws_errors import AWS_FAILURES, Fault, describe, fault_of
@@ -39,7 +38,6 @@ SYNTHETIC_TTL = timedelta(days=1)
 BATCH_WRITE_LIMIT = 25
 
 logger = Logger(child=True)
-_deserializer = TypeDeserializer()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -217,4 +215,8 @@ def _chunks(items: Sequence[WireItem], size: int) -> Iterator[Sequence[WireItem]
 
 
 def _deserialize(item: Any) -> dict[str, Any]:
-    return {name: _deserializer.deserialize(value) for name, value in item.items()}
+    # Queries only (tools, tests): the write path never imports boto3 (see clients.py).
+    from boto3.dynamodb.types import TypeDeserializer  # noqa: PLC0415
+
+    deserializer = TypeDeserializer()
+    return {name: deserializer.deserialize(value) for name, value in item.items()}
