@@ -13,6 +13,8 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
+import shutil
 import statistics
 import sys
 import tempfile
@@ -39,6 +41,19 @@ LOCAL_STAGE_ID = "Sandbox"
 SERVICES = ("Ingest", "Archive", "Observability")
 SETTLE_TIMEOUT_SECONDS = 300
 MAX_WORKERS = 4  # processes running the function; more only contend for this machine's cores
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ASSEMBLY_CACHE = REPO_ROOT / "build" / "local-assembly"
+# Everything a synth reads: the app, every service and the shared code, config, and the locked dependencies.
+SYNTH_INPUTS = (
+    "cdk.json",
+    "pipeline_app.py",
+    "tools/cdk_app.py",
+    "stages",
+    "services",
+    "shared",
+    "uv.lock",
+    "package-lock.json",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,8 +74,7 @@ def local_platform(
 ) -> Iterator[LocalPlatform]:
     """The emulator with the local stage deployed and its local loops running."""
     with embedded_aws(LOCAL_REGION):
-        assembly = assembly_dir or Path(tempfile.mkdtemp(prefix="iot-local-cdk-"))
-        stage_dir = synthesize_local_stage(assembly)
+        stage_dir = synthesize_local_stage(assembly_dir) if assembly_dir else cached_local_stage()
         deployed = deploy_stage(stage_dir, _stack_files(stage_dir), account=LOCAL_ACCOUNT, region=LOCAL_REGION)
         platform = LocalPlatform(deployed, log_path=log_path, faults=faults)
         try:
@@ -77,6 +91,39 @@ def synthesize_local_stage(outdir: Path) -> Path:
     )
     app.synth()
     return outdir / f"assembly-{LOCAL_STAGE_ID}"
+
+
+def cached_local_stage(cache_root: Path = ASSEMBLY_CACHE) -> Path:
+    """The local stage's assembly, synthesized once for each content of what goes into a synth.
+
+    A synth is most of a warm run's start-up (the CDK app through jsii, then every cdk-nag pack); an unchanged
+    tree reuses the last one. Any change to the app's code, config or locked dependencies synthesizes anew.
+    """
+    target = cache_root / _synth_inputs_digest()[:20]
+    if not (target / ".complete").exists():
+        cache_root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix="synth-", dir=cache_root))
+        synthesize_local_stage(staging)
+        (staging / ".complete").touch()
+        for stale in cache_root.iterdir():  # one assembly is enough: the cache is for the next run, not history
+            if stale != staging:
+                shutil.rmtree(stale, ignore_errors=True)
+        staging.rename(target)
+    return target / f"assembly-{LOCAL_STAGE_ID}"
+
+
+def _synth_inputs_digest() -> str:
+    digest = hashlib.sha256()
+    for name in SYNTH_INPUTS:
+        path = REPO_ROOT / name
+        files = (
+            sorted(f for f in path.rglob("*") if f.is_file() and "__pycache__" not in f.parts)
+            if path.is_dir()
+            else [path]
+        )
+        for file in files:
+            digest.update(str(file.relative_to(REPO_ROOT)).encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def _stack_files(stage_dir: Path) -> dict[str, str]:
