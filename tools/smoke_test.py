@@ -28,6 +28,7 @@ from typing import Any
 import boto3
 from tqdm import tqdm
 
+from services.iot_processor.runtime.aggregation import record_name
 from services.iot_processor.runtime.objects import QUARANTINE_PREFIX
 from services.iot_processor.runtime.table import PARTITION_KEY, SORT_KEY
 from shared.infra.naming import stack_name
@@ -88,6 +89,7 @@ class Sent:
     shard_id: str
     sequence_number: str
     put_at: float
+    sub_record: int | None = None  # the reading's index inside a KPL aggregate
 
 
 @dataclass
@@ -229,7 +231,7 @@ def _objects(s3: Any, bucket: str, prefix: str, since: float) -> list[str]:
 
 
 def _find_in_quarantine(s3: Any, bucket: str, sent: Sequence[Sent], landing: Landing) -> None:
-    by_position = {(s.shard_id, s.sequence_number): i for i, s in enumerate(sent)}
+    by_position = {(s.shard_id, record_name(s.sequence_number, s.sub_record)): i for i, s in enumerate(sent)}
     since = min((s.put_at for s in sent), default=time.time())
     for day in {datetime.fromtimestamp(s.put_at, tz=UTC).date() for s in sent}:
         for key in _objects(s3, bucket, f"{QUARANTINE_PREFIX}{day:%Y/%m/%d}/", since):

@@ -1,0 +1,71 @@
+"""A KPL-style producer for the local run: synthetic readings aggregated with AWS's aggregation library.
+
+``aws-kinesis-agg`` writes the same format as the Kinesis Producer Library (KPL) and the Kinesis Agent, so
+the local path is proven against what those producers send, not against this repo's own decoder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from aws_kinesis_agg.aggregator import RecordAggregator
+
+from shared.readings.generator import SyntheticRecord
+from tools.smoke_test import Sent, put_records
+
+# The KPL's default AggregationMaxSize: an aggregate is sent once it would grow past this many bytes.
+KPL_AGGREGATE_BYTES = 51_200
+
+
+@dataclass(frozen=True, kw_only=True)
+class Aggregate:
+    data: bytes
+    partition_key: str
+    members: tuple[SyntheticRecord, ...]
+
+
+def aggregated(
+    records: Sequence[SyntheticRecord], *, max_bytes: int = KPL_AGGREGATE_BYTES, max_user_records: int | None = None
+) -> list[Aggregate]:
+    """``records`` packed in order into aggregates of at most ``max_bytes`` (and ``max_user_records``)."""
+    aggregator = RecordAggregator(max_size=max_bytes)
+    aggregates: list[Aggregate] = []
+    members: list[SyntheticRecord] = []
+
+    def close() -> None:
+        if members:
+            partition_key, _, data = aggregator.clear_and_get().get_contents()
+            aggregates.append(Aggregate(data=data, partition_key=partition_key, members=tuple(members)))
+            members.clear()
+
+    for record in records:
+        if max_user_records is not None and len(members) == max_user_records:
+            close()
+        full: Any = aggregator.add_user_record(record.partition_key, record.data)
+        if full is not None:  # the library hands back the full aggregate and starts a new one with this record
+            partition_key, _, data = full.get_contents()
+            aggregates.append(Aggregate(data=data, partition_key=partition_key, members=tuple(members)))
+            members.clear()
+        members.append(record)
+    close()
+    return aggregates
+
+
+def put_aggregated(
+    kinesis: Any, stream_name: str, records: Sequence[SyntheticRecord], *, rate: float | None, progress: bool
+) -> list[Sent]:
+    """Put ``records`` as KPL aggregates; one Sent per reading, naming its aggregate's position and index."""
+    aggregates = aggregated(records)
+    carriers = {
+        SyntheticRecord(data=a.data, partition_key=a.partition_key, reading_id=None, sensor_id=a.partition_key): a
+        for a in aggregates
+    }
+    per_second = rate * len(aggregates) / len(records) if rate and records else None  # --rate counts readings
+    sent = put_records(kinesis, stream_name, list(carriers), rate=per_second, progress=progress)
+    return [  # put_records returns retried entries last, so each carrier finds its aggregate by value
+        replace(carrier, record=member, sub_record=index)
+        for carrier in sent
+        for index, member in enumerate(carriers[carrier.record].members)
+    ]
