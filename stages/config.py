@@ -36,7 +36,7 @@ _CONNECTION_ARN = re.compile(
 _STAGE_NAME = re.compile(r"^[a-z][a-z0-9]{1,11}$")
 # An MQTT topic filter with exactly one single-level wildcard, the device's segment: sensors/+/readings.
 # Plain segments only (no "#", no reserved "$" topics), so the filter is safe inside the rule's SQL string.
-_DEVICE_TOPIC_FILTER = re.compile(r"^(?:[A-Za-z0-9_-]+/){0,6}\+(?:/[A-Za-z0-9_-]+){0,6}$")
+_DEVICE_TOPIC_FILTER = re.compile(r"^(?:[A-Za-z0-9_-]+/)*\+(?:/[A-Za-z0-9_-]+)*$")
 MQTT_MAX_TOPIC_LEVELS = 8  # AWS IoT allows at most 7 forward slashes in a topic or topic filter
 
 

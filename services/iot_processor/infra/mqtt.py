@@ -37,12 +37,15 @@ class MqttFrontDoor(Construct):
         construct_id: str,
         *,
         config: MqttConfig,
+        rule_name: str,
+        device_policy_name: str,
         readings: ReadingsStream,
         storage: ReadingsStorage,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.topic_filter = config.topic_filter
+        rule_arn = stack.format_arn(service="iot", resource="rule", resource_name=rule_name)
         self.role = iam.Role(
             self,
             "RuleRole",
@@ -51,7 +54,7 @@ class MqttFrontDoor(Construct):
                 "iot.amazonaws.com",
                 conditions={
                     "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {"aws:SourceArn": stack.format_arn(service="iot", resource="rule", resource_name="*")},
+                    "ArnEquals": {"aws:SourceArn": rule_arn},
                 },
             ),
         )
@@ -69,6 +72,7 @@ class MqttFrontDoor(Construct):
         self.rule = iot.CfnTopicRule(
             self,
             "Rule",
+            rule_name=rule_name,
             topic_rule_payload=iot.CfnTopicRule.TopicRulePayloadProperty(
                 description=f"Readings published on {config.topic_filter}, unchanged, onto the readings stream",
                 sql=f"SELECT * FROM '{config.topic_filter}'",  # noqa: S608 - the config admits plain segments only
@@ -95,6 +99,7 @@ class MqttFrontDoor(Construct):
         self.device_policy = iot.CfnPolicy(
             self,
             "DevicePolicy",
+            policy_name=device_policy_name,
             policy_document={
                 "Version": "2012-10-17",
                 "Statement": [

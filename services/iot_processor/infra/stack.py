@@ -14,7 +14,7 @@ from services.iot_processor.infra.processor import ReadingsProcessor
 from services.iot_processor.infra.smoke_test_access import SmokeTestAccess
 from services.iot_processor.infra.storage import ReadingsStorage
 from services.iot_processor.infra.stream import ReadingsStream
-from shared.infra.naming import smoke_test_role_name
+from shared.infra.naming import device_policy_name, smoke_test_role_name, topic_rule_name
 from shared.infra.service import ServiceIdentity, ServiceStack, SharedValue
 from stages.config import StageConfig
 
@@ -86,9 +86,18 @@ class IngestStack(ServiceStack):
     def _add_mqtt_front_door(
         self, *, readings: ReadingsStream, storage: ReadingsStorage, smoke: SmokeTestAccess
     ) -> None:
-        mqtt = MqttFrontDoor(self, "Mqtt", config=self.config.ingest.mqtt, readings=readings, storage=storage)
+        policy_name = device_policy_name(self.config.name)
+        mqtt = MqttFrontDoor(
+            self,
+            "Mqtt",
+            config=self.config.ingest.mqtt,
+            rule_name=topic_rule_name(self.config.name),
+            device_policy_name=policy_name,
+            readings=readings,
+            storage=storage,
+        )
         mqtt.grant_publish(smoke.role, device=SMOKE_TEST_DEVICE)
         self.output("MqttTopicFilter", mqtt.topic_filter, "Devices publish readings here (AWS IoT Core)")
         self.output("MqttSmokeTestTopic", device_topic(mqtt.topic_filter, SMOKE_TEST_DEVICE), "The smoke test's topic")
-        self.output("MqttDevicePolicyName", mqtt.device_policy.ref, "IoT policy to attach to device certificates")
+        self.output("MqttDevicePolicyName", policy_name, "IoT policy to attach to device certificates")
         acknowledge_mqtt_findings(mqtt=mqtt, storage=storage, smoke=smoke)

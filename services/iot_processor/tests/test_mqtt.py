@@ -166,7 +166,12 @@ def test_the_rule_role_can_put_records_and_write_error_objects_and_nothing_else(
     assert "ManagedPolicyArns" not in body[role]["Properties"]
 
 
-def test_only_iot_core_of_this_account_may_assume_the_rule_role(dev: Template) -> None:
+def test_the_rule_and_device_policy_have_names_a_person_and_the_execution_policy_can_find(dev: Template) -> None:
+    assert _one(dev, "AWS::IoT::TopicRule")[1]["RuleName"] == "iot_dev_readings"
+    assert _one(dev, "AWS::IoT::Policy")[1]["PolicyName"] == "iot-dev-device-readings"
+
+
+def test_only_this_rule_may_assume_the_rule_role(dev: Template) -> None:
     role, _ = _rule_role(dev)
     trust = dev.to_json()["Resources"][role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert trust == [
@@ -176,7 +181,7 @@ def test_only_iot_core_of_this_account_may_assume_the_rule_role(dev: Template) -
             "Principal": {"Service": "iot.amazonaws.com"},
             "Condition": {
                 "StringEquals": {"aws:SourceAccount": ACCOUNTS["dev"]},
-                "ArnLike": {"aws:SourceArn": f"arn:aws:iot:eu-west-1:{ACCOUNTS['dev']}:rule/*"},
+                "ArnEquals": {"aws:SourceArn": f"arn:aws:iot:eu-west-1:{ACCOUNTS['dev']}:rule/iot_dev_readings"},
             },
         }
     ]
@@ -218,7 +223,7 @@ def test_the_smoke_test_role_may_publish_as_the_smoke_test_device_only(dev: Temp
     outputs = dev.to_json()["Outputs"]
     assert outputs["MqttSmokeTestTopic"]["Value"] == f"sensors/{SMOKE_TEST_DEVICE}/readings"
     assert outputs["MqttTopicFilter"]["Value"] == "sensors/+/readings"
-    assert outputs["MqttDevicePolicyName"]["Value"] == ref(_one(dev, "AWS::IoT::Policy")[0])
+    assert outputs["MqttDevicePolicyName"]["Value"] == "iot-dev-device-readings"
 
 
 @pytest.mark.parametrize("name", ["staging", "prod"])
