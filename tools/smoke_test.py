@@ -28,8 +28,7 @@ from typing import Any
 import boto3
 from tqdm import tqdm
 
-from services.iot_processor.runtime.aggregation import record_name
-from services.iot_processor.runtime.objects import QUARANTINE_PREFIX
+from services.iot_processor.runtime.objects import QUARANTINE_PREFIX, record_name
 from services.iot_processor.runtime.table import PARTITION_KEY, SORT_KEY
 from shared.infra.naming import stack_name
 from shared.readings.generator import SyntheticRecord, synthetic_records

@@ -26,6 +26,17 @@ class Aggregate:
     members: tuple[SyntheticRecord, ...]
 
 
+def kpl_record(entries: Sequence[tuple[str, bytes]], *, explicit_hash_keys: Sequence[str | None] = ()) -> bytes:
+    """One Kinesis record's data aggregating ``entries`` (partition key, data), as the KPL writes it."""
+    aggregator = RecordAggregator()
+    for index, (partition_key, data) in enumerate(entries):
+        hash_key = explicit_hash_keys[index] if explicit_hash_keys else None
+        if aggregator.add_user_record(partition_key, data, hash_key) is not None:
+            raise ValueError(f"{len(entries)} entries do not fit in one aggregated record")
+    _, _, data = aggregator.clear_and_get().get_contents()
+    return bytes(data)
+
+
 def aggregated(
     records: Sequence[SyntheticRecord], *, max_bytes: int = KPL_AGGREGATE_BYTES, max_user_records: int | None = None
 ) -> list[Aggregate]:

@@ -72,11 +72,6 @@ class Unpacked:
     aggregated: bool
 
 
-def record_name(sequence_number: str, sub_record: int | None) -> str:
-    """Names one user record in keys and lines: the Kinesis sequence number, plus its index in an aggregate."""
-    return sequence_number if sub_record is None else f"{sequence_number}-{sub_record}"
-
-
 def is_aggregated(data: bytes) -> bool:
     return data[: len(MAGIC)] == MAGIC
 

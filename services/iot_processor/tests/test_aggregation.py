@@ -7,7 +7,6 @@ import hashlib
 import json
 
 import pytest
-from aws_kinesis_agg.aggregator import RecordAggregator
 from aws_kinesis_agg.deaggregator import deaggregate_records
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -22,6 +21,7 @@ from services.iot_processor.runtime.aggregation import (
     unpack,
 )
 from tools.local.kinesis_events import kinesis_event
+from tools.local.producers import kpl_record
 
 PROPERTIES = settings(derandomize=True, max_examples=200, deadline=None)
 READING = json.dumps({"sensor_id": "s-1", "sensor_type": "temperature", "value": 21.5, "timestamp": 1}).encode()
@@ -52,17 +52,6 @@ def _record(*, key_index: int | None = 0, data: bytes | None = READING, extra: b
 
 def _sealed(message: bytes) -> bytes:
     return MAGIC + message + hashlib.md5(message, usedforsecurity=False).digest()
-
-
-def _kpl(entries: list[tuple[str, bytes]], *, explicit_hash_keys: list[str | None] | None = None) -> bytes:
-    """An aggregate written by AWS's aggregation library, as a KPL producer would write it."""
-    aggregator = RecordAggregator()
-    for index, (partition_key, data) in enumerate(entries):
-        hash_key = explicit_hash_keys[index] if explicit_hash_keys else None
-        assert aggregator.add_user_record(partition_key, data, hash_key) is None  # no record filled up
-    _, _, data = aggregator.clear_and_get().get_contents()
-    assert isinstance(data, bytes)
-    return data
 
 
 def _defect(data: bytes) -> Defect:
@@ -96,7 +85,7 @@ def test_the_magic_bytes_cannot_start_a_utf8_reading() -> None:
 
 def test_an_aggregate_of_five_readings_yields_the_five_in_order_with_their_partition_keys() -> None:
     entries = [(f"sensor-{i % 2}", json.dumps({"n": i}).encode()) for i in range(5)]
-    unpacked = unpack(_kpl(entries), partition_key="outer")
+    unpacked = unpack(kpl_record(entries), partition_key="outer")
     assert unpacked.aggregated is True
     assert [(r.partition_key, r.data) for r in unpacked.records] == entries
     assert all(r.explicit_hash_key is None for r in unpacked.records)
@@ -105,7 +94,7 @@ def test_an_aggregate_of_five_readings_yields_the_five_in_order_with_their_parti
 def test_explicit_hash_keys_are_resolved_per_record() -> None:
     entries = [("a", b"1"), ("b", b"2"), ("c", b"3")]
     hash_keys = ["1234", None, "99"]
-    unpacked = unpack(_kpl(entries, explicit_hash_keys=hash_keys), partition_key="outer")
+    unpacked = unpack(kpl_record(entries, explicit_hash_keys=hash_keys), partition_key="outer")
     assert [r.explicit_hash_key for r in unpacked.records] == hash_keys
 
 
@@ -115,14 +104,14 @@ _entries = st.lists(st.tuples(st.text(min_size=1, max_size=40), st.binary(max_si
 @PROPERTIES
 @given(entries=_entries)
 def test_whatever_aws_aggregates_decodes_to_what_was_put_in(entries: list[tuple[str, bytes]]) -> None:
-    unpacked = unpack(_kpl(entries), partition_key="outer")
+    unpacked = unpack(kpl_record(entries), partition_key="outer")
     assert [(r.partition_key, r.data) for r in unpacked.records] == entries
 
 
 @PROPERTIES
 @given(entries=_entries)
 def test_the_decoder_agrees_with_aws_deaggregator(entries: list[tuple[str, bytes]]) -> None:
-    data = _kpl(entries)
+    data = kpl_record(entries)
     assert _theirs(data) == [(r.partition_key, r.data) for r in unpack(data, partition_key="outer").records]
 
 
@@ -148,20 +137,20 @@ def test_fields_in_any_order_unknown_fields_and_tags_are_read_as_protobuf_allows
 
 
 def test_an_aggregate_shorter_than_magic_and_digest_is_truncated() -> None:
-    whole = _kpl([("a", READING)])
+    whole = kpl_record([("a", READING)])
     assert _defect(MAGIC) == Defect.TRUNCATED
     assert _defect(whole[: len(MAGIC) + 15]) == Defect.TRUNCATED
     assert _defect(whole[: len(MAGIC) + 16]) == Defect.CHECKSUM_MISMATCH  # long enough to carry a digest
 
 
 def test_a_cut_aggregate_fails_its_checksum() -> None:
-    whole = _kpl([("a", READING), ("b", READING)])
+    whole = kpl_record([("a", READING), ("b", READING)])
     assert _defect(whole[:-1]) == Defect.CHECKSUM_MISMATCH
     assert _defect(whole[:-20]) == Defect.CHECKSUM_MISMATCH
 
 
 def test_one_flipped_bit_fails_the_checksum() -> None:
-    whole = bytearray(_kpl([("a", READING)]))
+    whole = bytearray(kpl_record([("a", READING)]))
     whole[len(MAGIC) + 5] ^= 0x01
     assert _defect(bytes(whole)) == Defect.CHECKSUM_MISMATCH
 
