@@ -37,10 +37,8 @@ def kpl_record(entries: Sequence[tuple[str, bytes]], *, explicit_hash_keys: Sequ
     return bytes(data)
 
 
-def aggregated(
-    records: Sequence[SyntheticRecord], *, max_bytes: int = KPL_AGGREGATE_BYTES, max_user_records: int | None = None
-) -> list[Aggregate]:
-    """``records`` packed in order into aggregates of at most ``max_bytes`` (and ``max_user_records``)."""
+def aggregated(records: Sequence[SyntheticRecord], *, max_bytes: int = KPL_AGGREGATE_BYTES) -> list[Aggregate]:
+    """``records`` packed in order into aggregates of at most ``max_bytes``."""
     aggregator = RecordAggregator(max_size=max_bytes)
     aggregates: list[Aggregate] = []
     members: list[SyntheticRecord] = []
@@ -52,8 +50,6 @@ def aggregated(
             members.clear()
 
     for record in records:
-        if max_user_records is not None and len(members) == max_user_records:
-            close()
         full: Any = aggregator.add_user_record(record.partition_key, record.data)
         if full is not None:  # the library hands back the full aggregate and starts a new one with this record
             partition_key, _, data = full.get_contents()

@@ -24,8 +24,8 @@ is a single bounded pass over the bytes, with no dependency: docs/decisions/0005
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 MAGIC = b"\xf3\x89\x9a\xc2"
 DIGEST_BYTES = 16  # MD5
@@ -57,15 +57,14 @@ class CorruptAggregateError(ValueError):
         self.detail = detail
 
 
-@dataclass(frozen=True, slots=True)
-class UserRecord:
+# NamedTuples, not dataclasses: this module is on the cold-start path, and defining a dataclass costs ~1.5 ms there.
+class UserRecord(NamedTuple):
     partition_key: str
     data: bytes
     explicit_hash_key: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Unpacked:
+class Unpacked(NamedTuple):
     """The user records of one Kinesis record; ``aggregated`` is False for a plain record (one user record)."""
 
     records: tuple[UserRecord, ...]
