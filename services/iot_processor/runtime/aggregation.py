@@ -17,8 +17,8 @@ then the MD5 digest of that protobuf message::
 
 A plain record passes through as one user record. No reading can start with the magic bytes (they are not
 UTF-8), so a record that does and fails to decode is a corrupt aggregate, never a plain reading. Decoding
-is a single bounded pass over the bytes, with no dependency: docs/decisions/0005 says why this is not AWS's
-``aws-kinesis-agg`` library.
+is a single bounded pass over the bytes, with no dependency: docs/decisions/0006-kpl-deaggregation-own-decoder.md
+says why this is not AWS's ``aws-kinesis-agg`` library.
 """
 
 from __future__ import annotations
