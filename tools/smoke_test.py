@@ -4,7 +4,9 @@
 
 Valid readings must be in the readings table (anomalies flagged), invalid records in quarantine with the
 expected reason, and with --wait-archive every record in the raw archive. A record that went to the
-processor's failure destination is reported there. Exits 1 with the list of what is missing, and where.
+processor's failure destination is reported there. Where the stage has the MQTT front door, a few more
+readings are published through AWS IoT Core and must reach the table too (tools/smoke_mqtt.py; --skip-mqtt).
+Exits 1 with the list of what is missing, and where.
 Targets come from the stage's stack outputs (iot-<stage>-ingest, iot-<stage>-archive), or from the
 pipeline's environment variables (INGEST_STREAMNAME, ...) with --from-environment.
 """
@@ -384,6 +386,9 @@ def main(argv: list[str] | None = None) -> int:
         "--wait-archive", action="store_true", help="also wait until the raw archive holds every record"
     )
     parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for every record (default 300)")
+    parser.add_argument(
+        "--skip-mqtt", action="store_true", help="do not publish through MQTT even where the stage has it"
+    )
     args = parser.parse_args(argv)
     if args.records <= 0:
         parser.error("--records must be positive")
@@ -407,6 +412,11 @@ def main(argv: list[str] | None = None) -> int:
     landing = wait_for_landing(session, targets, sent, checks=checks, timeout=args.timeout)
     text, ok = report(sent, landing, checks=checks)
     print(text)
+    if not args.skip_mqtt:
+        from tools.smoke_mqtt import mqtt_leg  # noqa: PLC0415 - it builds on this module
+
+        environment = os.environ if args.from_environment else None
+        ok = mqtt_leg(session, targets, stage=args.stage, environment=environment, run_id=run_id) and ok
     return 0 if ok else 1
 
 
