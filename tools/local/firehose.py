@@ -133,7 +133,7 @@ class LocalFirehose:
 
     def _accept_all(self, records: list[Any]) -> None:
         for record in records:
-            for data in _deaggregated(record["Data"]):
+            for data in deaggregated(record["Data"]):
                 self._accept(data, record["ApproximateArrivalTimestamp"])
 
     def _accept(self, data: bytes, arrival: datetime) -> None:
@@ -186,7 +186,7 @@ class LocalFirehose:
             self.stats.objects += 1
 
 
-def _deaggregated(data: bytes) -> list[bytes]:
+def deaggregated(data: bytes) -> list[bytes]:
     """The user records of a KPL aggregate, as Firehose delivers them; a plain record as it is.
 
     How Firehose treats a corrupt aggregate is not documented: here it stays one record, which the partition
