@@ -29,9 +29,10 @@ from typing import NamedTuple
 
 MAGIC = b"\xf3\x89\x9a\xc2"
 DIGEST_BYTES = 16  # MD5
-# Bounds the work one record can cause: each user record may become a quarantine object. The KPL's default
-# aggregate (50 KiB) of readings holds a few hundred; a 1 MiB aggregate of the smallest valid readings ~10,000.
-MAX_USER_RECORDS = 10_000
+# Bounds the work one record can cause: each invalid user record is one quarantine write (~20 ms), and one
+# aggregate must settle well inside the processor's timeout even when bisecting cannot split it further. The
+# KPL's default aggregate (AggregationMaxSize, 50 KiB) holds at most ~700 of the smallest valid readings.
+MAX_USER_RECORDS = 1_000
 
 _VARINT, _FIXED64, _LENGTH_DELIMITED, _FIXED32 = 0, 1, 2, 5
 _MAX_VARINT_BYTES = 10
