@@ -32,3 +32,7 @@ def topic_rule_name(stage: str) -> str:
 def device_policy_name(stage: str) -> str:
     """``iot-prod-device-readings``: the IoT policy that device provisioning attaches to each certificate."""
     return f"{PLATFORM}-{stage}-device-readings"
+
+
+# Where the MQTT topic rule's error action writes, in the failure bucket beside Lambda's failed batches.
+MQTT_ERROR_PREFIX = "mqtt-errors/"

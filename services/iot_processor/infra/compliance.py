@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from services.iot_processor.infra.alerts import AnomalyAlerts
-from services.iot_processor.infra.mqtt import MQTT_ERROR_PREFIX, MqttFrontDoor
+from services.iot_processor.infra.mqtt import MqttFrontDoor
 from services.iot_processor.infra.processor import ReadingsProcessor
 from services.iot_processor.infra.smoke_test_access import SmokeTestAccess
 from services.iot_processor.infra.storage import ReadingsStorage
 from services.iot_processor.infra.stream import ReadingsStream
 from services.iot_processor.runtime.objects import PROCESSED_PREFIX, QUARANTINE_PREFIX
 from shared.infra.compliance import INLINE_POLICY_REASON, acknowledge, logical_id
+from shared.infra.naming import MQTT_ERROR_PREFIX
 
 
 def acknowledge_findings(

@@ -18,9 +18,9 @@ from constructs import Construct
 
 from services.iot_processor.infra.storage import ReadingsStorage
 from services.iot_processor.infra.stream import ReadingsStream
+from shared.infra.naming import MQTT_ERROR_PREFIX
 from stages.config import MqttConfig
 
-MQTT_ERROR_PREFIX = "mqtt-errors/"
 IOT_SQL_VERSION = "2016-03-23"
 THING_NAME = "${iot:Connection.Thing.ThingName}"  # an IoT policy variable, resolved per connection
 

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-from services.iot_processor.infra.mqtt import MQTT_ERROR_PREFIX, THING_NAME, device_topic
+from services.iot_processor.infra.mqtt import THING_NAME, device_topic
 from services.iot_processor.infra.stack import SMOKE_TEST_DEVICE
+from shared.infra.naming import MQTT_ERROR_PREFIX
 from stages.config import ConfigError, PlatformConfig, load_platform_config
 from stages.iot_stage import IotStage
 from tests.template_helpers import Statement, arn, objects_in, ref
