@@ -34,6 +34,10 @@ _CONNECTION_ARN = re.compile(
     r"^arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]+$"
 )
 _STAGE_NAME = re.compile(r"^[a-z][a-z0-9]{1,11}$")
+# An MQTT topic filter with exactly one single-level wildcard, the device's segment: sensors/+/readings.
+# Plain segments only (no "#", no reserved "$" topics), so the filter is safe inside the rule's SQL string.
+_DEVICE_TOPIC_FILTER = re.compile(r"^(?:[A-Za-z0-9_-]+/)*\+(?:/[A-Za-z0-9_-]+)*$")
+MQTT_MAX_TOPIC_LEVELS = 8  # AWS IoT allows at most 7 forward slashes in a topic or topic filter
 
 
 class ConfigError(ValueError):
@@ -77,6 +81,28 @@ def _checked(check: typing.Callable[[Any], str | None], **kwargs: Any) -> Any:
     return field(metadata={"check": check}, **kwargs)
 
 
+def _device_topic_filter(value: str) -> str | None:
+    if not _DEVICE_TOPIC_FILTER.fullmatch(value) or len(value.split("/")) > MQTT_MAX_TOPIC_LEVELS:
+        return (
+            f"must be an MQTT topic filter of at most {MQTT_MAX_TOPIC_LEVELS} levels with exactly one '+' level "
+            f"(the device) and letters, digits, '_' or '-' elsewhere, such as 'sensors/+/readings'; got {value!r}"
+        )
+    return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MqttConfig:
+    """The MQTT front door: an AWS IoT Core topic rule puts readings published on ``topic_filter`` on the stream."""
+
+    enabled: bool
+    topic_filter: str = _checked(_device_topic_filter, default="sensors/+/readings")
+
+    @property
+    def device_level(self) -> int:
+        """The 1-based level of the device's segment, as the rule's ``topic(n)`` function counts it."""
+        return self.topic_filter.split("/").index("+") + 1
+
+
 @dataclass(frozen=True, kw_only=True)
 class IngestConfig:
     stream_mode: StreamMode
@@ -98,6 +124,7 @@ class IngestConfig:
     anomaly_bounds: Mapping[str, AnomalyBounds] = _checked(
         _ordered_bounds, default_factory=lambda: DEFAULT_ANOMALY_BOUNDS
     )
+    mqtt: MqttConfig = field(default_factory=lambda: MqttConfig(enabled=False))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -297,6 +324,7 @@ def _coerce(hint: Any, value: Any, where: str, errors: list[str]) -> tuple[Any, 
         problems = [problem for _, problem in converted if problem]
         return (tuple(item for item, _ in converted), None) if not problems else (None, problems[0])
     if hint is bool:
+        value = {"true": True, "false": False}.get(value, value) if isinstance(value, str) else value  # -c strings
         return (value, None) if isinstance(value, bool) else (None, f"must be true or false, got {value!r}")
     if hint in (int, float):
         return _number(hint, value)

@@ -57,12 +57,38 @@ def result(platform: LocalPlatform, workload: list[SyntheticRecord]) -> RunResul
     return platform.run(workload, progress=False)
 
 
-def test_every_record_lands_in_exactly_one_primary_place_and_in_the_archive(result: RunResult) -> None:
+@pytest.fixture(scope="module")
+def kpl_result(platform: LocalPlatform, result: RunResult) -> RunResult:
+    """A second round on the same platform, after the first: readings aggregated as the KPL aggregates them."""
+    run_id = f"e2e-kpl-{uuid.uuid4().hex[:8]}"
+    records = synthetic_records(400, run_id=run_id, now=datetime.now(UTC), anomaly_share=0.05, invalid_share=0.05)
+    return platform.run(records, progress=False, producer="kpl")
+
+
+@pytest.mark.parametrize("round_name", ["result", "kpl_result"])
+def test_every_record_lands_in_exactly_one_primary_place_and_in_the_archive(
+    round_name: str, request: pytest.FixtureRequest
+) -> None:
+    result: RunResult = request.getfixturevalue(round_name)
     assert result.ok, result.summary
     for index, sent in enumerate(result.sent):
         places = result.landing.places.get(index, set())
         assert len(places & PRIMARY) == 1, (sent.record.reading_id, places)
         assert "archive" in places, (sent.record.reading_id, places)
+
+
+def test_kpl_aggregates_of_many_readings_store_each_reading_and_quarantine_each_invalid_one(
+    kpl_result: RunResult, platform: LocalPlatform
+) -> None:
+    aggregates = {s.sequence_number for s in kpl_result.sent}
+    assert 1 < len(aggregates) < len(kpl_result.sent) / 50  # a few aggregates of many readings each
+    valid = {s.record.reading_id for s in kpl_result.sent if not s.record.invalid_reason}
+    stored = {item["reading_id"]["S"] for item in _scan(platform.targets.table_name)}
+    assert valid <= stored
+    invalid = [s for s in kpl_result.sent if s.record.invalid_reason]
+    assert invalid
+    assert sum(kpl_result.landing.quarantine_reasons.values()) == len(invalid)
+    assert kpl_result.landing.problems == {}
 
 
 def test_the_poison_record_went_to_the_failure_destination_alone(result: RunResult) -> None:

@@ -1,13 +1,14 @@
 """The main job: the whole data path on this machine, on moto's server in process (no AWS account).
 
-    python -m tools.local_run [--records 10000] [--rate R] [--anomaly-share 0.01] [--keep-running]
+    python -m tools.local_run [--records 10000] [--rate R] [--anomaly-share 0.01] [--producer kpl] [--keep-running]
 
 1. starts the emulator and synthesizes the app with a ``local`` stage (the dev config, moto's account);
 2. creates that stage's real templates (ingest, archive, observability) through CloudFormation;
 3. runs the processor from the code CloudFormation deployed, behind a local event source mapping configured
    from the deployed mapping, and a local Firehose configured from the deployed delivery stream;
-4. streams synthetic readings, then checks where every one landed (the smoke test's checks) and prints counts,
-   anomalies, quarantine reasons, throughput and end-to-end latency.
+4. streams synthetic readings, one per Kinesis record or (``--producer kpl``) aggregated as the Kinesis
+   Producer Library does, with AWS's aggregation library; then checks where every one landed (the smoke
+   test's checks) and prints counts, anomalies, quarantine reasons, throughput and end-to-end latency.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from tools.local.emulator import LOCAL_ACCOUNT, LOCAL_REGION, embedded_aws
 from tools.local.event_source_mapping import LocalEventSourceMapping, MappingSettings
 from tools.local.firehose import DeliverySettings, LocalFirehose
 from tools.local.function import LocalFunction, deployed_code
+from tools.local.producers import put_aggregated
 from tools.smoke_test import AlertInbox, Checks, Landing, Sent, Targets, put_records, report, wait_for_landing
 
 LOCAL_STAGE_ID = "Sandbox"
@@ -54,6 +56,7 @@ SYNTH_INPUTS = (
     "uv.lock",
     "package-lock.json",
 )
+PRODUCERS = {"plain": put_records, "kpl": put_aggregated}  # how readings are put: one per record, or aggregated
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -159,10 +162,18 @@ class LocalPlatform:
     def settled(self) -> bool:
         return self.mapping.idle() and self.firehose.caught_up()
 
-    def run(self, records: Sequence[SyntheticRecord], *, rate: float | None = None, progress: bool = True) -> RunResult:
-        """Put ``records``, wait until both loops have settled, then check where every record landed."""
+    def run(
+        self,
+        records: Sequence[SyntheticRecord],
+        *,
+        rate: float | None = None,
+        progress: bool = True,
+        producer: str = "plain",
+    ) -> RunResult:
+        """Put ``records`` as ``producer`` does, wait until both loops have settled, then check where each landed."""
         started = time.monotonic()
-        sent = put_records(boto3.client("kinesis"), self.targets.stream_name, records, rate=rate, progress=progress)
+        put = PRODUCERS[producer]
+        sent = put(boto3.client("kinesis"), self.targets.stream_name, records, rate=rate, progress=progress)
         put_seconds = time.monotonic() - started
         self._wait_until_settled(timeout=SETTLE_TIMEOUT_SECONDS)
         self.firehose.drain()
@@ -251,6 +262,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--anomaly-share", type=_share, default=0.01, help="share of anomalies (default 0.01)")
     parser.add_argument("--invalid-share", type=_share, default=0.01, help="share of invalid records (default 0.01)")
+    parser.add_argument(
+        "--producer",
+        choices=sorted(PRODUCERS),
+        default="plain",
+        help="plain: one reading per Kinesis record; kpl: aggregated as the KPL does (default plain)",
+    )
     parser.add_argument("--keep-running", action="store_true", help="keep streaming batches of --records until Ctrl-C")
     parser.add_argument(
         "--log", type=Path, default=Path("reports/local-run.log"), help="processor logs (default reports/local-run.log)"
@@ -274,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
                     anomaly_share=args.anomaly_share,
                     invalid_share=args.invalid_share,
                 )
-                result = platform.run(workload, rate=args.rate)
+                result = platform.run(workload, rate=args.rate, producer=args.producer)
                 print(describe(result, platform), flush=True)
                 ok = ok and result.ok
                 if not args.keep_running:

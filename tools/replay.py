@@ -7,7 +7,9 @@
 overlap [--start, --end), and replays each archived line whose own timestamp lies in that window, byte for byte,
 keyed by its sensor_id. Lines that are not a JSON reading with a timestamp are reported (object key, line number)
 and skipped. --from-failures replays every record of the batches the processor's event source mapping wrote to
-its on-failure destination (optionally only objects written since --since), with their original partition keys.
+its on-failure destination (optionally only objects written since --since), with their original partition keys,
+and every MQTT message the topic rule could not put on the stream (the error action's documents under
+mqtt-errors/ in the same bucket), keyed by its topic.
 
 Replaying is safe: the processor's writes are idempotent on each reading's business key (sensor, event time,
 reading id), so a reading that was already stored overwrites itself, and one the schema rejects is quarantined
@@ -38,7 +40,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from shared.infra.naming import stack_name
+from shared.infra.naming import MQTT_ERROR_PREFIX, stack_name
 from shared.readings.generator import SyntheticRecord
 from tools.aws_session import session_for
 from tools.smoke_test import PUT_BATCH, Targets, put_records
@@ -206,6 +208,9 @@ def failure_records(
         body = _read(s3, bucket, key, summary)
         if body is None:
             continue
+        if key.startswith(MQTT_ERROR_PREFIX):
+            yield from _rule_error_record(key, body, summary)
+            continue
         try:
             records = _payload_records(json.loads(body))
         except (ValueError, KeyError, TypeError) as error:
@@ -222,6 +227,28 @@ def failure_records(
             summary.readings_found += 1
             summary.per_object[key] += 1
             yield _replayable(data, partition_key)
+
+
+def _rule_error_record(key: str, body: bytes, summary: Summary) -> Iterator[SyntheticRecord]:
+    """The message of one MQTT topic rule error document (IoT Core's error action), keyed by its topic."""
+    try:
+        data, topic = _rule_error(body)
+    except (ValueError, KeyError, TypeError) as error:  # JSONDecodeError and binascii.Error are ValueErrors
+        summary.unreadable.append(Problem(key, None, f"not a topic rule error with a payload ({_short(error)})"))
+        return
+    summary.objects_read += 1
+    summary.readings_found += 1
+    summary.per_object[key] = 1
+    yield _replayable(data, topic)
+
+
+def _rule_error(body: bytes) -> tuple[bytes, str]:
+    document = json.loads(body)
+    data = base64.b64decode(document["base64OriginalPayload"], validate=True)
+    topic = document["topic"]
+    if not isinstance(topic, str) or not 0 < len(topic) <= MAX_PARTITION_KEY:
+        raise ValueError(f"topic {topic!r}")
+    return data, topic
 
 
 def _kinesis_record(record: Any) -> tuple[bytes, str]:

@@ -4,7 +4,9 @@
 
 Valid readings must be in the readings table (anomalies flagged), invalid records in quarantine with the
 expected reason, and with --wait-archive every record in the raw archive. A record that went to the
-processor's failure destination is reported there. Exits 1 with the list of what is missing, and where.
+processor's failure destination is reported there. Where the stage has the MQTT front door, a few more
+readings are published through AWS IoT Core and must reach the table too (tools/smoke_mqtt.py; --skip-mqtt).
+Exits 1 with the list of what is missing, and where.
 Targets come from the stage's stack outputs (iot-<stage>-ingest, iot-<stage>-archive), or from the
 pipeline's environment variables (INGEST_STREAMNAME, ...) with --from-environment.
 """
@@ -28,7 +30,7 @@ from typing import Any
 import boto3
 from tqdm import tqdm
 
-from services.iot_processor.runtime.objects import QUARANTINE_PREFIX
+from services.iot_processor.runtime.objects import QUARANTINE_PREFIX, record_name
 from services.iot_processor.runtime.table import PARTITION_KEY, SORT_KEY
 from shared.infra.naming import stack_name
 from shared.readings.generator import SyntheticRecord, synthetic_records
@@ -88,6 +90,7 @@ class Sent:
     shard_id: str
     sequence_number: str
     put_at: float
+    sub_record: int | None = None  # the reading's index inside a KPL aggregate
 
 
 @dataclass
@@ -232,7 +235,7 @@ def _objects(s3: Any, bucket: str, prefix: str, since: float) -> list[str]:
 
 
 def _find_in_quarantine(s3: Any, bucket: str, sent: Sequence[Sent], landing: Landing) -> None:
-    by_position = {(s.shard_id, s.sequence_number): i for i, s in enumerate(sent)}
+    by_position = {(s.shard_id, record_name(s.sequence_number, s.sub_record)): i for i, s in enumerate(sent)}
     since = min((s.put_at for s in sent), default=time.time())
     for day in {datetime.fromtimestamp(s.put_at, tz=UTC).date() for s in sent}:
         for key in _objects(s3, bucket, f"{QUARANTINE_PREFIX}{day:%Y/%m/%d}/", since):
@@ -386,6 +389,9 @@ def main(argv: list[str] | None = None) -> int:
         "--wait-archive", action="store_true", help="also wait until the raw archive holds every record"
     )
     parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for every record (default 300)")
+    parser.add_argument(
+        "--skip-mqtt", action="store_true", help="do not publish through MQTT even where the stage has it"
+    )
     args = parser.parse_args(argv)
     if args.records <= 0:
         parser.error("--records must be positive")
@@ -409,6 +415,11 @@ def main(argv: list[str] | None = None) -> int:
     landing = wait_for_landing(session, targets, sent, checks=checks, timeout=args.timeout)
     text, ok = report(sent, landing, checks=checks)
     print(text)
+    if not args.skip_mqtt:
+        from tools.smoke_mqtt import mqtt_leg  # noqa: PLC0415 - it builds on this module
+
+        environment = os.environ if args.from_environment else None
+        ok = mqtt_leg(session, targets, stage=args.stage, environment=environment, run_id=run_id) and ok
     return 0 if ok else 1
 
 

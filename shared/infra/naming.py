@@ -22,3 +22,17 @@ def smoke_test_role_name(stage: str) -> str:
 
 def smoke_test_role_arn(stage: str, account: str) -> str:
     return f"arn:aws:iam::{account}:role/{smoke_test_role_name(stage)}"
+
+
+def topic_rule_name(stage: str) -> str:
+    """``iot_prod_readings``: the MQTT topic rule (letters, digits and underscores only, as IoT Core requires)."""
+    return f"{PLATFORM}_{stage}_readings"
+
+
+def device_policy_name(stage: str) -> str:
+    """``iot-prod-device-readings``: the IoT policy that device provisioning attaches to each certificate."""
+    return f"{PLATFORM}-{stage}-device-readings"
+
+
+# Where the MQTT topic rule's error action writes, in the failure bucket beside Lambda's failed batches.
+MQTT_ERROR_PREFIX = "mqtt-errors/"

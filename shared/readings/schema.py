@@ -89,6 +89,7 @@ class Reason(StrEnum):
     # Decided by the processor, not by parse_reading:
     REJECTED_BY_STORE = "rejected_by_store"  # the table refused this one item (a validation error), not retryable
     UNPROCESSABLE = "unprocessable"  # an unexpected error while judging this record; the detail names its type
+    CORRUPT_AGGREGATE = "corrupt_aggregate"  # KPL magic bytes, but not a whole aggregate; the detail says what
 
 
 class InvalidReadingError(ValueError):

@@ -3,7 +3,8 @@
 moto's CloudFormation needs three preparations (DESIGN.md §3.7) plus one of its quirks:
 1. the CDK bootstrap version parameter the templates check;
 2. file assets uploaded to the bootstrap bucket the templates point at;
-3. references to resource types moto does not model replaced by stand-ins, which it cannot resolve;
+3. references to resource types moto does not model replaced by stand-ins, which it cannot resolve (and the
+   types it models too poorly to use, left out of the template);
 4. tags of KMS keys and SSM parameters in the shapes moto's parser expects;
 5. secrets (which moto's CloudFormation skips) created through the API, so the function can read them;
 6. event source mappings left out: moto invokes the function for every record put (in Docker, even when the
@@ -27,6 +28,8 @@ from moto.cloudformation.parsing import get_model_map
 
 BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
 BOOTSTRAP_VERSION = "30"
+# moto creates these with no physical id, and a Ref to one returns the repr of a Python object.
+POORLY_MODELLED = frozenset({"AWS::IoT::Policy"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,7 +87,7 @@ def template_stack_name(assembly_dir: Path, file_stem: str) -> str:
 
 def prepare_template(template: dict[str, Any], *, account: str, region: str) -> dict[str, Any]:
     prepared = copy.deepcopy(template)
-    modelled = set(get_model_map())
+    modelled = set(get_model_map()) - POORLY_MODELLED
     resources = prepared["Resources"]
     # ARN-shaped, because most references end up in IAM policies, which moto validates.
     stand_ins = {
@@ -95,6 +98,8 @@ def prepare_template(template: dict[str, Any], *, account: str, region: str) -> 
     for logical_id in [lid for lid, r in resources.items() if r["Type"] == "AWS::Lambda::EventSourceMapping"]:
         del resources[logical_id]
         stand_ins[logical_id] = f"local-{logical_id}"
+    for logical_id in [lid for lid, r in resources.items() if r["Type"] in POORLY_MODELLED]:
+        del resources[logical_id]
     for logical_id, resource in resources.items():
         if resource["Type"] == "AWS::SecretsManager::Secret":
             stand_ins[logical_id] = _create_secret(logical_id, resource.get("Properties", {}))

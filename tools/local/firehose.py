@@ -1,9 +1,10 @@
 """A local Kinesis Data Firehose, configured from the deployed delivery stream's template properties.
 
-It reads the source stream, runs the MetadataExtraction processor's JQ query (the real query, with the jq
-library), appends the AppendDelimiterToRecord delimiter, buffers per partition, and writes compressed
-objects under the prefix with ``!{partitionKeyFromQuery:...}`` filled in. Records whose extraction fails go
-under the error output prefix as Firehose error records (rawData in base64), so nothing is dropped.
+It reads the source stream, splits KPL aggregates into their user records (as Firehose does), runs the
+MetadataExtraction processor's JQ query (the real query, with the jq library), appends the
+AppendDelimiterToRecord delimiter, buffers per partition, and writes compressed objects under the prefix
+with ``!{partitionKeyFromQuery:...}`` filled in. Records whose extraction fails go under the error output
+prefix as Firehose error records (rawData in base64), so nothing is dropped.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 import boto3
 import jq
 
+from services.iot_processor.runtime.aggregation import CorruptAggregateError, unpack
 from tools.local.deploy import DeployedStack
 from tools.local.shard_reader import ShardReader
 
@@ -131,7 +133,8 @@ class LocalFirehose:
 
     def _accept_all(self, records: list[Any]) -> None:
         for record in records:
-            self._accept(record["Data"], record["ApproximateArrivalTimestamp"])
+            for data in deaggregated(record["Data"]):
+                self._accept(data, record["ApproximateArrivalTimestamp"])
 
     def _accept(self, data: bytes, arrival: datetime) -> None:
         try:
@@ -181,6 +184,18 @@ class LocalFirehose:
         self._s3.put_object(Bucket=self.settings.bucket, Key=key, Body=body)
         with self.stats.lock:
             self.stats.objects += 1
+
+
+def deaggregated(data: bytes) -> list[bytes]:
+    """The user records of a KPL aggregate, as Firehose delivers them; a plain record as it is.
+
+    How Firehose treats a corrupt aggregate is not documented: here it stays one record, which the partition
+    query cannot read (the magic bytes are not UTF-8), so it lands under the error prefix rather than vanishing.
+    """
+    try:
+        return [user.data for user in unpack(data, partition_key="").records]
+    except CorruptAggregateError:
+        return [data]
 
 
 def partition_values(query: Any, data: bytes) -> dict[str, str]:

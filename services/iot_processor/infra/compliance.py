@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from services.iot_processor.infra.alerts import AnomalyAlerts
+from services.iot_processor.infra.mqtt import MqttFrontDoor
 from services.iot_processor.infra.processor import ReadingsProcessor
 from services.iot_processor.infra.smoke_test_access import SmokeTestAccess
 from services.iot_processor.infra.storage import ReadingsStorage
 from services.iot_processor.infra.stream import ReadingsStream
 from services.iot_processor.runtime.objects import PROCESSED_PREFIX, QUARANTINE_PREFIX
 from shared.infra.compliance import INLINE_POLICY_REASON, acknowledge, logical_id
+from shared.infra.naming import MQTT_ERROR_PREFIX
 
 
 def acknowledge_findings(
@@ -105,3 +107,17 @@ def acknowledge_findings(
     )
     for scope in (role, smoke.role):
         acknowledge(scope, "NIST.800.53.R5-IAMNoInlinePolicy", INLINE_POLICY_REASON)
+
+
+def acknowledge_mqtt_findings(*, mqtt: MqttFrontDoor, storage: ReadingsStorage, smoke: SmokeTestAccess) -> None:
+    acknowledge(
+        mqtt.role,
+        f"AwsSolutions-IAM5[Resource::<{logical_id(storage.failure_bucket)}.Arn>/{MQTT_ERROR_PREFIX}*]",
+        f"The rule's error action writes objects under {MQTT_ERROR_PREFIX} only; IoT Core names each at run time.",
+    )
+    acknowledge(mqtt.role, "NIST.800.53.R5-IAMNoInlinePolicy", INLINE_POLICY_REASON)
+    acknowledge(
+        smoke.role,
+        "AwsSolutions-IAM5[Resource::*]",
+        "Only iot:DescribeEndpoint, which supports no resource-level permissions; it returns the account's endpoint.",
+    )

@@ -8,14 +8,17 @@ from typing import Any
 from constructs import Construct
 
 from services.iot_processor.infra.alerts import AnomalyAlerts
-from services.iot_processor.infra.compliance import acknowledge_findings
+from services.iot_processor.infra.compliance import acknowledge_findings, acknowledge_mqtt_findings
+from services.iot_processor.infra.mqtt import MqttFrontDoor, device_topic
 from services.iot_processor.infra.processor import ReadingsProcessor
 from services.iot_processor.infra.smoke_test_access import SmokeTestAccess
 from services.iot_processor.infra.storage import ReadingsStorage
 from services.iot_processor.infra.stream import ReadingsStream
-from shared.infra.naming import smoke_test_role_name
+from shared.infra.naming import device_policy_name, smoke_test_role_name, topic_rule_name
 from shared.infra.service import ServiceIdentity, ServiceStack, SharedValue
 from stages.config import StageConfig
+
+SMOKE_TEST_DEVICE = "smoke-test"  # the device name the smoke test publishes as
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,3 +80,24 @@ class IngestStack(ServiceStack):
         self.output("WebhookSecretArn", alerts.webhook_secret.secret_arn, "Alert webhook url and token")
         self.output("SmokeTestRoleArn", smoke.role.role_arn, "Role the smoke test assumes")
         acknowledge_findings(readings=readings, storage=storage, alerts=alerts, processor=processor, smoke=smoke)
+        if ingest.mqtt.enabled:
+            self._add_mqtt_front_door(readings=readings, storage=storage, smoke=smoke)
+
+    def _add_mqtt_front_door(
+        self, *, readings: ReadingsStream, storage: ReadingsStorage, smoke: SmokeTestAccess
+    ) -> None:
+        policy_name = device_policy_name(self.config.name)
+        mqtt = MqttFrontDoor(
+            self,
+            "Mqtt",
+            config=self.config.ingest.mqtt,
+            rule_name=topic_rule_name(self.config.name),
+            device_policy_name=policy_name,
+            readings=readings,
+            storage=storage,
+        )
+        mqtt.grant_publish(smoke.role, device=SMOKE_TEST_DEVICE)
+        self.output("MqttTopicFilter", mqtt.topic_filter, "Devices publish readings here (AWS IoT Core)")
+        self.output("MqttSmokeTestTopic", device_topic(mqtt.topic_filter, SMOKE_TEST_DEVICE), "The smoke test's topic")
+        self.output("MqttDevicePolicyName", policy_name, "IoT policy to attach to device certificates")
+        acknowledge_mqtt_findings(mqtt=mqtt, storage=storage, smoke=smoke)

@@ -1,23 +1,27 @@
 """One Kinesis batch, settled: every record ends stored, quarantined with a reason, or reported as failed.
 
-Each record is judged on its own, inside a guard: whatever its bytes, it becomes a checked table item or a
-quarantine entry, and no surprise in one record can fail the others. Writes are then batched across the whole
-invocation (BatchWriteItem, PublishBatch, one processed object). A record is reported failed, and so retried
-by Lambda, only when a write failed for a reason a retry can cure (aws_errors.Fault); an item the table refuses
-for its content is quarantined instead. Every write is idempotent, so a retry never duplicates what succeeded.
+A KPL aggregate is first split into its user records (aggregation.py), and each goes through the same contract
+as a plain record; a corrupt aggregate is quarantined whole, as one record. Each record is judged on its own,
+inside a guard: whatever its bytes, it becomes a checked table item or a quarantine entry, and no surprise in
+one record can fail the others. Writes are then batched across the whole invocation (BatchWriteItem,
+PublishBatch, one processed object). A record is reported failed, and so retried by Lambda, only when a write
+failed for a reason a retry can cure (aws_errors.Fault); an item the table refuses for its content is
+quarantined instead. Every write is idempotent, so a retry never duplicates what succeeded.
+A failed reading from an aggregate reports its aggregate's sequence number: Kinesis retries whole records.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 
+from services.iot_processor.runtime.aggregation import CorruptAggregateError, unpack
 from services.iot_processor.runtime.alerts import AlertTopic, Webhook
 from services.iot_processor.runtime.aws_errors import AWS_FAILURES, describe
 from services.iot_processor.runtime.objects import ProcessedBucket, StreamPosition
@@ -44,7 +48,8 @@ class ReadingNotSettledError(Exception):
 
 @dataclass(frozen=True, kw_only=True)
 class BatchOutcome:
-    received: int
+    received: int  # readings: the records of the batch, with each KPL aggregate counted as its user records
+    aggregates: int
     stored: int
     quarantined: int
     anomalies: int
@@ -54,6 +59,7 @@ class BatchOutcome:
     def summary(self) -> dict[str, int]:
         return {
             "received": self.received,
+            "aggregates": self.aggregates,
             "stored": self.stored,
             "quarantined": self.quarantined,
             "anomalies": self.anomalies,
@@ -118,12 +124,21 @@ class ReadingProcessor:
         now = self._clock()
         accepted: list[AcceptedRecord] = []
         refused: list[RefusedRecord] = []
+        received = aggregates = 0
         for record in records:
-            judged = self._judge(record, now=now)
-            if isinstance(judged, AcceptedRecord):
-                accepted.append(judged)
-            else:
-                refused.append(judged)
+            unpacked = self._unpack(record)
+            if isinstance(unpacked, RefusedRecord):
+                refused.append(unpacked)
+                received += 1
+                continue
+            aggregates += any(position.sub_record is not None for position, _ in unpacked)
+            received += len(unpacked)
+            for position, data in unpacked:
+                judged = self._judge(position, data, now=now)
+                if isinstance(judged, AcceptedRecord):
+                    accepted.append(judged)
+                else:
+                    refused.append(judged)
 
         written = self._table.put_all(record.item for record in accepted)
         if written.failed:
@@ -153,7 +168,8 @@ class ReadingProcessor:
                 retry.add(refusal.position)
 
         outcome = BatchOutcome(
-            received=len(records),
+            received=received,
+            aggregates=aggregates,
             stored=len(stored),
             quarantined=quarantined,
             anomalies=sum(1 for record in stored if record.stored.severity is not None),
@@ -163,23 +179,36 @@ class ReadingProcessor:
         self._record_metrics(outcome, elapsed_ms=(time.perf_counter() - started) * 1000)
         return outcome
 
-    def _judge(self, record: KinesisStreamRecord, *, now: datetime) -> AcceptedRecord | RefusedRecord:
-        """Parse, judge and build one record's item; anything unexpected quarantines this record alone."""
+    def _unpack(self, record: KinesisStreamRecord) -> list[tuple[StreamPosition, bytes]] | RefusedRecord:
+        """The record's readings, each with its own position; a record that cannot be split is refused whole."""
         position = position_of(record)
         data = b""
         try:
             data = record.kinesis.data_as_bytes()
+            unpacked = unpack(data, partition_key=position.partition_key)
+        except CorruptAggregateError as problem:
+            return RefusedRecord(
+                position=position, data=data, problem=InvalidReadingError(Reason.CORRUPT_AGGREGATE, str(problem))
+            )
+        except Exception as error:  # one record's surprise must never fail the batch
+            return _unprocessable(position, data, error)
+        if not unpacked.aggregated:
+            return [(position, data)]
+        return [
+            (replace(position, sub_record=index, partition_key=user.partition_key), user.data)
+            for index, user in enumerate(unpacked.records)
+        ]
+
+    def _judge(self, position: StreamPosition, data: bytes, *, now: datetime) -> AcceptedRecord | RefusedRecord:
+        """Parse, judge and build one reading's item; anything unexpected quarantines this reading alone."""
+        try:
             reading = parse_reading(data, now=now)
             stored = StoredReading(reading=reading, severity=severity_of(reading, self._settings.anomaly_bounds))
             item = item_for(stored, ttl_days=self._settings.ttl_days, index_shards=self._settings.anomaly_index_shards)
         except InvalidReadingError as problem:
             return RefusedRecord(position=position, data=data, problem=problem)
         except Exception as error:  # one record's surprise must never fail the batch
-            logger.exception("record unprocessable", extra={"sequence_number": position.sequence_number})
-            detail = f"{type(error).__name__}: {error}"[:UNEXPECTED_DETAIL_LIMIT]
-            return RefusedRecord(
-                position=position, data=data, problem=InvalidReadingError(Reason.UNPROCESSABLE, detail)
-            )
+            return _unprocessable(position, data, error)
         return AcceptedRecord(position=position, data=data, stored=stored, item=item, key=reading_key(reading))
 
     def _quarantine(self, record: RefusedRecord) -> bool:
@@ -189,6 +218,7 @@ class ReadingProcessor:
                 "reason": str(record.problem.reason),
                 "detail": record.problem.detail,
                 "sequence_number": record.position.sequence_number,
+                "sub_record": record.position.sub_record,
             },
         )
         try:
@@ -219,6 +249,7 @@ class ReadingProcessor:
     def _record_metrics(self, outcome: BatchOutcome, *, elapsed_ms: float) -> None:
         counts = {
             "ReadingsReceived": outcome.received,
+            "AggregatesReceived": outcome.aggregates,
             "ReadingsStored": outcome.stored,
             "ReadingsQuarantined": outcome.quarantined,
             "AnomaliesDetected": outcome.anomalies,
@@ -228,3 +259,11 @@ class ReadingProcessor:
         for name, value in counts.items():
             self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
         self._metrics.add_metric(name="BatchDuration", unit=MetricUnit.Milliseconds, value=elapsed_ms)
+
+
+def _unprocessable(position: StreamPosition, data: bytes, error: Exception) -> RefusedRecord:
+    logger.exception(
+        "record unprocessable", extra={"sequence_number": position.sequence_number, "sub_record": position.sub_record}
+    )
+    detail = f"{type(error).__name__}: {error}"[:UNEXPECTED_DETAIL_LIMIT]
+    return RefusedRecord(position=position, data=data, problem=InvalidReadingError(Reason.UNPROCESSABLE, detail))

@@ -2,6 +2,7 @@
 
 Keys are deterministic: a retried batch overwrites its own objects, and two concurrent invocations never
 collide, because a shard's sequence numbers are unique and each key carries the shard and sequence numbers.
+A reading from a KPL aggregate is named by its aggregate's sequence number plus its index inside it.
 """
 
 from __future__ import annotations
@@ -25,25 +26,32 @@ QUARANTINE_PREFIX = "quarantine/"
 PROCESSED_PREFIX = "processed/"
 
 
+def record_name(sequence_number: str, sub_record: int | None) -> str:
+    """``<sequence number>`` for a plain record, ``<sequence number>-<index>`` for a reading inside an aggregate."""
+    return sequence_number if sub_record is None else f"{sequence_number}-{sub_record}"
+
+
 @dataclass(frozen=True, kw_only=True)
 class StreamPosition:
-    """Where a record sits in the stream; unique per record."""
+    """Where a record sits in the stream; unique per record (per user record of a KPL aggregate)."""
 
     shard_id: str
-    sequence_number: str
+    sequence_number: str  # of the Kinesis record; a retry or a partial batch failure names this one
     partition_key: str
     arrival: datetime
+    sub_record: int | None = None  # the index inside a KPL aggregate; None for a plain record
+
+    @property
+    def name(self) -> str:
+        return record_name(self.sequence_number, self.sub_record)
 
 
 def quarantine_key(position: StreamPosition) -> str:
-    return f"{QUARANTINE_PREFIX}{position.arrival:%Y/%m/%d}/{position.shard_id}/{position.sequence_number}.json"
+    return f"{QUARANTINE_PREFIX}{position.arrival:%Y/%m/%d}/{position.shard_id}/{position.name}.json"
 
 
 def processed_key(first: StreamPosition, last: StreamPosition) -> str:
-    return (
-        f"{PROCESSED_PREFIX}{first.arrival:%Y/%m/%d/%H}/{first.shard_id}/"
-        f"{first.sequence_number}-{last.sequence_number}.jsonl.gz"
-    )
+    return f"{PROCESSED_PREFIX}{first.arrival:%Y/%m/%d/%H}/{first.shard_id}/{first.name}-{last.name}.jsonl.gz"
 
 
 class ProcessedBucket:
@@ -58,6 +66,7 @@ class ProcessedBucket:
             "detail": problem.detail,
             "shard_id": position.shard_id,
             "sequence_number": position.sequence_number,
+            "sub_record": position.sub_record,
             "partition_key": position.partition_key,
             "arrival": position.arrival.astimezone(UTC).isoformat(),
             "data_base64": base64.b64encode(data).decode(),
@@ -90,4 +99,5 @@ def _processed_line(position: StreamPosition, stored: StoredReading) -> dict[str
         "severity": str(stored.severity) if stored.severity else None,
         "shard_id": position.shard_id,
         "sequence_number": position.sequence_number,
+        "sub_record": position.sub_record,
     }
