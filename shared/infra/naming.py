@@ -22,3 +22,8 @@ def smoke_test_role_name(stage: str) -> str:
 
 def smoke_test_role_arn(stage: str, account: str) -> str:
     return f"arn:aws:iam::{account}:role/{smoke_test_role_name(stage)}"
+
+
+# Smoke tests name their runs ``smoke-<hex>``; the synthetic generator names sensors ``synthetic-<run id>-NNNN``.
+SMOKE_RUN_PREFIX = "smoke-"
+SMOKE_SENSOR_PREFIX = f"synthetic-{SMOKE_RUN_PREFIX}"
