@@ -144,8 +144,9 @@ class DeliveryConfig:
     """How the pipeline promotes this stage: the processor's traffic shift and the bake after the smoke test."""
 
     traffic_shift: TrafficShift = "AllAtOnce"
-    # The stage's composite alarm must stay OK this long after the smoke test (0: no bake, as in prod).
-    bake_minutes: int = _checked(_between(0, 480), default=0)
+    # The stage's composite alarm must stay out of ALARM this long after the smoke test (0: no bake, as in prod).
+    # At most 55: the bake reads the alarm through one session of the smoke-test role, which lasts an hour.
+    bake_minutes: int = _checked(_between(0, 55), default=0)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -550,7 +550,9 @@ def test_alert_inbox_admits_only_smoke_test_alerts_and_only_the_smoke_role_reads
         "FilterPolicyScope": "MessageBody",
         "FilterPolicy": {"sensor_id": [{"prefix": SMOKE_SENSOR_PREFIX}]},
     }
-    record = synthetic_records(1, run_id=f"{SMOKE_RUN_PREFIX}abc", now=datetime.now(UTC), anomaly_share=1, invalid_share=0)[0]
+    record = synthetic_records(
+        1, run_id=f"{SMOKE_RUN_PREFIX}abc", now=datetime.now(UTC), anomaly_share=1, invalid_share=0
+    )[0]
     assert record.sensor_id.startswith(SMOKE_SENSOR_PREFIX)  # the generator still names sensors as the filter expects
     statements = ingest.statements(ingest.smoke_role)
     assert any(s.grants("sqs:ReceiveMessage", arn(inbox)) for s in statements)
