@@ -223,14 +223,14 @@ def _compare_resource(
         present = new or old or {}
         changed = tuple(sorted(present.get("Properties", {})))
         return _with_concerns(
-            stack,
-            logical_id,
-            resource_type,
-            kind,
-            changed,
-            (),
-            _statements(resource_type, old),
-            _statements(resource_type, new),
+            stack=stack,
+            logical_id=logical_id,
+            resource_type=resource_type,
+            kind=kind,
+            changed=changed,
+            replacing=(),
+            old_statements=_statements(resource_type, old),
+            new_statements=_statements(resource_type, new),
         )
     if old["Type"] != new["Type"]:
         return _with_concerns(
