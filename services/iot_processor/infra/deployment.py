@@ -4,8 +4,8 @@ The event source mapping invokes the alias, never the function itself, so the ve
 processes the stream. The three alarms below watch what a bad version breaks first: whole invocations failing,
 readings failing inside a batch, and the stream falling behind. They live in this stack, not in observability,
 because CodeDeploy needs them to exist before the first deployment of the alias (the ops alarms on the same
-symptoms, which page people, are created after this stack). docs/decisions/0006 says why traffic shifting on a
-stream consumer is still worth it and what it can and cannot catch.
+symptoms, which page people, are created after this stack). docs/decisions/0005 says what AWS documents about
+weighted aliases under a stream mapping, and what this can and cannot catch.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from shared.infra.naming import PLATFORM
 from stages.config import ObservabilityConfig, TrafficShift
 
 ALIAS_NAME = "live"
+_RUNBOOK = "Runbook: docs/runbooks.md#deploy-rolled-back"
 
 _TRAFFIC_SHIFTS: dict[TrafficShift, codedeploy.ILambdaDeploymentConfig] = {
     "AllAtOnce": codedeploy.LambdaDeploymentConfig.ALL_AT_ONCE,
@@ -59,7 +60,7 @@ class ProgressiveDeployment(Construct):
                 self,
                 "Errors",
                 alarm_name=rollback_alarm_name(stage, "processor-errors"),
-                alarm_description="Invocations through the live alias failed while CodeDeploy shifted it.",
+                alarm_description="Invocations through the live alias failed while CodeDeploy shifted it. " + _RUNBOOK,
                 metric=alias.metric_errors(period=one_minute, statistic=cw.Stats.SUM),
                 threshold=thresholds.error_threshold,
                 comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -70,7 +71,8 @@ class ProgressiveDeployment(Construct):
                 self,
                 "ReadingsFailed",
                 alarm_name=rollback_alarm_name(stage, "processor-readings-failed"),
-                alarm_description="The processor reported failed readings while CodeDeploy shifted the live alias.",
+                alarm_description="The processor reported failed readings while CodeDeploy shifted the live alias. "
+                + _RUNBOOK,
                 # Powertools adds only the service dimension: this counts every version, which is the safe side.
                 metric=cw.Metric(
                     namespace=metrics_namespace,
@@ -88,7 +90,7 @@ class ProgressiveDeployment(Construct):
                 self,
                 "IteratorAge",
                 alarm_name=rollback_alarm_name(stage, "processor-iterator-age"),
-                alarm_description="The live alias fell behind the stream while CodeDeploy shifted it.",
+                alarm_description="The live alias fell behind the stream while CodeDeploy shifted it. " + _RUNBOOK,
                 metric=alias.metric("IteratorAge", period=one_minute, statistic=cw.Stats.MAXIMUM),
                 threshold=thresholds.iterator_age_threshold_seconds * 1000,
                 comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
