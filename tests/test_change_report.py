@@ -117,13 +117,16 @@ def test_a_new_partition_key_replaces_the_table_and_is_flagged_loudly(report: Re
     table = _change(report, "AWS::DynamoDB::Table")
     assert table.kind is ChangeKind.REPLACED
     assert table.replacing == ("KeySchema",)
+    assert table.scalar_values == ()  # a key schema is not a plain value: named, not printed
     assert Concern.STATEFUL in table.concerns
     assert f"**DANGER: table replaced** `{STACK}` / `{table.logical_id}`" in markdown
     assert markdown.index("DANGER") < markdown.index(f"## {STACK}")  # at the top, before the details
 
 
-def test_a_changed_alarm_threshold_is_a_plain_modification(report: Report) -> None:
+def test_a_changed_alarm_threshold_is_a_plain_modification(report: Report, markdown: str) -> None:
     alarm = _change(report, "AWS::CloudWatch::Alarm")
+    assert alarm.scalar_values == (("Threshold", "1", "5"),)
+    assert f"| modified | `{alarm.logical_id}` | AWS::CloudWatch::Alarm | Threshold (1 -> 5) |" in markdown
     assert (alarm.kind, alarm.changed, alarm.replacing, alarm.concerns) == (
         ChangeKind.MODIFIED,
         ("Threshold",),

@@ -17,6 +17,7 @@ changes statement by statement, key policies, resource policies (bucket, topic, 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import fnmatch
 import gzip
 import json
@@ -86,6 +87,7 @@ class ResourceChange:
     kind: ChangeKind
     changed: tuple[str, ...] = ()  # properties and attributes whose value differs
     replacing: tuple[str, ...] = ()  # the ones among them that (may) cause replacement
+    scalar_values: tuple[tuple[str, str, str], ...] = ()  # (property, before, after) of changed plain values
     statements_added: tuple[str, ...] = ()
     statements_removed: tuple[str, ...] = ()
     concerns: frozenset[Concern] = frozenset()
@@ -261,7 +263,7 @@ def _compare_resource(
         if replacing
         else ChangeKind.MODIFIED
     )
-    return _with_concerns(
+    change = _with_concerns(
         stack=stack,
         logical_id=logical_id,
         resource_type=resource_type,
@@ -271,6 +273,13 @@ def _compare_resource(
         old_statements=_statements(resource_type, old),
         new_statements=_statements(resource_type, new),
     )
+    scalars = tuple(
+        (name, json.dumps(old_properties[name]), json.dumps(new_properties[name]))
+        for name in changed_properties
+        if isinstance(old_properties.get(name), str | int | float)
+        and isinstance(new_properties.get(name), str | int | float)
+    )
+    return dataclasses.replace(change, scalar_values=scalars)
 
 
 def _with_concerns(
@@ -414,7 +423,11 @@ def render_markdown(report: Report, *, before_label: str, after_label: str) -> s
             continue
         lines += ["| change | logical id | type | what changed |", "| --- | --- | --- | --- |"]
         for change in stack.changes:
-            what = ", ".join(f"**{name}**" if name in change.replacing else name for name in change.changed)
+            values = {name: f"{name} ({before} -> {after})" for name, before, after in change.scalar_values}
+            what = ", ".join(
+                f"**{values.get(name, name)}**" if name in change.replacing else values.get(name, name)
+                for name in change.changed
+            )
             kind = (
                 f"**{change.kind.upper()}**"
                 if change.kind in (ChangeKind.REPLACED, ChangeKind.REMOVED)
