@@ -4,7 +4,7 @@ The event source mapping invokes the alias, never the function itself, so the ve
 processes the stream. The three alarms below watch what a bad version breaks first: whole invocations failing,
 readings failing inside a batch, and the stream falling behind. They live in this stack, not in observability,
 because CodeDeploy needs them to exist before the first deployment of the alias (the ops alarms on the same
-symptoms, which page people, are created after this stack). docs/decisions/0005 says what AWS documents about
+symptoms, which page people, are created after this stack). docs/decisions/0007 says what AWS documents about
 weighted aliases under a stream mapping, and what this can and cannot catch.
 """
 
