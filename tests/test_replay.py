@@ -261,6 +261,7 @@ def test_failure_objects_the_local_event_source_mapping_writes_replay(aws: Aws) 
     settings = MappingSettings(
         function_logical_id="Processor",
         function_name="processor",
+        alias_name="live",
         stream_name="origin",
         stream_arn=f"arn:aws:kinesis:{REGION}:123456789012:stream/origin",
         batch_size=100,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import gzip
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 import boto3
 import pytest
@@ -17,7 +19,18 @@ from shared.readings.anomalies import DEFAULT_ANOMALY_BOUNDS, severity_of
 from shared.readings.generator import synthetic_records
 from shared.readings.schema import InvalidReadingError, parse_reading
 from tools.processor_fixtures import create_processor_resources
-from tools.smoke_test import Checks, Sent, Targets, locate, put_records, report
+from tools.smoke_test import (
+    ARCHIVE_ERROR_PREFIX,
+    ARCHIVE_READINGS_PREFIX,
+    AlertInbox,
+    Checks,
+    Sent,
+    Targets,
+    archive_partition,
+    locate,
+    put_records,
+    report,
+)
 
 REGION: Final = "eu-west-1"
 
@@ -117,3 +130,86 @@ def test_the_archive_check_needs_the_archive_bucket(targets: Targets) -> None:
     sent = _sent(targets)
     with pytest.raises(SystemExit, match="RawBucketName"):
         locate(boto3.Session(), targets, sent, checks=Checks(archive=True))
+
+
+# --- the raw archive: each record in the partition of its own event time -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "partition"),
+    [
+        ("2026-11-30T07:59:59.999Z", "readings/year=2026/month=11/day=30/hour=07/"),
+        ("2026-11-30T00:20:00+01:00", "readings/year=2026/month=11/day=29/hour=23/"),  # the offset is applied
+        (1_796_025_600_000, "readings/year=2026/month=11/day=30/hour=08/"),  # epoch milliseconds
+        ("2026-11-30 07:00:00", None),  # no zone: Firehose cannot partition it
+        ("yesterday", None),
+        (None, None),
+    ],
+)
+def test_archive_partition_follows_the_event_time_like_firehose(timestamp: Any, partition: str | None) -> None:
+    assert archive_partition(json.dumps({"timestamp": timestamp}).encode()) == partition
+
+
+def test_archive_layout_matches_the_delivery_streams() -> None:
+    from services.iot_archive.infra import delivery  # noqa: PLC0415 - CDK import only for this comparison
+
+    assert delivery.READINGS_PREFIX == ARCHIVE_READINGS_PREFIX
+    assert delivery.ERROR_PREFIX == ARCHIVE_ERROR_PREFIX
+    assert delivery.PARTITION_KEYS == ("year", "month", "day", "hour")
+    assert archive_partition(b"not json") is None
+
+
+def _archive(bucket: str, key: str, sent: list[Sent]) -> None:
+    body = b"\n".join(s.record.data for s in sent)
+    boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=gzip.compress(body))
+
+
+def test_archived_records_are_found_only_in_their_own_partition(targets: Targets) -> None:
+    boto3.client("s3").create_bucket(Bucket="archive", CreateBucketConfiguration={"LocationConstraint": REGION})
+    archived = dataclasses.replace(targets, archive_bucket="archive")
+    sent = _sent(targets)
+    _land(targets, sent)
+    misplaced = next(i for i, s in enumerate(sent) if s.record.reading_id)
+    for partition in {archive_partition(s.record.data) for s in sent}:
+        here = [s for i, s in enumerate(sent) if archive_partition(s.record.data) == partition and i != misplaced]
+        _archive("archive", f"{partition or ARCHIVE_ERROR_PREFIX}part-1.gz", here)
+    _archive("archive", "readings/year=1999/month=01/day=01/hour=00/part-1.gz", [sent[misplaced]])
+    checks = Checks(archive=True)
+    text, ok = report(sent, locate(boto3.Session(), archived, sent, checks=checks), checks=checks)
+    assert not ok
+    assert f"missing from archive: reading {sent[misplaced].record.reading_id}" in text
+    assert f"{'in raw archive':<28}{len(sent) - 1:>8}" in text
+
+
+# --- alerts, read from the stage's alert inbox -------------------------------------------------------------------
+
+
+def test_an_anomaly_without_an_alert_is_reported(targets: Targets) -> None:
+    sqs = boto3.client("sqs")
+    queue_url = sqs.create_queue(QueueName="alert-inbox")["QueueUrl"]
+    sent = _sent(targets)
+    _land(targets, sent)
+    anomalies = [s for s in sent if s.record.anomaly]
+    assert len(anomalies) >= 2
+    for item in anomalies[1:]:
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({"reading_id": item.record.reading_id}))
+    checks = Checks(alerts=AlertInbox(sqs, queue_url))
+    text, ok = report(sent, locate(boto3.Session(), targets, sent, checks=checks), checks=checks)
+    assert not ok
+    assert f"missing from alert: reading {anomalies[0].record.reading_id}" in text
+    assert f"{'  alerted':<28}{len(anomalies) - 1:>8}" in text
+
+
+def test_targets_from_the_pipeline_environment_include_the_alert_inbox() -> None:
+    environment = {
+        "INGEST_STREAMNAME": "s",
+        "INGEST_TABLENAME": "t",
+        "INGEST_PROCESSEDBUCKETNAME": "p",
+        "INGEST_FAILUREBUCKETNAME": "f",
+        "INGEST_ALERTINBOXURL": "https://sqs/inbox",
+        "ARCHIVE_RAWBUCKETNAME": "raw",
+    }
+    targets = Targets.from_environment(environment)
+    assert (targets.alert_inbox_url, targets.archive_bucket) == ("https://sqs/inbox", "raw")
+    with pytest.raises(SystemExit, match="TableName"):
+        Targets.from_environment({**environment, "INGEST_TABLENAME": ""})

@@ -147,6 +147,7 @@ class LocalPlatform:
         self._log = log_path.open("a", encoding="utf-8")
         self.function = LocalFunction(
             function_name=mapping.function_name,
+            qualifier=mapping.alias_name,
             code=deployed_code(ingest, mapping.function_logical_id, account=LOCAL_ACCOUNT, region=LOCAL_REGION),
             concurrency=min(MAX_WORKERS, shards * mapping.parallelization_factor),
             log=self._log,

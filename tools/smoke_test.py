@@ -1,12 +1,14 @@
 """Smoke test of a deployed stage: put synthetic readings, then prove where every one of them landed.
 
-    python -m tools.smoke_test --stage dev [--role-arn ARN] [--records 200] [--wait-archive] [--timeout 300]
+    python -m tools.smoke_test --stage dev [--role-arn ARN] [--records 200] [--timeout 900]
 
-Valid readings must be in the readings table (anomalies flagged), invalid records in quarantine with the
-expected reason, and with --wait-archive every record in the raw archive. A record that went to the
-processor's failure destination is reported there. Where the stage has the MQTT front door, a few more
-readings are published through AWS IoT Core and must reach the table too (tools/smoke_mqtt.py; --skip-mqtt).
-Exits 1 with the list of what is missing, and where.
+The same checks as the local run: valid readings must be in the readings table (anomalies flagged), invalid
+records in quarantine with the expected reason, every record in the raw archive (readings in the partition of
+their own event time, unpartitionable records under the error prefix), and every anomaly alerted (read from
+the stage's alert inbox, a queue subscribed to the alert topic that admits only smoke-test runs). A record that
+went to the processor's failure destination is reported there. Where the stage has the MQTT front door, a
+few more readings are published through AWS IoT Core and must reach the table too (tools/smoke_mqtt.py;
+--skip-mqtt). Exits 1 with the list of what is missing, and where.
 Targets come from the stage's stack outputs (iot-<stage>-ingest, iot-<stage>-archive), or from the
 pipeline's environment variables (INGEST_STREAMNAME, ...) with --from-environment.
 """
@@ -18,6 +20,7 @@ import base64
 import gzip
 import json
 import os
+import re
 import sys
 import time
 import uuid
@@ -32,11 +35,15 @@ from tqdm import tqdm
 
 from services.iot_processor.runtime.objects import QUARANTINE_PREFIX, record_name
 from services.iot_processor.runtime.table import PARTITION_KEY, SORT_KEY
-from shared.infra.naming import stack_name
+from shared.infra.naming import SMOKE_RUN_PREFIX, stack_name
 from shared.readings.generator import SyntheticRecord, synthetic_records
 from shared.readings.schema import parse_reading
 from tools.aws_session import session_for
 
+# The archive's layout (services/iot_archive/infra/delivery.py; a test keeps the two in step).
+ARCHIVE_READINGS_PREFIX = "readings/"
+ARCHIVE_ERROR_PREFIX = "errors/"
+_ISO_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
 PUT_BATCH = 500
 PUT_ATTEMPTS = 8
 GET_BATCH = 100
@@ -49,6 +56,7 @@ class Targets:
     processed_bucket: str
     failure_bucket: str
     archive_bucket: str | None
+    alert_inbox_url: str | None = None
 
     @classmethod
     def from_outputs(cls, ingest: Mapping[str, str], archive: Mapping[str, str] | None) -> Targets:
@@ -63,6 +71,7 @@ class Targets:
             processed_bucket=ingest["ProcessedBucketName"],
             failure_bucket=ingest["FailureBucketName"],
             archive_bucket=(archive or {}).get("RawBucketName"),
+            alert_inbox_url=ingest.get("AlertInboxUrl"),
         )
 
     @classmethod
@@ -79,7 +88,7 @@ class Targets:
     def from_environment(cls, environment: Mapping[str, str]) -> Targets:
         ingest = {
             key: environment.get(f"INGEST_{key.upper()}", "")
-            for key in ("StreamName", "TableName", "ProcessedBucketName", "FailureBucketName")
+            for key in ("StreamName", "TableName", "ProcessedBucketName", "FailureBucketName", "AlertInboxUrl")
         }
         return cls.from_outputs(ingest, {"RawBucketName": environment.get("ARCHIVE_RAWBUCKETNAME", "")})
 
@@ -262,18 +271,38 @@ def _find_in_failures(s3: Any, bucket: str, sent: Sequence[Sent], landing: Landi
 
 
 def _find_in_archive(s3: Any, bucket: str, sent: Sequence[Sent], landing: Landing) -> None:
-    """Match archived lines to sent records; identical records (a producer's resend) are matched one by one."""
-    unmatched: dict[str | bytes, list[int]] = {}
+    """Match archived lines to sent records, each looked for only where Firehose must have put it: a record with a
+    timestamp in the partition of its own event time, any other under the error prefix. Identical records (a
+    producer's resend) are matched one by one."""
+    by_prefix: dict[str, dict[str | bytes, list[int]]] = {}
     for index, item in enumerate(sent):
-        unmatched.setdefault(item.record.reading_id or item.record.data, []).append(index)
+        prefix = archive_partition(item.record.data) or ARCHIVE_ERROR_PREFIX
+        by_prefix.setdefault(prefix, {}).setdefault(item.record.reading_id or item.record.data, []).append(index)
     since = min((s.put_at for s in sent), default=time.time())
-    for prefix in ("readings/", "errors/"):
+    for prefix, unmatched in sorted(by_prefix.items()):
         for key in _objects(s3, bucket, prefix, since):
             body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
             for line in (gzip.decompress(body) if key.endswith(".gz") else body).splitlines():
                 indices = unmatched.get(_archive_identity(line), [])
                 if indices:
                     landing.add(indices.pop(0), "archive")
+
+
+def archive_partition(data: bytes) -> str | None:
+    """``readings/year=YYYY/month=MM/day=DD/hour=HH/`` of a record's own timestamp, as the archive's Firehose
+    partitions it (epoch milliseconds, or ISO-8601 with Z or an offset, in UTC); None when it has no usable one."""
+    try:
+        document = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    stamp = document.get("timestamp") if isinstance(document, dict) else None
+    if isinstance(stamp, int | float) and not isinstance(stamp, bool):
+        moment = datetime.fromtimestamp(stamp / 1000, tz=UTC)
+    elif isinstance(stamp, str) and _ISO_TIMESTAMP.fullmatch(stamp):
+        moment = datetime.fromisoformat(stamp).astimezone(UTC)
+    else:
+        return None
+    return f"{ARCHIVE_READINGS_PREFIX}year={moment:%Y}/month={moment:%m}/day={moment:%d}/hour={moment:%H}/"
 
 
 def _archive_identity(line: bytes) -> str | bytes:
@@ -386,9 +415,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--anomaly-share", type=float, default=0.05, help="share of anomalies (default 0.05)")
     parser.add_argument("--invalid-share", type=float, default=0.03, help="share of invalid records (default 0.03)")
     parser.add_argument(
-        "--wait-archive", action="store_true", help="also wait until the raw archive holds every record"
+        "--timeout",
+        type=float,
+        default=900,
+        help="seconds to wait for every record; the archive needs the Firehose buffer interval (default 900)",
     )
-    parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for every record (default 300)")
     parser.add_argument(
         "--skip-mqtt", action="store_true", help="do not publish through MQTT even where the stage has it"
     )
@@ -398,7 +429,9 @@ def main(argv: list[str] | None = None) -> int:
 
     session = session_for(args.role_arn, session_name="iot-smoke-test")
     targets = Targets.from_environment(os.environ) if args.from_environment else Targets.from_stage(session, args.stage)
-    run_id = f"smoke-{uuid.uuid4().hex[:12]}"
+    if not targets.alert_inbox_url:
+        raise SystemExit("error: the ingest stack has no AlertInboxUrl output; the alert check needs it")
+    run_id = f"{SMOKE_RUN_PREFIX}{uuid.uuid4().hex[:12]}"
     try:
         records = synthetic_records(
             args.records,
@@ -411,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(error))
     print(f"run {run_id}: putting {len(records)} records to {targets.stream_name}")
     sent = put_records(session.client("kinesis"), targets.stream_name, records)
-    checks = Checks(archive=args.wait_archive)
+    checks = Checks(archive=True, alerts=AlertInbox(session.client("sqs"), targets.alert_inbox_url))
     landing = wait_for_landing(session, targets, sent, checks=checks, timeout=args.timeout)
     text, ok = report(sent, landing, checks=checks)
     print(text)

@@ -36,3 +36,7 @@ def device_policy_name(stage: str) -> str:
 
 # Where the MQTT topic rule's error action writes, in the failure bucket beside Lambda's failed batches.
 MQTT_ERROR_PREFIX = "mqtt-errors/"
+
+# Smoke tests name their runs ``smoke-<hex>``; the synthetic generator names sensors ``synthetic-<run id>-NNNN``.
+SMOKE_RUN_PREFIX = "smoke-"
+SMOKE_SENSOR_PREFIX = f"synthetic-{SMOKE_RUN_PREFIX}"

@@ -9,7 +9,9 @@ moto's CloudFormation needs three preparations (DESIGN.md §3.7) plus one of its
 5. secrets (which moto's CloudFormation skips) created through the API, so the function can read them;
 6. event source mappings left out: moto invokes the function for every record put (in Docker, even when the
    mapping is disabled); the local event source mapping (event_source_mapping.py), configured from this
-   template's mapping, takes their place.
+   template's mapping, takes their place;
+7. aliases (which moto's CloudFormation skips) created through the API on the version CloudFormation published,
+   so the local mapping invokes the function through its alias, as the deployed mapping does.
 """
 
 from __future__ import annotations
@@ -68,15 +70,27 @@ def deploy_stage(assembly_dir: Path, stack_files: dict[str, str], *, account: st
         if description["StackStatus"] != "CREATE_COMPLETE":
             raise RuntimeError(f"{stack_name}: {description['StackStatus']} {description.get('StackStatusReason', '')}")
         resources = cloudformation.describe_stack_resources(StackName=stack_name)["StackResources"]
+        physical_ids = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources if "PhysicalResourceId" in r}
+        _create_aliases(template, physical_ids)
         deployed.stacks[service] = DeployedStack(
             name=stack_name,
             template=template,
             outputs={o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])},
-            physical_ids={
-                r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources if "LogicalResourceId" in r
-            },
+            physical_ids=physical_ids,
         )
     return deployed
+
+
+def _create_aliases(template: dict[str, Any], physical_ids: dict[str, str]) -> None:
+    lambda_client = boto3.client("lambda")
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::Lambda::Alias":
+            continue
+        properties = resource["Properties"]
+        function_name = physical_ids[properties["FunctionName"]["Ref"]]
+        versions = lambda_client.list_versions_by_function(FunctionName=function_name)["Versions"]
+        published = max(int(v["Version"]) for v in versions if v["Version"] != "$LATEST")
+        lambda_client.create_alias(FunctionName=function_name, Name=properties["Name"], FunctionVersion=str(published))
 
 
 def template_stack_name(assembly_dir: Path, file_stem: str) -> str:

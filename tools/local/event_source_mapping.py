@@ -33,6 +33,7 @@ from tools.local.shard_reader import IDLE_POLL_SECONDS, ShardReader
 class MappingSettings:
     function_logical_id: str
     function_name: str
+    alias_name: str  # the mapping invokes the function through this alias
     stream_name: str
     stream_arn: str
     batch_size: int
@@ -52,9 +53,12 @@ class MappingSettings:
         stream_logical_id = properties["EventSourceArn"]["Fn::GetAtt"][0]
         destination = properties.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
         stream_name = stack.physical_ids[stream_logical_id]
+        alias = _invoked_alias(stack, properties["FunctionName"])
+        function_logical_id = alias["FunctionName"]["Ref"]
         return cls(
-            function_logical_id=properties["FunctionName"]["Ref"],
-            function_name=stack.physical_ids[properties["FunctionName"]["Ref"]],
+            function_logical_id=function_logical_id,
+            function_name=stack.physical_ids[function_logical_id],
+            alias_name=alias["Name"],
             stream_name=stream_name,
             stream_arn=boto3.client("kinesis").describe_stream_summary(StreamName=stream_name)[
                 "StreamDescriptionSummary"
@@ -69,6 +73,14 @@ class MappingSettings:
             starting_position=str(properties["StartingPosition"]),
             on_failure_bucket=stack.physical_ids[destination["Fn::GetAtt"][0]] if destination else None,
         )
+
+
+def _invoked_alias(stack: DeployedStack, function_name: Any) -> dict[str, Any]:
+    """The alias a mapping's FunctionName (``<function>:<alias>``, joined from the alias's Ref) points at."""
+    aliases = stack.resources_of_type("AWS::Lambda::Alias")
+    (logical_id,) = [name for name in aliases if json.dumps({"Ref": name}) in json.dumps(function_name)]
+    properties: dict[str, Any] = aliases[logical_id]["Properties"]
+    return properties
 
 
 @dataclass

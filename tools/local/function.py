@@ -36,13 +36,20 @@ class LocalFunction:
         self,
         *,
         function_name: str,
+        qualifier: str | None = None,
         code: bytes,
         concurrency: int,
         log: IO[str],
         faults: Mapping[str, Any] | None = None,
     ) -> None:
-        configuration = boto3.client("lambda").get_function(FunctionName=function_name)
+        lambda_client = boto3.client("lambda")
+        configuration = (
+            lambda_client.get_function(FunctionName=function_name, Qualifier=qualifier)
+            if qualifier
+            else lambda_client.get_function(FunctionName=function_name)
+        )
         self.name = function_name
+        self.version = str(configuration["Configuration"].get("Version", "$LATEST"))  # what the qualifier resolved to
         self.code_dir = Path(tempfile.mkdtemp(prefix=f"{function_name}-"))
         zipfile.ZipFile(io.BytesIO(code)).extractall(self.code_dir)
         environment = {
@@ -50,6 +57,7 @@ class LocalFunction:
             **configuration["Configuration"].get("Environment", {}).get("Variables", {}),
             "AWS_LAMBDA_FUNCTION_NAME": function_name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(configuration["Configuration"].get("MemorySize", 128)),
+            "AWS_LAMBDA_FUNCTION_VERSION": self.version,
             "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
             "LOCAL_FAULTS": json.dumps(dict(faults or {})),
         }

@@ -12,6 +12,7 @@ from constructs import Construct
 from services.iot_archive.infra.compliance import acknowledge_findings
 from services.iot_archive.infra.delivery import ArchiveDelivery
 from services.iot_archive.infra.query import ArchiveQueries
+from services.iot_archive.infra.smoke_test_access import grant_archive_read
 from services.iot_processor.infra.stack import IngestSharedValues
 from shared.infra.encryption import rotating_key
 from shared.infra.secure_bucket import access_log_bucket, data_bucket
@@ -96,3 +97,4 @@ class ArchiveStack(ServiceStack):
         self.output("GlueDatabase", queries.database_name, "Glue database of the archive")
         self.output("AthenaWorkgroup", queries.workgroup_name, "Athena workgroup for analysts")
         acknowledge_findings(delivery=delivery, raw_bucket=self.raw_bucket)
+        grant_archive_read(self, stage=config.name, bucket=self.raw_bucket, key=key)

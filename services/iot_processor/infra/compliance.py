@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.iot_processor.infra.alerts import AnomalyAlerts
+from services.iot_processor.infra.deployment import ProgressiveDeployment
 from services.iot_processor.infra.mqtt import MqttFrontDoor
 from services.iot_processor.infra.processor import ReadingsProcessor
 from services.iot_processor.infra.smoke_test_access import SmokeTestAccess
@@ -20,6 +21,7 @@ def acknowledge_findings(
     alerts: AnomalyAlerts,
     processor: ReadingsProcessor,
     smoke: SmokeTestAccess,
+    deployment: ProgressiveDeployment,
 ) -> None:
     acknowledge(
         readings.stream,
@@ -107,6 +109,26 @@ def acknowledge_findings(
     )
     for scope in (role, smoke.role):
         acknowledge(scope, "NIST.800.53.R5-IAMNoInlinePolicy", INLINE_POLICY_REASON)
+    _acknowledge_delivery_findings(smoke=smoke, deployment=deployment)
+
+
+def _acknowledge_delivery_findings(*, smoke: SmokeTestAccess, deployment: ProgressiveDeployment) -> None:
+    inbox_reason = (
+        "Only the smoke test reads this queue, and only its own synthetic alerts; a message that is not read is "
+        "worthless after the run, so it expires instead of being redriven anywhere."
+    )
+    for rule in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy", "Serverless-SNSRedrivePolicy"):
+        acknowledge(smoke, rule, inbox_reason)
+    acknowledge(
+        deployment,
+        "NIST.800.53.R5-CloudWatchAlarmAction",
+        "CodeDeploy acts on these alarms (it rolls the alias back); the ops alarms on the same symptoms page people.",
+    )
+    acknowledge(
+        deployment.group,
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSCodeDeployRoleForLambdaLimited]",
+        "AWS's policy for CodeDeploy on Lambda, limited to shifting aliases and invoking hooks named CodeDeployHook_*.",
+    )
 
 
 def acknowledge_mqtt_findings(*, mqtt: MqttFrontDoor, storage: ReadingsStorage, smoke: SmokeTestAccess) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+
 import jsii
-from aws_cdk import AssetHashType, Duration, RemovalPolicy
+from aws_cdk import AssetHashType, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
@@ -12,6 +15,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from services.iot_processor.infra.alerts import AnomalyAlerts
+from services.iot_processor.infra.deployment import ALIAS_NAME
 from services.iot_processor.infra.packaging import HANDLER, build_bundle, bundle_hash
 from services.iot_processor.infra.storage import ReadingsStorage
 from services.iot_processor.infra.stream import ReadingsStream
@@ -25,6 +29,7 @@ METRICS_SERVICE = "processor"
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 # Lambda stops a batch at this point; 1,000 readings take well under a second, the rest absorbs retries.
 TIMEOUT = Duration.seconds(120)
+_MAX_READABLE_ID = 247  # CloudFormation logical ids stop at 255 characters, 8 of them the hash
 
 
 class ReadingsProcessor(Construct):
@@ -77,6 +82,8 @@ class ReadingsProcessor(Construct):
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             },
         )
+        # The stream is read through the alias: CodeDeploy moves it from version to version (deployment.py).
+        self.alias = lambda_.Alias(self, "Live", alias_name=ALIAS_NAME, version=self.function.current_version)
         self.event_source = sources.KinesisEventSource(
             readings.stream,
             starting_position=lambda_.StartingPosition.TRIM_HORIZON,  # nothing put before the first deploy is lost
@@ -89,12 +96,33 @@ class ReadingsProcessor(Construct):
             max_record_age=Duration.seconds(config.max_record_age_seconds),
             on_failure=S3FailureDestination(storage.failure_bucket),
         )
-        self.function.add_event_source(self.event_source)
+        self.alias.add_event_source(self.event_source)
+        _keep_mapping_logical_id(self.alias, was_under=self.function)
         storage.table.grant_write_data(self.function)
         for prefix in (PROCESSED_PREFIX, QUARANTINE_PREFIX):
             storage.processed_bucket.grant_put(self.function, f"{prefix}*")
         alerts.topic.grant_publish(self.function)
         alerts.webhook_secret.grant_read(self.function)
+
+
+def _keep_mapping_logical_id(alias: lambda_.Alias, *, was_under: lambda_.Function) -> None:
+    """Keep the logical id the mapping had when it hung off the function itself.
+
+    A new logical id would make CloudFormation create a second mapping, which starts again at TRIM_HORIZON
+    and reprocesses the whole retention, and then delete the old one. With the old id, pointing the mapping
+    at the alias is an in-place update (FunctionName) that keeps the mapping's position in every shard.
+    CDK derives logical ids from the construct path (readable part plus the first 8 hex digits of the MD5 of
+    the path), so the id is recomputed with the function's construct id in place of the alias's.
+    """
+    (mapping,) = [child for child in alias.node.children if isinstance(child, lambda_.EventSourceMapping)]
+    resource = mapping.node.default_child
+    assert isinstance(resource, lambda_.CfnEventSourceMapping)
+    stack = Stack.of(alias)
+    path = [scope.node.id for scope in resource.node.scopes[len(stack.node.scopes) :]]
+    path = [was_under.node.id if part == alias.node.id else part for part in path]
+    digest = hashlib.md5("/".join(path).encode(), usedforsecurity=False).hexdigest()[:8].upper()
+    readable = "".join(re.sub("[^A-Za-z0-9]", "", part) for part in path if part != "Resource")
+    resource.override_logical_id(readable[:_MAX_READABLE_ID] + digest)
 
 
 @jsii.implements(lambda_.IEventSourceDlq)

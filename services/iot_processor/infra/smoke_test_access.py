@@ -1,9 +1,18 @@
-"""The role a smoke test assumes from the tooling account: put to this stream, read where readings land."""
+"""The role a smoke test assumes from the tooling account: put to this stream, read where readings land.
+
+Alerts reach the smoke test through its own queue, subscribed to the alert topic with a filter policy on the
+message body that admits only smoke-test runs: real alerts never wait in it, and it holds nothing for long.
+The archive and observability stacks grant this role read on what they own (the archive's partitions, the
+stage's composite alarm for the bake), since they are deployed after this stack.
+"""
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from services.iot_processor.infra.alerts import AnomalyAlerts
@@ -11,6 +20,10 @@ from services.iot_processor.infra.storage import ReadingsStorage
 from services.iot_processor.infra.stream import ReadingsStream
 from services.iot_processor.runtime.objects import QUARANTINE_PREFIX
 from services.iot_processor.runtime.table import ANOMALY_INDEX
+from shared.infra.naming import SMOKE_SENSOR_PREFIX
+
+# Long enough for one smoke test to read its alerts, short enough that nothing piles up between runs.
+ALERT_INBOX_RETENTION = Duration.hours(1)
 
 
 class SmokeTestAccess(Construct):
@@ -24,8 +37,29 @@ class SmokeTestAccess(Construct):
         readings: ReadingsStream,
         storage: ReadingsStorage,
         alerts: AnomalyAlerts,
+        removal_policy: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.alert_inbox = sqs.Queue(
+            self,
+            "AlertInbox",
+            # SQS-managed keys: the stage key would need a key-policy grant naming the alert topic, a cycle.
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=ALERT_INBOX_RETENTION,
+            removal_policy=removal_policy,
+        )
+        alerts.topic.add_subscription(
+            subscriptions.SqsSubscription(
+                self.alert_inbox,
+                raw_message_delivery=True,
+                filter_policy_with_message_body={
+                    "sensor_id": sns.FilterOrPolicy.filter(
+                        sns.SubscriptionFilter.string_filter(match_prefixes=[SMOKE_SENSOR_PREFIX])
+                    )
+                },
+            )
+        )
         self.role = iam.Role(
             self,
             "Role",
@@ -57,6 +91,8 @@ class SmokeTestAccess(Construct):
         storage.key.grant_decrypt(self.role)
         self.role.add_to_policy(
             iam.PolicyStatement(
-                sid="SeeAlertTopic", actions=["sns:GetTopicAttributes"], resources=[alerts.topic.topic_arn]
+                sid="ReadAlertInbox",
+                actions=["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+                resources=[self.alert_inbox.queue_arn],
             )
         )

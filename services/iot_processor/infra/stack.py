@@ -9,8 +9,9 @@ from constructs import Construct
 
 from services.iot_processor.infra.alerts import AnomalyAlerts
 from services.iot_processor.infra.compliance import acknowledge_findings, acknowledge_mqtt_findings
+from services.iot_processor.infra.deployment import ProgressiveDeployment
 from services.iot_processor.infra.mqtt import MqttFrontDoor, device_topic
-from services.iot_processor.infra.processor import ReadingsProcessor
+from services.iot_processor.infra.processor import METRICS_NAMESPACE, METRICS_SERVICE, ReadingsProcessor
 from services.iot_processor.infra.smoke_test_access import SmokeTestAccess
 from services.iot_processor.infra.storage import ReadingsStorage
 from services.iot_processor.infra.stream import ReadingsStream
@@ -54,6 +55,16 @@ class IngestStack(ServiceStack):
         processor = ReadingsProcessor(
             self, "Processor", config=ingest, readings=readings, storage=storage, alerts=alerts, removal_policy=removal
         )
+        deployment = ProgressiveDeployment(
+            self,
+            "Deployment",
+            stage=config.name,
+            alias=processor.alias,
+            traffic_shift=config.delivery.traffic_shift,
+            thresholds=config.observability,
+            metrics_namespace=METRICS_NAMESPACE,
+            metrics_service=METRICS_SERVICE,
+        )
         smoke = SmokeTestAccess(
             self,
             "SmokeTest",
@@ -62,6 +73,7 @@ class IngestStack(ServiceStack):
             readings=readings,
             storage=storage,
             alerts=alerts,
+            removal_policy=removal,
         )
         self.shared_values = IngestSharedValues(
             stream_arn=self.share("stream-arn", readings.stream.stream_arn, "ARN of the readings stream"),
@@ -79,7 +91,10 @@ class IngestStack(ServiceStack):
         self.output("AlertTopicArn", alerts.topic.topic_arn, "Anomaly alerts (attributes: sensor_type, severity)")
         self.output("WebhookSecretArn", alerts.webhook_secret.secret_arn, "Alert webhook url and token")
         self.output("SmokeTestRoleArn", smoke.role.role_arn, "Role the smoke test assumes")
-        acknowledge_findings(readings=readings, storage=storage, alerts=alerts, processor=processor, smoke=smoke)
+        self.output("AlertInboxUrl", smoke.alert_inbox.queue_url, "Queue receiving the smoke tests' alerts only")
+        acknowledge_findings(
+            readings=readings, storage=storage, alerts=alerts, processor=processor, smoke=smoke, deployment=deployment
+        )
         if ingest.mqtt.enabled:
             self._add_mqtt_front_door(readings=readings, storage=storage, smoke=smoke)
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tomllib
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,12 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from services.iot_processor.capacity import MEASURED_SECONDS_PER_READING
+from services.iot_processor.infra.deployment import ALIAS_NAME, rollback_alarm_name
 from services.iot_processor.infra.packaging import HANDLER, REQUIREMENTS, build_bundle
 from services.iot_processor.infra.processor import TIMEOUT
 from services.iot_processor.runtime.settings import encode_bounds, parse_bounds
+from shared.infra.naming import SMOKE_RUN_PREFIX, SMOKE_SENSOR_PREFIX
+from shared.readings.generator import synthetic_records
 from stages.config import PlatformConfig, StageConfig
 from stages.iot_stage import IotStage
 from stages.pipeline_stack import PipelineStack
@@ -123,14 +127,30 @@ class IngestTemplate:
         return role
 
     @cached_property
-    def mapping(self) -> str:
+    def alias(self) -> str:
         found = [
             name
-            for name, r in self.of_type("AWS::Lambda::EventSourceMapping").items()
+            for name, r in self.of_type("AWS::Lambda::Alias").items()
             if r["Properties"]["FunctionName"] == ref(self.function)
         ]
         assert len(found) == 1, found
         return found[0]
+
+    @cached_property
+    def mapping(self) -> str:
+        """The one mapping, which invokes the alias (its name is ``<function name>:live``, built from the alias)."""
+        found = [
+            name
+            for name, r in self.of_type("AWS::Lambda::EventSourceMapping").items()
+            if json.dumps(ref(self.alias)) in json.dumps(r["Properties"]["FunctionName"])
+        ]
+        assert len(found) == 1, found
+        return found[0]
+
+    @cached_property
+    def deployment_group(self) -> str:
+        (name,) = self.of_type("AWS::CodeDeploy::DeploymentGroup")
+        return name
 
     def rotating_key(self, key_arn: Any) -> str:
         """The logical id of the customer-managed key behind ``key_arn``, checked to rotate."""
@@ -405,7 +425,9 @@ def test_alert_topic_is_encrypted_and_subscribes_the_configured_addresses(ingest
     ingest.rotating_key(ingest.props(ingest.topic)["KmsMasterKeyId"])
     assert ingest.props(ingest.topic)["KmsMasterKeyId"] == arn(ingest.storage_key)
     subscriptions = [r["Properties"] for r in ingest.of_type("AWS::SNS::Subscription").values()]
-    assert sorted(s["Endpoint"] for s in subscriptions) == sorted(ingest.config.ingest.alert_emails)
+    emails = [s["Endpoint"] for s in subscriptions if s["Protocol"] == "email"]
+    assert sorted(emails) == sorted(ingest.config.ingest.alert_emails)
+    assert len(subscriptions) == len(emails) + 1  # and the smoke test's alert inbox
 
 
 def test_configured_alert_emails_each_get_one_email_subscription(tmp_path: Path) -> None:
@@ -419,7 +441,7 @@ def test_configured_alert_emails_each_get_one_email_subscription(tmp_path: Path)
     assert dev.config.ingest.alert_emails == ("a@example.com", "b@example.com")
     template = Template.from_stack(dev.ingest)
     topic = template.to_json()["Outputs"]["AlertTopicArn"]["Value"]
-    template.resource_count_is("AWS::SNS::Subscription", 2)
+    template.resource_count_is("AWS::SNS::Subscription", 3)  # two addresses and the smoke test's alert inbox
     for address in ("a@example.com", "b@example.com"):
         template.has_resource_properties(
             "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": address, "TopicArn": topic}
@@ -432,6 +454,57 @@ def test_webhook_secret_is_encrypted_and_generated_with_a_url_field(ingest: Inge
     generate = props["GenerateSecretString"]
     assert "url" in json.loads(generate["SecretStringTemplate"])
     assert generate["GenerateStringKey"] == "token"
+
+
+# --- progressive deployment ----------------------------------------------------------------------------------------
+
+
+def test_mapping_invokes_the_live_alias_and_keeps_the_logical_id_it_had_on_the_function(
+    ingest: IngestTemplate,
+) -> None:
+    function_name = ingest.props(ingest.mapping)["FunctionName"]
+    assert function_name["Fn::Join"][1][-1] == f":{ALIAS_NAME}"
+    assert ingest.props(ingest.alias)["Name"] == ALIAS_NAME
+    # A new id would create a second mapping from TRIM_HORIZON (reprocessing the retention), then delete the old.
+    assert ingest.mapping.startswith("ProcessorFunctionKinesisEventSource"), ingest.mapping
+    assert ingest.mapping != "ProcessorFunctionKinesisEventSource"  # the path hash is kept too
+
+
+def test_alias_points_at_the_published_version_and_codedeploy_updates_it(ingest: IngestTemplate) -> None:
+    version = ingest.props(ingest.alias)["FunctionVersion"]["Fn::GetAtt"][0]
+    assert ingest.body["Resources"][version]["Type"] == "AWS::Lambda::Version"
+    assert ingest.props(version)["FunctionName"] == ref(ingest.function)
+    update = ingest.body["Resources"][ingest.alias]["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
+    assert update["DeploymentGroupName"] == ref(ingest.deployment_group)
+
+
+def test_deployment_group_shifts_as_configured_and_rolls_back_on_the_processor_alarms(ingest: IngestTemplate) -> None:
+    group = ingest.props(ingest.deployment_group)
+    assert group["DeploymentConfigName"] == f"CodeDeployDefault.Lambda{ingest.config.delivery.traffic_shift}"
+    assert group["AutoRollbackConfiguration"] == {
+        "Enabled": True,
+        "Events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_REQUEST", "DEPLOYMENT_STOP_ON_ALARM"],
+    }
+    alarms = [ingest.props(alarm["Name"]["Ref"]) for alarm in group["AlarmConfiguration"]["Alarms"]]
+    assert group["AlarmConfiguration"]["Enabled"] is True
+    stage = ingest.config.name
+    assert {alarm["AlarmName"] for alarm in alarms} == {
+        rollback_alarm_name(stage, symptom)
+        for symptom in ("processor-errors", "processor-readings-failed", "processor-iterator-age")
+    }
+    by_metric = {alarm["MetricName"]: alarm for alarm in alarms}
+    alias_dimension = {"Name": "Resource", "Value": Match.any_value()}
+    assert by_metric["Errors"]["Threshold"] == ingest.config.observability.error_threshold
+    assert by_metric["IteratorAge"]["Threshold"] == ingest.config.observability.iterator_age_threshold_seconds * 1000
+    assert by_metric["ReadingsFailed"]["Threshold"] == 0
+    for metric in ("Errors", "IteratorAge"):  # the alias's own metrics, not the whole function's
+        names = [d["Name"] for d in by_metric[metric]["Dimensions"]]
+        assert names == ["FunctionName", alias_dimension["Name"]], names
+
+
+def test_prod_shifts_traffic_progressively(ingest_templates: dict[str, IngestTemplate]) -> None:
+    prod = ingest_templates["prod"].props(ingest_templates["prod"].deployment_group)
+    assert prod["DeploymentConfigName"] != "CodeDeployDefault.LambdaAllAtOnce"
 
 
 # --- smoke-test role -----------------------------------------------------------------------------------------------
@@ -462,6 +535,39 @@ def test_smoke_test_role_can_put_readings_and_query_but_not_write_the_table(inge
         assert not any(allows(pattern, action) for pattern in allowed), action
 
 
+def test_alert_inbox_admits_only_smoke_test_alerts_and_only_the_smoke_role_reads_it(ingest: IngestTemplate) -> None:
+    inbox = ingest.output_target("AlertInboxUrl", "AWS::SQS::Queue")
+    ((_, subscription),) = [
+        (name, r)
+        for name, r in ingest.of_type("AWS::SNS::Subscription").items()
+        if r["Properties"]["Protocol"] == "sqs"
+    ]
+    assert subscription["Properties"] == {
+        "Endpoint": arn(inbox),
+        "TopicArn": ref(ingest.topic),
+        "Protocol": "sqs",
+        "RawMessageDelivery": True,
+        "FilterPolicyScope": "MessageBody",
+        "FilterPolicy": {"sensor_id": [{"prefix": SMOKE_SENSOR_PREFIX}]},
+    }
+    record = synthetic_records(
+        1, run_id=f"{SMOKE_RUN_PREFIX}abc", now=datetime.now(UTC), anomaly_share=1, invalid_share=0
+    )[0]
+    assert record.sensor_id.startswith(SMOKE_SENSOR_PREFIX)  # the generator still names sensors as the filter expects
+    statements = ingest.statements(ingest.smoke_role)
+    assert any(s.grants("sqs:ReceiveMessage", arn(inbox)) for s in statements)
+    assert not any(s.grants("sqs:ReceiveMessage", "*") for s in statements)
+    readers = [
+        policy["Properties"]["Roles"]
+        for policy in ingest.of_type("AWS::IAM::Policy").values()
+        if any(
+            Statement.of(raw).grants("sqs:ReceiveMessage", arn(inbox))
+            for raw in policy["Properties"]["PolicyDocument"]["Statement"]
+        )
+    ]
+    assert readers == [[ref(ingest.smoke_role)]]
+
+
 # --- keys and outputs ----------------------------------------------------------------------------------------------
 
 
@@ -479,6 +585,7 @@ def test_outputs_name_the_resources_tools_need(ingest: IngestTemplate) -> None:
         "FailureBucketName": "AWS::S3::Bucket",
         "AlertTopicArn": "AWS::SNS::Topic",
         "SmokeTestRoleArn": "AWS::IAM::Role",
+        "AlertInboxUrl": "AWS::SQS::Queue",
     }
     assert set(wanted) <= set(ingest.body["Outputs"])
     for output, resource_type in wanted.items():

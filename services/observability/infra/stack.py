@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import Duration
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from services.iot_archive.infra.stack import ArchiveSharedValues
@@ -15,6 +16,7 @@ from services.observability.infra.dashboard import DataPathDashboard
 from services.observability.infra.metrics import DataPathMetrics, WatchedResources
 from services.observability.infra.ops_topic import OpsTopic
 from shared.infra.service import ServiceIdentity, ServiceStack
+from shared.infra.smoke_test_role import grant_smoke_test_role
 from stages.config import StageConfig
 
 
@@ -54,6 +56,19 @@ class ObservabilityStack(ServiceStack):
             amount_usd=watch.monthly_budget_usd,
             alert_percents=watch.budget_alert_percents,
             topic=ops,
+        )
+        # The pipeline's bake step watches the composite alarm through the stage's smoke-test role.
+        grant_smoke_test_role(
+            self,
+            "BakeAlarmRead",
+            stage=config.name,
+            statements=[
+                iam.PolicyStatement(
+                    sid="ReadCompositeAlarm",
+                    actions=["cloudwatch:DescribeAlarms"],
+                    resources=[alarms.composite.alarm_arn],
+                )
+            ],
         )
         self.ops_topic = ops.topic
         self.output("OpsTopicArn", ops.topic.topic_arn, "SNS topic alarms and the budget notify")
