@@ -32,7 +32,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     for name, value in {
         "AWS_DEFAULT_REGION": REGION,
         "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",  # pragma: allowlist secret (moto only)
         "TABLE_NAME": TABLE,
         "PROCESSED_BUCKET": BUCKET,
         "ANOMALY_BOUNDS": encode_bounds(DEFAULT_ANOMALY_BOUNDS),
