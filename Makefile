@@ -42,8 +42,11 @@ local: install ## the main job: the whole data path on the embedded AWS emulator
 
 test: lint pytest ## the whole suite, as CI runs it: static checks, then every test
 
-pytest: install ## every pytest test (unit, handler, infra, pipeline, nag, end-to-end)
-	$(BIN)/pytest
+# One worker per core; whole files per worker, so a module's costly fixture (the emulator, a synth) runs once.
+PYTEST_PARALLEL := -n auto --dist loadfile
+
+pytest: install ## every pytest test (unit, handler, infra, pipeline, nag, end-to-end), on every core
+	$(BIN)/pytest $(PYTEST_PARALLEL)
 
 lint: install synth secrets ## ruff, mypy --strict, cfn-lint on every synthesized template, actionlint, secrets
 	$(BIN)/ruff check .
@@ -68,7 +71,7 @@ bench: install ## processor benchmark on moto: throughput, CPU per reading, cold
 	$(BIN)/python -m tools.bench_processor --readings 10000 --batch-size 500
 
 pipeline-synth: install ## what the pipeline's Synth step runs: unit/infra tests, synth, nag report and SBOMs in cdk.out
-	$(BIN)/pytest -m "not e2e"
+	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not e2e"
 	$(CDK) synth --quiet --output $(ASSEMBLY)
 	$(BIN)/python -m tools.nag_report --assembly-dir $(ASSEMBLY) --output $(ASSEMBLY)/nag-report.md
 	$(MAKE) sbom SBOM_DIR=$(ASSEMBLY)/sbom

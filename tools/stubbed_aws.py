@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import botocore.session
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 
@@ -42,7 +41,7 @@ class SdkTime:
     io: float = 0.0
 
 
-def stub_session(session: boto3.Session) -> SdkTime:
+def stub_session(session: botocore.session.Session) -> SdkTime:
     """Answer every call of every client ``session`` creates (before or after) with a canned 200.
 
     The response is shaped for the service's protocol and given after validation, serialization and signing.
@@ -70,8 +69,9 @@ def stub_session(session: boto3.Session) -> SdkTime:
     def call_ended(**_: Any) -> None:
         spent.io += time.process_time() - started[1]
 
-    session.events.register_first("before-parameter-build", call_started)
-    session.events.register_first("before-send", respond)  # type: ignore[arg-type]  # a response ends the send
-    session.events.register_first("before-send", sending)  # first of all: it only notes the time
-    session.events.register("after-call", call_ended)
+    events = session.get_component("event_emitter")
+    events.register_first("before-parameter-build", call_started)
+    events.register_first("before-send", respond)  # a response ends the send
+    events.register_first("before-send", sending)  # first of all: it only notes the time
+    events.register("after-call", call_ended)
     return spent
