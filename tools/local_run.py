@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import shutil
 import statistics
 import sys
@@ -44,6 +45,13 @@ SERVICES = ("Ingest", "Archive", "Observability")
 SETTLE_TIMEOUT_SECONDS = 300
 MAX_WORKERS = 4  # processes running the function; more only contend for this machine's cores
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The dev stage's config in moto's account. Four lanes per shard instead of dev's one: the local function runs in
+# worker processes, and one lane would leave all but one of them, and a core, idle.
+LOCAL_OVERRIDES = {
+    "sandbox": "dev",
+    "sandboxAccount": LOCAL_ACCOUNT,
+    "iot.stages.dev.ingest.parallelizationFactor": "4",
+}
 ASSEMBLY_CACHE = REPO_ROOT / "build" / "local-assembly"
 # Everything a synth reads: the app, every service and the shared code, config, and the locked dependencies.
 SYNTH_INPUTS = (
@@ -89,9 +97,7 @@ def local_platform(
 def synthesize_local_stage(outdir: Path) -> Path:
     from tools.cdk_app import build_from_cdk_json  # noqa: PLC0415 - CDK starts a Node process; only load it here
 
-    app = build_from_cdk_json(
-        outdir=outdir, overrides={"sandbox": "dev", "sandboxAccount": LOCAL_ACCOUNT}, with_pipeline=False
-    )
+    app = build_from_cdk_json(outdir=outdir, overrides=LOCAL_OVERRIDES, with_pipeline=False)
     app.synth()
     return outdir / f"assembly-{LOCAL_STAGE_ID}"
 
@@ -116,7 +122,7 @@ def cached_local_stage(cache_root: Path = ASSEMBLY_CACHE) -> Path:
 
 
 def _synth_inputs_digest() -> str:
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(json.dumps(LOCAL_OVERRIDES, sort_keys=True).encode())
     for name in SYNTH_INPUTS:
         path = REPO_ROOT / name
         files = (
