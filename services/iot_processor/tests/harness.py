@@ -5,6 +5,7 @@ Fixtures built on it (``aws``, ``use_clients``) live in conftest.py; tests impor
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -89,3 +90,23 @@ def client_error(code: str, operation: str, *, status: int = 400) -> ClientError
 
 def sensor_ids(batch_items: Sequence[dict[str, Any]]) -> set[str]:
     return {item["sensor_id"]["S"] for item in batch_items}
+
+
+def processed_lines(aws: Aws) -> list[dict[str, Any]]:
+    """Every line of every processed-output object."""
+    return [
+        json.loads(line)
+        for key in objects(aws, "processed/")
+        for line in gzip.decompress(aws.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()).decode().splitlines()
+    ]
+
+
+def batch_metrics(stdout: str) -> dict[str, float]:
+    """The values of the batch's EMF metrics the handler printed (the blob that carries ReadingsReceived)."""
+    for line in stdout.splitlines():
+        if line.startswith("{") and '"ReadingsReceived"' in line:
+            blob = json.loads(line)
+            (directive,) = blob["_aws"]["CloudWatchMetrics"]
+            values = {metric["Name"]: blob[metric["Name"]] for metric in directive["Metrics"]}
+            return {name: sum(value) if isinstance(value, list) else value for name, value in values.items()}
+    raise AssertionError(f"no batch metrics in {stdout!r}")

@@ -10,7 +10,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.readings.anomalies import DEFAULT_ANOMALY_BOUNDS, Severity, severity_of
 from shared.readings.schema import InvalidReadingError, Reason, parse_reading
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -65,11 +64,6 @@ def test_producer_reading_id_is_kept() -> None:
     assert parse_reading(_raw(reading_id="dev-42:7"), now=NOW).reading_id == "dev-42:7"
 
 
-def test_unknown_sensor_types_are_stored_but_not_evaluated() -> None:
-    reading = parse_reading(_raw(sensor_type="co2", value=99999), now=NOW)
-    assert severity_of(reading, DEFAULT_ANOMALY_BOUNDS) is None
-
-
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
@@ -102,23 +96,6 @@ def test_invalid_input_names_its_reason(data: bytes, reason: Reason) -> None:
     assert error.value.detail
 
 
-@pytest.mark.parametrize(
-    ("sensor_type", "value", "severity"),
-    [
-        ("temperature", 100, None),
-        ("temperature", "100.5", Severity.WARNING),
-        ("temperature", 130, Severity.CRITICAL),
-        ("pressure", 151, Severity.WARNING),
-        ("vibration", 5.5, Severity.WARNING),
-        ("vibration", 9, Severity.CRITICAL),
-        ("humidity", 99, None),
-    ],
-)
-def test_anomaly_thresholds(sensor_type: str, value: object, severity: Severity | None) -> None:
-    raw = _raw(sensor_type=sensor_type).replace(b"21.5", str(value).encode())
-    assert severity_of(parse_reading(raw, now=NOW), DEFAULT_ANOMALY_BOUNDS) == severity
-
-
 @PROPERTIES
 @given(st.binary(max_size=600))
 def test_decoder_never_raises_anything_but_invalid_reading(data: bytes) -> None:
@@ -126,8 +103,11 @@ def test_decoder_never_raises_anything_but_invalid_reading(data: bytes) -> None:
     try:
         parse_reading(data, now=NOW)
     except InvalidReadingError as error:
-        assert error.detail.strip(), f"{error.reason} without a detail"
-        assert str(error) == f"{error.reason}: {error.detail}"
+        problem = error
+    else:
+        return
+    assert problem.detail.strip(), f"{problem.reason} without a detail"
+    assert str(problem) == f"{problem.reason}: {problem.detail}"
 
 
 JSON_VALUES = st.one_of(
@@ -156,9 +136,11 @@ def test_a_valid_reading_with_arbitrary_fields_replaced_is_accepted_only_if_stil
         return
     # Accepted: then every field had the contract's type; a boolean is neither a number nor a version.
     value, version = document["value"], document.get("schema_version", 1)
-    assert isinstance(value, int | float) and not isinstance(value, bool), value
+    assert isinstance(value, int | float), value
+    assert not isinstance(value, bool), value
     assert reading.value == Decimal(json.dumps(value))
-    assert version == 1 and not isinstance(version, bool), version
+    assert version == 1, version
+    assert not isinstance(version, bool), version
     assert (reading.sensor_id, reading.sensor_type) == (document["sensor_id"], document["sensor_type"])
     assert "extra" not in document
     assert reading.timestamp.tzinfo is UTC
@@ -173,7 +155,8 @@ def test_any_physical_temperature_round_trips_exactly(value: Decimal) -> None:
 
 
 # Both sides of every limit of the contract (services/iot_processor/README.md): the last accepted value and the
-# first rejected one, written out here rather than read from the module, so a moved limit fails a test.
+# first rejected one, written out here rather than read from the module, so a moved limit fails a test. Epoch
+# milliseconds at both time limits and the DynamoDB number limits are in test_hostile_input.py.
 
 
 def _with_value(literal: str, *, sensor_type: str = "temperature") -> bytes:
@@ -205,11 +188,9 @@ def test_a_record_of_exactly_4096_bytes_is_accepted_and_4097_is_oversize() -> No
         ("2026-11-27T12:15:00.001Z", False),
         ("2026-11-27T13:14:00+01:00", True),  # the same limit seen from another offset
         ("2026-11-27T13:15:00.001+01:00", False),
-        (1_795_781_700_000, True),  # NOW + 15 min in epoch milliseconds
-        (1_795_781_700_001, False),
     ],
 )
-def test_a_reading_may_be_at_most_15_minutes_ahead(timestamp: str | int, accepted: bool) -> None:
+def test_a_reading_may_be_at_most_15_minutes_ahead(timestamp: str, accepted: bool) -> None:
     if accepted:
         assert parse_reading(_raw(timestamp=timestamp), now=NOW).timestamp <= NOW + timedelta(minutes=15)
     else:
@@ -223,24 +204,21 @@ def test_a_reading_may_be_at_most_15_minutes_ahead(timestamp: str | int, accepte
         ("1999-12-31T23:59:59.999Z", False),
         ("2000-01-01T01:00:00+01:00", True),  # 2000-01-01T00:00Z
         ("2000-01-01T00:59:59+01:00", False),
-        (946_684_800_000, True),  # 2000-01-01T00:00Z in epoch milliseconds
-        (946_684_799_999, False),
-        (0, False),
-        (-1, False),
     ],
 )
-def test_a_reading_may_not_be_older_than_2000(timestamp: str | int, accepted: bool) -> None:
+def test_a_reading_may_not_be_older_than_2000(timestamp: str, accepted: bool) -> None:
     if accepted:
         assert parse_reading(_raw(timestamp=timestamp), now=NOW).timestamp == datetime(2000, 1, 1, tzinfo=UTC)
     else:
         assert _reason(_raw(timestamp=timestamp)) is Reason.ANCIENT_TIMESTAMP
 
 
-def test_epoch_milliseconds_keep_their_milliseconds_and_must_be_whole_and_a_date() -> None:
+def test_epoch_milliseconds_keep_their_milliseconds_and_must_be_whole() -> None:
     assert parse_reading(_raw(timestamp=1_795_000_000_999), now=NOW).event_time == "2026-11-18T11:06:40.999Z"
-    assert _reason(_raw(timestamp=1_795_000_000_000.5)) is Reason.WRONG_TYPE
-    assert _reason(_raw(timestamp=10**20)) is Reason.OUT_OF_RANGE
     assert parse_reading(_raw(timestamp=1.795e12), now=NOW).event_time == "2026-11-18T11:06:40.000Z"
+    with pytest.raises(InvalidReadingError, match="timestamp must be ISO-8601 or epoch milliseconds") as error:
+        parse_reading(_raw(timestamp=1_795_000_000_000.5), now=NOW)
+    assert error.value.reason is Reason.WRONG_TYPE
 
 
 @pytest.mark.parametrize(
@@ -270,7 +248,7 @@ def test_physical_ranges_include_both_ends_and_nothing_past_them(
         ("value", True, "value must be a number"),
         ("value", False, "value must be a number"),
         ("schema_version", True, "schema_version True is not 1"),
-        ("schema_version", "1", "schema_version 1 is not 1"),
+        ("schema_version", "1", "schema_version '1' is not 1"),
         ("schema_version", 0, "schema_version 0 is not 1"),
         ("timestamp", False, "timestamp must be ISO-8601 or epoch milliseconds"),
         ("sensor_type", True, "sensor_type must be a string"),
@@ -297,10 +275,10 @@ def test_booleans_and_strings_are_not_numbers_or_versions(field: str, value: obj
 def test_text_fields_have_a_length_limit_on_both_sides(field: str, longest: str, pattern: None) -> None:
     reading = parse_reading(_raw(**{field: longest}), now=NOW)
     assert getattr(reading, field) == longest
-    with pytest.raises(InvalidReadingError, match=f"{field} must be a string matching") as error:
+    with pytest.raises(InvalidReadingError, match=f"{field} must be a string of") as error:
         parse_reading(_raw(**{field: longest + longest[0]}), now=NOW)
     assert error.value.reason is Reason.WRONG_TYPE
-    with pytest.raises(InvalidReadingError, match=f"{field} must be a string matching"):
+    with pytest.raises(InvalidReadingError, match=f"{field} must be a string of"):
         parse_reading(_raw(**{field: ""}), now=NOW)
 
 
@@ -311,8 +289,8 @@ def test_text_fields_have_a_length_limit_on_both_sides(field: str, longest: str,
         ({"sensor_type": None}, Reason.MISSING_FIELD, "sensor_type is required"),
         ({"value": None}, Reason.MISSING_FIELD, "value is required"),
         ({"timestamp": None}, Reason.MISSING_FIELD, "timestamp is required"),
-        ({"sensor_type": "Temperature"}, Reason.WRONG_TYPE, "sensor_type must be a string matching"),
-        ({"sensor_type": "9lives"}, Reason.WRONG_TYPE, "sensor_type must be a string matching"),
+        ({"sensor_type": "Temperature"}, Reason.WRONG_TYPE, "sensor_type must be a string of a lowercase letter"),
+        ({"sensor_type": "9lives"}, Reason.WRONG_TYPE, "sensor_type must be a string of a lowercase letter"),
         ({"timestamp": "2026-11-27T12:00:00"}, Reason.WRONG_TYPE, "has no UTC offset"),
         ({"timestamp": "noon"}, Reason.WRONG_TYPE, "is not ISO-8601"),
         ({"colour": "red", "shade": "dark"}, Reason.UNKNOWN_FIELD, "unexpected fields ['colour', 'shade']"),
@@ -371,7 +349,8 @@ def test_the_content_id_ignores_how_a_number_is_written_but_not_what_it_is() -> 
     first = parse_reading(_with_value("21.5"), now=NOW).reading_id
     assert first == parse_reading(_with_value("21.50"), now=NOW).reading_id
     assert first == parse_reading(_raw(timestamp="2026-11-27T12:00:00Z"), now=NOW).reading_id  # same instant
-    assert len(first) == 32 and int(first, 16) >= 0
+    assert len(first) == 32
+    assert set(first) <= set("0123456789abcdef")
     others = [
         _with_value("21.6"),
         _raw(sensor_id="s-2"),
