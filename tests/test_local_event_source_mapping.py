@@ -15,13 +15,12 @@ from typing import Any, Final, cast
 
 import boto3
 import pytest
-from moto import mock_aws
 
+from tests.local_loops import REGION, emulated_account, wait_until
 from tools.local.deploy import DeployedStack
 from tools.local.event_source_mapping import LocalEventSourceMapping, MappingSettings
 from tools.local.function import InvocationResult, LocalFunction
 
-REGION: Final = "eu-west-1"
 STREAM, FAILURES, SHARD = "readings", "failed-batches", "shardId-000000000000"
 STREAM_ARN: Final = f"arn:aws:kinesis:{REGION}:123456789012:stream/{STREAM}"
 ARRIVAL = datetime(2026, 11, 27, 12, tzinfo=UTC)
@@ -45,17 +44,11 @@ SETTINGS = MappingSettings(
 @pytest.fixture(scope="module")
 def moto() -> Iterator[Any]:
     """One emulated account for the module (starting moto per test would double this file's time)."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-            patch.delenv(name, raising=False)
-        patch.setenv("AWS_DEFAULT_REGION", REGION)
-        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        with mock_aws():
-            s3 = boto3.client("s3")
-            s3.create_bucket(Bucket=FAILURES, CreateBucketConfiguration={"LocationConstraint": REGION})
-            boto3.client("kinesis").create_stream(StreamName=STREAM, ShardCount=1)
-            yield s3
+    with emulated_account():
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=FAILURES, CreateBucketConfiguration={"LocationConstraint": REGION})
+        boto3.client("kinesis").create_stream(StreamName=STREAM, ShardCount=1)
+        yield s3
 
 
 @pytest.fixture
@@ -266,16 +259,6 @@ def new_stream(*keys: str, shards: int = 1) -> str:
     for index, key in enumerate(keys):
         kinesis.put_record(StreamName=name, Data=f"{key}-{index}".encode(), PartitionKey=key)
     return name
-
-
-def wait_until(condition: Callable[[], bool], *, seconds: float = 10) -> None:
-    """Polls a condition of the running loops; the per-test timeout is the backstop."""
-    done = threading.Event()
-    for _ in range(int(seconds / 0.01)):
-        if condition():
-            return
-        done.wait(0.01)
-    raise AssertionError("the local mapping did not settle")
 
 
 def test_full_batches_go_at_once_and_the_rest_when_the_window_ends(aws: Any) -> None:
