@@ -13,7 +13,7 @@ REPORTS := reports
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help install local test pytest lint synth nag-report bench pipeline-synth verify-stage smoke-test lock clean
+.PHONY: help install local test pytest lint synth nag-report bench mutation pipeline-synth verify-stage smoke-test lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -56,6 +56,11 @@ nag-report: install ## write reports/nag-report.md: packs, findings by rule and 
 bench: install ## processor benchmark on moto: throughput, CPU per reading, cold import time
 	$(BIN)/python -m tools.bench_processor --readings 10000 --batch-size 1000
 
+mutation: install ## mutation score of the data path (mutmut, ~15 min): score, and every mutant the tests miss
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2 > /dev/null
+	$(BIN)/python -m tools.mutation_report --fail-under 90
+
 pipeline-synth: install ## what the pipeline's Synth step runs: unit/infra tests, synth, report inside cdk.out
 	$(BIN)/pytest -m "not e2e"
 	$(CDK) synth --quiet --output $(ASSEMBLY)
@@ -72,4 +77,4 @@ lock: $(BIN)/uv ## re-resolve uv.lock and re-export the processor's runtime requ
 	$(BIN)/uv export --frozen --only-group processor-runtime --no-emit-project -q -o services/iot_processor/runtime/requirements.txt
 
 clean: ## remove generated files (not the virtualenv)
-	rm -rf $(ASSEMBLY) $(REPORTS) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(ASSEMBLY) $(REPORTS) mutants .pytest_cache .mypy_cache .ruff_cache
