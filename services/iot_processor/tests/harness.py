@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from botocore.exceptions import ClientError
 
 from services.iot_processor.runtime import handler
@@ -110,3 +111,8 @@ def batch_metrics(stdout: str) -> dict[str, float]:
             values = {metric["Name"]: blob[metric["Name"]] for metric in directive["Metrics"]}
             return {name: sum(value) if isinstance(value, list) else value for name, value in values.items()}
     raise AssertionError(f"no batch metrics in {stdout!r}")
+
+
+def logged(caplog: pytest.LogCaptureFixture, message: str) -> list[dict[str, Any]]:
+    """The fields (extra= included) of every log record with ``message``: what an operator searches for."""
+    return [vars(record) for record in caplog.records if record.getMessage() == message]

@@ -12,7 +12,7 @@ import pytest
 
 from services.iot_processor.runtime.alerts import AlertTopic, Webhook
 from services.iot_processor.runtime.table import StoredReading, WriteOutcome, reading_key
-from services.iot_processor.tests.harness import client_error
+from services.iot_processor.tests.harness import client_error, logged
 from shared.readings.anomalies import Severity
 from shared.readings.schema import Reading
 
@@ -100,7 +100,7 @@ def test_nothing_to_alert_makes_no_call() -> None:
     assert client.requests == []
 
 
-def test_failed_entries_map_to_their_readings_within_each_call() -> None:
+def test_failed_entries_map_to_their_readings_within_each_call(caplog: pytest.LogCaptureFixture) -> None:
     anomalies = [anomaly(f"s-{i}") for i in range(13)]
     client = RecordingSns(
         {"Failed": [{"Id": "3", "Code": "InternalError", "SenderFault": False}]},
@@ -115,14 +115,25 @@ def test_failed_entries_map_to_their_readings_within_each_call() -> None:
     key = [reading_key(stored.reading) for stored in anomalies]
     assert outcome.failed == frozenset({key[3], key[10]})
     assert dict(outcome.rejected) == {key[12]: "InvalidParameter: too big"}
+    assert [record["refused"] for record in logged(caplog, "alerts refused by the topic")] == [[str(key[12])]]
 
 
-def test_a_failed_call_fails_its_alerts_and_the_next_call_still_goes_out() -> None:
+def test_a_refusal_without_message_is_described_by_its_code() -> None:
+    client = RecordingSns({"Failed": [{"Id": "0", "Code": "InvalidParameter", "SenderFault": True}]})
+    outcome = topic(client).publish([anomaly()])
+    assert list(outcome.rejected.values()) == ["InvalidParameter: "]
+
+
+def test_a_failed_call_fails_its_alerts_and_the_next_call_still_goes_out(caplog: pytest.LogCaptureFixture) -> None:
     anomalies = [anomaly(f"s-{i}") for i in range(12)]
     client = RecordingSns(client_error("ThrottledException", "PublishBatch"), {})
     outcome = topic(client).publish(anomalies)
     assert outcome.failed == frozenset(reading_key(stored.reading) for stored in anomalies[:10])
+    assert dict(outcome.rejected) == {}
     assert len(client.requests) == 2
+    ((alerts, error),) = [(r["alerts"], r["error"]) for r in logged(caplog, "alert publish failed")]
+    assert (alerts, error) == (10, "ClientError ThrottledException: ThrottledException (injected)")
+    assert logged(caplog, "alerts refused by the topic") == []
 
 
 # --- the webhook -------------------------------------------------------------------------------------------------
@@ -182,8 +193,10 @@ def test_only_a_2xx_answer_counts_as_delivered(status: int, accepted: bool) -> N
 
 
 @pytest.mark.parametrize("error", [TimeoutError("timed out"), OSError("connection refused"), ValueError("bad")])
-def test_a_failing_webhook_reports_false_and_never_raises(error: Exception) -> None:
+def test_a_failing_webhook_reports_false_and_never_raises(error: Exception, caplog: pytest.LogCaptureFixture) -> None:
     assert webhook(Opener(error)).notify([anomaly()]) is False
+    (record,) = logged(caplog, "alert webhook failed")
+    assert record["exc_info"][1] is error
 
 
 def test_a_secret_that_cannot_be_read_reports_false() -> None:
@@ -193,7 +206,7 @@ def test_a_secret_that_cannot_be_read_reports_false() -> None:
     assert webhook(Opener(200), secret=unreadable).notify([anomaly()]) is False
 
 
-def test_no_alerts_no_url_or_plain_http_send_nothing() -> None:
+def test_no_alerts_no_url_or_plain_http_send_nothing(caplog: pytest.LogCaptureFixture) -> None:
     def unreadable() -> dict[str, Any]:
         raise AssertionError("the secret is not read without alerts")
 
@@ -201,5 +214,7 @@ def test_no_alerts_no_url_or_plain_http_send_nothing() -> None:
     assert webhook(opener, secret=unreadable).notify([]) is True
     assert webhook(opener, secret=lambda: {"url": ""}).notify([anomaly()]) is True
     assert webhook(opener, secret=lambda: {}).notify([anomaly()]) is True
+    assert logged(caplog, "alert webhook ignored: the URL must use https") == []
     assert webhook(opener, secret=lambda: {"url": "http://hooks.example.com/x"}).notify([anomaly()]) is False
     assert opener.calls == []
+    assert len(logged(caplog, "alert webhook ignored: the URL must use https")) == 1

@@ -25,6 +25,7 @@ from services.iot_processor.tests.harness import (
     failed_sequence_numbers,
     invoke,
     items,
+    logged,
     processed_lines,
     quarantined,
     reading,
@@ -64,7 +65,7 @@ def written_sensors(request: dict[str, Any]) -> list[str]:
 
 
 def test_items_the_table_leaves_unprocessed_are_retried_alone_and_neither_alerted_nor_in_the_output(
-    aws: Aws, use_clients: Callable[..., None], capsys: pytest.CaptureFixture[str]
+    aws: Aws, use_clients: Callable[..., None], capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     stuck = {"s-2", "s-4"}  # s-4 is an anomaly: its alert must wait until it is stored
 
@@ -89,6 +90,11 @@ def test_items_the_table_leaves_unprocessed_are_retried_alone_and_neither_alerte
     metrics = batch_metrics(capsys.readouterr().out)
     assert (metrics["ReadingsReceived"], metrics["ReadingsStored"], metrics["ReadingsFailed"]) == (6, 4, 2)
     assert (metrics["AnomaliesDetected"], metrics["ReadingsQuarantined"]) == (1, 0)
+    assert [record["count"] for record in logged(caplog, "readings not stored after retries")] == [2]
+    (settled,) = logged(caplog, "batch settled")
+    summary = {name: settled[name] for name in ("received", "stored", "quarantined", "anomalies", "alerts_refused")}
+    assert summary == {"received": 6, "stored": 4, "quarantined": 0, "anomalies": 1, "alerts_refused": 0}
+    assert settled["failed"] == 2
 
 
 @pytest.mark.parametrize(
@@ -188,7 +194,7 @@ def test_a_batch_whose_every_record_fails_is_reported_not_raised(aws: Aws, use_c
 
 
 def test_a_failed_quarantine_write_fails_only_that_record(
-    aws: Aws, use_clients: Callable[..., None], capsys: pytest.CaptureFixture[str]
+    aws: Aws, use_clients: Callable[..., None], capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     def put_object(**request: Any) -> Any:
         if request["Key"].startswith("quarantine/") and request["Metadata"]["reason"] == "not_json":
@@ -204,9 +210,15 @@ def test_a_failed_quarantine_write_fails_only_that_record(
     assert sensor_ids(items(aws)) == {"s-0", "s-3"}
     metrics = batch_metrics(capsys.readouterr().out)
     assert (metrics["ReadingsStored"], metrics["ReadingsQuarantined"], metrics["ReadingsFailed"]) == (2, 1, 1)
+    (failed_write,) = logged(caplog, "quarantine write failed; the record will be retried")
+    assert failed_write["error"] == "ClientError SlowDown: SlowDown (injected)"
+    attempts = [(r["reason"], r["sequence_number"], r["detail"][:9]) for r in logged(caplog, "reading quarantined")]
+    assert attempts == [("not_json", sequence(1), "Expecting"), ("not_utf8", sequence(2), "byte 0 is")]
 
 
-def test_a_record_that_cannot_be_judged_is_quarantined_as_unprocessable(aws: Aws) -> None:
+def test_a_record_that_cannot_be_judged_is_quarantined_as_unprocessable(
+    aws: Aws, caplog: pytest.LogCaptureFixture
+) -> None:
     event = kinesis_event([reading(sensor_id="s-0"), reading(sensor_id="s-1")])
     event["Records"][1]["kinesis"]["data"] = "abc"  # not base64: decoding the record itself fails
     assert invoke(event) == {"batchItemFailures": []}
@@ -218,13 +230,14 @@ def test_a_record_that_cannot_be_judged_is_quarantined_as_unprocessable(aws: Aws
     )
     assert document["detail"].startswith("Error: ")  # binascii.Error, named in the detail
     assert sensor_ids(items(aws)) == {"s-0"}
+    assert [record["sequence_number"] for record in logged(caplog, "record unprocessable")] == [sequence(1)]
 
 
 # --- the processed output ----------------------------------------------------------------------------------------
 
 
 def test_a_failed_processed_output_write_retries_every_stored_record_but_no_quarantined_one(
-    aws: Aws, use_clients: Callable[..., None], capsys: pytest.CaptureFixture[str]
+    aws: Aws, use_clients: Callable[..., None], capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     def put_object(**request: Any) -> Any:
         if request["Key"].startswith("processed/"):
@@ -240,6 +253,8 @@ def test_a_failed_processed_output_write_retries_every_stored_record_but_no_quar
     metrics = batch_metrics(capsys.readouterr().out)
     assert (metrics["ReadingsStored"], metrics["AnomaliesDetected"], metrics["ReadingsFailed"]) == (0, 0, 3)
     assert metrics["ReadingsQuarantined"] == 1
+    (record,) = logged(caplog, "processed output write failed; the batch's readings will be retried")
+    assert record["error"] == "ClientError InternalError: InternalError (injected)"
 
 
 # --- the alert topic ---------------------------------------------------------------------------------------------

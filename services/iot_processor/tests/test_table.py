@@ -18,7 +18,7 @@ from services.iot_processor.runtime.table import (
     anomaly_shard,
     item_for,
 )
-from services.iot_processor.tests.harness import client_error
+from services.iot_processor.tests.harness import client_error, logged
 from shared.readings.anomalies import Severity
 from shared.readings.schema import Reading
 
@@ -181,22 +181,26 @@ def test_a_transient_error_is_retried_like_unprocessed_items() -> None:
     assert len(client.requests) == 2
 
 
-def test_a_systemic_error_fails_the_chunk_without_retrying() -> None:
+def test_a_systemic_error_fails_the_chunk_without_retrying(caplog: pytest.LogCaptureFixture) -> None:
     client = ScriptedDynamoDB(client_error("AccessDeniedException", "BatchWriteItem"))
     outcome = table(client).put_all([item("s-0"), item("s-1")])
     assert outcome == WriteOutcome(failed=keys("s-0", "s-1"))
     assert len(client.requests) == 1
+    (record,) = logged(caplog, "readings table refused the batch")
+    assert record["error"] == "ClientError AccessDeniedException: AccessDeniedException (injected)"
 
 
-def test_a_refused_chunk_is_written_item_by_item_and_only_the_refused_item_is_rejected() -> None:
+def test_a_refused_chunk_is_written_item_by_item_and_only_the_refused_item_is_rejected(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     refusal = client_error("ValidationException", "BatchWriteItem")
     client = ScriptedDynamoDB(refusal, set(), refusal, set())
     outcome = table(client).put_all([item("s-0"), item("s-1"), item("s-2")])
+    described = "ClientError ValidationException: ValidationException (injected)"
     assert outcome.failed == frozenset()
-    assert dict(outcome.rejected) == {
-        next(iter(keys("s-1"))): "ClientError ValidationException: ValidationException (injected)"
-    }
+    assert dict(outcome.rejected) == {next(iter(keys("s-1"))): described}
     assert client.requests == [["s-0", "s-1", "s-2"], ["s-0"], ["s-1"], ["s-2"]]
+    assert [record["error"] for record in logged(caplog, "readings table refused an item")] == [described]
 
 
 def test_outcomes_combine_failed_and_rejected_keys() -> None:
