@@ -21,8 +21,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.timeout(SYNTH_TIMEOUT_SECONDS))
     # mutmut names the mutant a forked test run checks (and sets other values while it measures the tests).
     if "__mutmut_" in os.environ.get("MUTANT_UNDER_TEST", ""):
-        # The first failing test kills a mutant: try the fast ones first, those on emulated AWS last.
-        items.sort(key=lambda item: bool(EMULATED_AWS_FIXTURES & _fixtures(item)))
+        # The first failing test kills a mutant: plain tests first, then properties, those on emulated AWS last.
+        items.sort(key=_cost)
+
+
+def _cost(item: pytest.Item) -> int:
+    if EMULATED_AWS_FIXTURES & _fixtures(item):
+        return 2
+    return 1 if getattr(getattr(item, "obj", None), "is_hypothesis_test", False) else 0
 
 
 def _fixtures(item: pytest.Item) -> frozenset[str]:

@@ -7,14 +7,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from services.iot_processor.tests.harness import property_settings
 from shared.readings.schema import InvalidReadingError, Reason, parse_reading
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-# Deterministic in CI: the same examples every run; generation of nested JSON can be slow on a cold start.
-PROPERTIES = settings(derandomize=True, max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTIES = property_settings(300)
 
 
 def _raw(**fields: object) -> bytes:
