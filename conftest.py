@@ -8,6 +8,8 @@ end-to-end tests carry their own, generous marker (tests/test_end_to_end.py). do
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -33,3 +35,13 @@ def _cost(item: pytest.Item) -> int:
 
 def _fixtures(item: pytest.Item) -> frozenset[str]:
     return frozenset(getattr(item, "fixturenames", ()))
+
+
+@pytest.fixture
+def local_time_zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The process's local time zone set to UTC+05:30, so code that uses local time where it means UTC shows it."""
+    monkeypatch.setenv("TZ", "IST-05:30")
+    time.tzset()
+    yield "+05:30"
+    monkeypatch.undo()
+    time.tzset()

@@ -8,6 +8,7 @@ import base64
 import json
 import threading
 import uuid
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,7 @@ from typing import Any, Final, cast
 import boto3
 import pytest
 
-from tests.local_loops import REGION, emulated_account, wait_until
+from tests.local_loops import REGION, WAIT_SECONDS, emulated_account, wait_until
 from tools.local.deploy import DeployedStack
 from tools.local.event_source_mapping import LocalEventSourceMapping, MappingSettings
 from tools.local.function import InvocationResult, LocalFunction
@@ -142,11 +143,17 @@ def test_partial_failures_retry_from_the_lowest_failed_record(aws: Any) -> None:
     assert failure_documents(aws) == []
 
 
-def test_failures_naming_records_outside_the_batch_are_ignored(aws: Any) -> None:
-    function = ScriptedFunction(lambda _: ok("999"))
+@pytest.mark.parametrize(
+    "response",
+    [{"batchItemFailures": [{"itemIdentifier": "999"}]}, {"statusCode": 200}, None],
+    ids=["unknown record", "no failure list", "no response"],
+)
+def test_a_response_that_names_no_record_of_the_batch_is_a_success(aws: Any, response: Any) -> None:
+    function = ScriptedFunction(lambda _: InvocationResult(response=response, error=None))
     local = mapping(function)
     local._settle(SHARD, records(2), attempt=0)
     assert function.batches == [["1", "2"]]
+    assert set(local.stats.completed_at) == {"1", "2"}
 
 
 def test_without_report_batch_item_failures_a_response_is_a_success(aws: Any) -> None:
@@ -179,7 +186,18 @@ def test_a_record_that_keeps_failing_is_retried_exactly_the_configured_times(aws
     assert info["approximateArrivalOfLastRecord"] == (ARRIVAL + timedelta(milliseconds=2)).isoformat()
     payload = json.loads(document["payload"])
     assert [base64.b64decode(r["kinesis"]["data"]) for r in payload["Records"]] == [b"record 2", b"record 3"]
-    assert (document["version"], document["responseContext"]["functionError"]) == ("1.0", "Unhandled")
+    assert [r["eventID"] for r in payload["Records"]] == [f"{SHARD}:2", f"{SHARD}:3"]
+    assert document["version"] == "1.0"
+    assert document["responseContext"] == {
+        "statusCode": 200,
+        "executedVersion": "$LATEST",
+        "functionError": "Unhandled",
+    }
+    assert uuid.UUID(document["requestContext"]["requestId"])
+    written = datetime.fromisoformat(document["timestamp"])
+    assert abs(datetime.now(UTC) - written) < timedelta(minutes=1)  # an aware UTC time: naive would raise here
+    (key,) = [entry["Key"] for entry in aws.list_objects_v2(Bucket=FAILURES)["Contents"]]
+    assert key.startswith(f"aws/lambda/processor/{written:%Y/%m/%d/%H}/{SHARD}-2-")
     assert local.stats.batches_to_failure_destination == 1
     assert set(local.stats.completed_at) == {"1", "2", "3"}  # the destination settles them
 
@@ -189,6 +207,7 @@ def test_a_function_error_bisects_the_batch_until_the_poison_record_is_alone(aws
     local = mapping(function, max_retry_attempts=1)
     local._settle(SHARD, records(4), attempt=0)
     assert function.batches == [["1", "2", "3", "4"], ["1", "2"], ["3", "4"], ["3"], ["3"], ["4"]]
+    assert {record["eventID"].split(":")[0] for event in function.events for record in event["Records"]} == {SHARD}
     assert (local.stats.function_errors, local.stats.bisections) == (4, 2)
     (document,) = failure_documents(aws)
     assert document["KinesisBatchInfo"]["startSequenceNumber"] == "3"
@@ -217,6 +236,7 @@ def test_records_older_than_the_maximum_age_go_to_the_destination_without_an_inv
     (document,) = failure_documents(aws)
     assert document["requestContext"]["condition"] == "RecordAgeExceeded"
     assert document["requestContext"]["approximateInvokeCount"] == 0
+    assert document["KinesisBatchInfo"]["shardId"] == SHARD
 
 
 def test_unbounded_retries_end_when_the_records_grow_too_old(aws: Any) -> None:
@@ -262,22 +282,22 @@ def new_stream(*keys: str, shards: int = 1) -> str:
 
 
 def test_full_batches_go_at_once_and_the_rest_when_the_window_ends(aws: Any) -> None:
-    stream = new_stream(*["k"] * 7)
+    stream = new_stream(*["k"] * 6)
     clock = Clock(datetime.now(UTC))
 
     def answer(batch: list[str]) -> InvocationResult:
-        clock.reads = 0  # counted from the second batch on: see below
+        clock.reads = 0  # counted from the latest batch on: see below
         return ok()
 
     function = ScriptedFunction(answer)
     local = mapping(function, clock, stream_name=stream, batch_size=3, batching_window_seconds=60)
     local.start()
     try:
-        wait_until(lambda: len(function.batches) == 2)
-        # After settling the second batch the lane reads the clock to settle it, to start the last record's
-        # window, and to check the window: from then on the window's start is known.
-        wait_until(lambda: clock.reads >= 3)
-        assert not local.idle()  # one record waits for the window
+        wait_until(lambda: len(function.batches) == 2)  # two full batches, with the clock standing still
+        boto3.client("kinesis").put_record(StreamName=stream, Data=b"k-6", PartitionKey="k")
+        # Settling the second batch reads the clock once; then the lane reads it to start the new record's window
+        # and to check the window: from then on the window's start is known.
+        wait_until(lambda: clock.reads >= 3 and not local.idle())
         clock.now += 59.9
         wait_until(lambda: clock.reads >= 6)  # the lane looked again
         assert len(function.batches) == 2
@@ -286,8 +306,49 @@ def test_full_batches_go_at_once_and_the_rest_when_the_window_ends(aws: Any) -> 
     finally:
         local.stop()
     assert [len(batch) for batch in function.batches] == [3, 3, 1]
-    assert sorted(int(s) for s in function.batches[0]) == [int(s) for s in function.batches[0]]  # stream order
+    assert [int(s) for batch in function.batches for s in batch] == sorted(int(s) for b in function.batches for s in b)
     assert len(local.stats.completed_at) == 7
+
+
+def test_a_mapping_is_busy_while_any_lane_invokes(aws: Any) -> None:
+    keys = [f"sensor-{i}" for i in range(20)]
+    lane_of = {key: zlib.crc32(key.encode()) % 2 for key in keys}
+    first, second = (next(key for key in keys if lane_of[key] == lane) for lane in (0, 1))
+    both_invoking = threading.Barrier(2, timeout=WAIT_SECONDS)
+    release = threading.Event()
+
+    def answer(_: list[str]) -> InvocationResult:
+        both_invoking.wait()
+        release.wait(WAIT_SECONDS)
+        return ok()
+
+    function = ScriptedFunction(answer)
+    local = mapping(function, stream_name=new_stream(first, second), batch_size=1, parallelization_factor=2)
+    local.start()
+    try:
+        wait_until(lambda: len(function.batches) == 2)
+        assert not local.idle()
+        release.set()
+        wait_until(local.idle)
+    finally:
+        release.set()
+        local.stop()
+    assert len(local.stats.completed_at) == 2
+
+
+def test_records_read_from_the_stream_are_retried_the_configured_times(aws: Any) -> None:
+    function = ScriptedFunction(lambda batch: ok(batch[0]))
+    local = mapping(function, stream_name=new_stream("k"), max_retry_attempts=1)
+    local.start()
+    try:
+        wait_until(lambda: local.stats.batches_to_failure_destination == 1)
+        wait_until(local.idle)
+    finally:
+        local.stop()
+    assert len(function.batches) == 2
+    (document,) = failure_documents(aws)
+    assert document["requestContext"]["approximateInvokeCount"] == 2
+    assert document["KinesisBatchInfo"]["shardId"] == SHARD
 
 
 def test_lanes_split_a_shard_by_partition_key_and_keep_each_keys_order(aws: Any) -> None:
@@ -301,6 +362,7 @@ def test_lanes_split_a_shard_by_partition_key_and_keep_each_keys_order(aws: Any)
     finally:
         local.stop()
     delivered = [base64.b64decode(event["Records"][0]["kinesis"]["data"]).decode() for event in function.events]
+    assert {event["Records"][0]["eventID"].split(":")[0] for event in function.events} == {SHARD}
     for key in set(keys):
         of_key = [int(data.rsplit("-", 1)[1]) for data in delivered if data.startswith(f"{key}-")]
         assert of_key == sorted(of_key), key
@@ -308,11 +370,14 @@ def test_lanes_split_a_shard_by_partition_key_and_keep_each_keys_order(aws: Any)
 
 
 def test_an_idle_mapping_is_one_whose_readers_are_at_the_tip_with_nothing_pending(aws: Any) -> None:
-    local = mapping(ScriptedFunction(), stream_name=new_stream(shards=2))
+    local = mapping(ScriptedFunction(), stream_name=new_stream(shards=2), parallelization_factor=3)
+    before = set(threading.enumerate())
     local.start()
     try:
+        started = set(threading.enumerate()) - before
+        assert len(started) == 2 * (1 + 3)  # per shard a reader and a thread per lane
+        assert all(thread.daemon for thread in started)  # a run that stops early never waits for them
         wait_until(local.idle)
-        assert len(local._readers) == 2  # one reader per shard
     finally:
         local.stop()
 

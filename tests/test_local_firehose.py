@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import re
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -56,6 +58,10 @@ def s3(moto: Any) -> Any:
 def archived(s3: Any) -> dict[str, bytes]:
     keys = [entry["Key"] for entry in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
     return {key: s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() for key in keys}
+
+
+def archived_records(s3: Any) -> int:
+    return sum(gzip.decompress(body).count(b"\n") for body in archived(s3).values())
 
 
 def reading(timestamp: str | int) -> bytes:
@@ -123,9 +129,14 @@ def test_records_are_delimited_compressed_and_written_under_their_partition(s3: 
     assert (firehose.stats.records, firehose.stats.errors, firehose.stats.objects) == (3, 0, 2)
     firehose.drain()
     assert len(archived(s3)) == 2  # an empty buffer writes nothing
+    accept(firehose, reading("2026-11-27T15:20:00+01:00"))  # buffering goes on after a drain
+    firehose.drain()
+    assert len(archived(s3)) == 3
 
 
-def test_a_record_without_partition_is_archived_as_an_error_record(s3: Any) -> None:
+def test_a_record_without_partition_is_archived_as_an_error_record(s3: Any, local_time_zone: str) -> None:
+    with pytest.raises(PartitioningError) as expected:
+        partition_values(jq.compile(PARTITION_QUERY), b"\x00not a reading")
     firehose = LocalFirehose(SETTINGS)
     accept(firehose, b"\x00not a reading")
     firehose.drain()
@@ -136,7 +147,8 @@ def test_a_record_without_partition_is_archived_as_an_error_record(s3: Any) -> N
     assert document["rawData"] == base64.b64encode(b"\x00not a reading").decode()
     assert document["arrivalTimestamp"] == int(ARRIVAL.timestamp() * 1000)
     assert (document["attemptsMade"], document["errorCode"]) == (1, "DynamicPartitioning.MetadataExtractionFailed")
-    assert document["errorMessage"]
+    assert document["errorMessage"] == str(expected.value)
+    assert document["errorMessage"] not in ("", "None")
     assert (firehose.stats.records, firehose.stats.errors) == (0, 1)
 
 
@@ -150,7 +162,7 @@ def test_a_full_buffer_is_written_at_once(s3: Any) -> None:
     assert firehose.stats.objects == 1
 
 
-def test_without_compression_or_query_records_are_written_as_they_came(s3: Any) -> None:
+def test_without_compression_or_query_records_are_written_as_they_came(s3: Any, local_time_zone: str) -> None:
     settings = replace(
         SETTINGS,
         prefix="raw/!{timestamp:yyyy-MM-dd-HH-mm-ss}/",
@@ -162,17 +174,16 @@ def test_without_compression_or_query_records_are_written_as_they_came(s3: Any) 
     accept(firehose, b"a", b"b")
     firehose.drain()
     ((key, body),) = archived(s3).items()
-    assert key.startswith("raw/2026-11-27-23-59-30/local-firehose-")
-    assert not key.endswith(".gz")
+    written = re.fullmatch(r"raw/2026-11-27-23-59-30/local-firehose-([0-9-]{19})-[0-9a-f-]{36}", key)  # UTC
+    assert written, key
+    assert abs(datetime.strptime(written[1], "%Y-%m-%d-%H-%M-%S").replace(tzinfo=UTC) - datetime.now(UTC)).seconds < 60
     assert body == b"ab"
 
 
-@pytest.mark.parametrize(
-    "prefix", ["x/!{firehose:error-output-type}/", "x/!{firehose:random-string}/", "x/!{other:y}/"]
-)
-def test_a_prefix_expression_firehose_would_not_fill_here_is_refused(s3: Any, prefix: str) -> None:
-    firehose = LocalFirehose(replace(SETTINGS, prefix=prefix, partition_query=None))
-    with pytest.raises(KeyError, match="unsupported prefix expression"):
+@pytest.mark.parametrize("expression", ["!{firehose:error-output-type}", "!{firehose:random-string}", "!{other:y}"])
+def test_a_prefix_expression_firehose_would_not_fill_here_is_refused(s3: Any, expression: str) -> None:
+    firehose = LocalFirehose(replace(SETTINGS, prefix=f"x/{expression}/", partition_query=None))
+    with pytest.raises(KeyError, match=re.escape(f"unsupported prefix expression {expression}")):
         accept(firehose, b"a")
 
 
@@ -189,20 +200,28 @@ def stream_with(*data: bytes) -> str:
 
 
 def test_the_buffer_interval_writes_what_is_buffered_and_stop_writes_the_rest(s3: Any) -> None:
-    records = [reading("2026-11-27T12:00:00Z") for _ in range(3)]
-    interval = LocalFirehose(replace(SETTINGS, stream_name=stream_with(*records), buffer_seconds=0))
+    record = reading("2026-11-27T12:00:00Z")
+    stream = stream_with(record, record, record)
+    interval = LocalFirehose(replace(SETTINGS, stream_name=stream, buffer_seconds=0))
+    before = set(threading.enumerate())
     interval.start()
     try:
+        started = set(threading.enumerate()) - before
+        assert len(started) == 2 + 1  # a reader per shard and the interval's flusher
+        assert all(thread.daemon for thread in started)  # a run that stops early never waits for them
         wait_until(lambda: interval.stats.objects >= 1 and interval.stats.records == 3)
+        boto3.client("kinesis").put_record(StreamName=stream, Data=record, PartitionKey="late")
+        wait_until(lambda: archived_records(s3) == 4)  # the interval goes on after a flush
         wait_until(interval.caught_up)
     finally:
         interval.stop()
-    assert sum(gzip.decompress(body).count(b"\n") for body in archived(s3).values()) == 3
+    assert archived_records(s3) == 4
 
-    held = LocalFirehose(replace(SETTINGS, stream_name=stream_with(*records)))  # a one-hour interval
+    held = LocalFirehose(replace(SETTINGS, stream_name=stream_with(record, record, record)))  # a one-hour interval
     held.start()
     try:
         wait_until(lambda: held.stats.records == 3)
+        threading.Event().wait(1.0)  # five turns of the interval's loop
         assert held.stats.objects == 0
     finally:
         held.stop()
@@ -252,6 +271,7 @@ def test_settings_are_read_from_the_delivery_stream_in_the_template(s3: Any) -> 
         "ProcessingConfiguration": {
             "Enabled": True,
             "Processors": [
+                {"Type": "RecordDeAggregation"},  # no parameters at all
                 {
                     "Type": "MetadataExtraction",
                     "Parameters": [{"ParameterName": "MetadataExtractionQuery", "ParameterValue": PARTITION_QUERY}],
@@ -269,9 +289,9 @@ def test_settings_are_read_from_the_delivery_stream_in_the_template(s3: Any) -> 
 
 
 def test_absent_delivery_properties_take_firehoses_defaults(s3: Any) -> None:
-    stack = deployed(f"arn:aws:kinesis:{REGION}:123456789012:stream/plain", {})
+    stack = deployed(f"arn:aws:kinesis:{REGION}:123456789012:stream/Refreshed", {})  # a plain ARN, not a Ref
     assert DeliverySettings.from_stack(stack) == DeliverySettings(
-        stream_name="plain",
+        stream_name="Refreshed",
         bucket=BUCKET,
         prefix="",
         error_prefix="",

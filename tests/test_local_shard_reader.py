@@ -103,7 +103,9 @@ def test_a_failed_read_is_retried_with_the_same_iterator(
     assert [iterator for iterator, _ in kinesis.reads] == ["iterator-0", "iterator-1", "iterator-1"]
     assert delivered == [[{"Data": "a"}], [{"Data": "b"}]]
     assert sleeps == [IDLE_POLL_SECONDS]
-    assert "get_records failed on shardId-000000000003; retrying" in caplog.text
+    (record,) = [r for r in caplog.records if r.getMessage() == "get_records failed on shardId-000000000003; retrying"]
+    assert record.exc_info is not None
+    assert record.exc_info[1] is error
 
 
 def test_any_other_error_stops_the_reader(sleeps: list[float]) -> None:
@@ -111,9 +113,14 @@ def test_any_other_error_stops_the_reader(sleeps: list[float]) -> None:
         read(page("iterator-1", "a"), KeyError("NextShardIterator"), page("iterator-2"))
 
 
-def test_a_stopped_reader_reads_nothing(sleeps: list[float]) -> None:
+def test_a_stopped_reader_reads_nothing_and_is_not_at_the_tip(sleeps: list[float]) -> None:
     stop = threading.Event()
     stop.set()
     kinesis = ScriptedKinesis(stop, page("iterator-1", "a"))
-    ShardReader(kinesis, stream_name="readings", shard_id="s", position="TRIM_HORIZON", deliver=print, stop=stop).run()
+    reader = ShardReader(
+        kinesis, stream_name="readings", shard_id="s", position="TRIM_HORIZON", deliver=print, stop=stop
+    )
+    assert reader.at_tip is False  # not before a read has found the tip
+    reader.run()
     assert kinesis.reads == []
+    assert reader.at_tip is False

@@ -40,6 +40,10 @@ def test_fault_of_an_sdk_error() -> None:
     assert fault_of(ConnectTimeoutError(endpoint_url="https://x")) is Fault.TRANSIENT
 
 
+def test_describe_leaves_out_what_the_error_does_not_say() -> None:
+    assert describe(ClientError({}, "AnyOperation")) == "ClientError : "
+
+
 def test_describe_names_type_code_and_message_in_at_most_500_characters() -> None:
     assert describe(client_error("ValidationException", "PutItem")) == (
         "ClientError ValidationException: ValidationException (injected)"

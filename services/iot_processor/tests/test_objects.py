@@ -44,7 +44,7 @@ def stored(sensor_id: str, severity: Severity | None = None) -> StoredReading:
     return StoredReading(reading=reading, severity=severity)
 
 
-def test_a_quarantined_record_keeps_its_bytes_reason_detail_and_position() -> None:
+def test_a_quarantined_record_keeps_its_bytes_reason_detail_and_position(local_time_zone: str) -> None:
     client = RecordingS3()
     bucket = ProcessedBucket(client=cast(Any, client), bucket="processed")
     bucket.quarantine(position("42"), b"\xff{raw", InvalidReadingError(Reason.NOT_UTF8, "byte 0 is not UTF-8"))

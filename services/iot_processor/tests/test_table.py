@@ -209,6 +209,22 @@ def test_outcomes_combine_failed_and_rejected_keys() -> None:
     assert first | second == WriteOutcome(failed=keys("a", "c"), rejected={("b", "k"): "why", ("d", "k"): "because"})
 
 
+def test_queries_that_find_nothing_return_nothing() -> None:
+    class Empty:
+        def query(self, **_: Any) -> dict[str, Any]:
+            return {}  # a response without Items reads as nothing found
+
+        def get_paginator(self, _: str) -> Empty:
+            return self
+
+        def paginate(self, **_: Any) -> list[dict[str, Any]]:
+            return [{}]
+
+    table = ReadingsTable(client=cast(Any, Empty()), table_name="readings")
+    assert table.latest("s-1") == []
+    assert table.anomalies("temperature", AT, AT, shards=2) == []
+
+
 def test_event_time_windows_of_anomalies_include_the_start_and_exclude_the_end() -> None:
     class Paginated:
         def __init__(self) -> None:
