@@ -101,8 +101,16 @@ def test_readings_are_partitioned_by_their_own_utc_event_time(timestamp: str | i
     ],
 )
 def test_a_record_without_exactly_one_object_of_strings_has_no_partition(query: str, data: bytes) -> None:
-    with pytest.raises(PartitioningError):
+    with pytest.raises(PartitioningError) as error:
         partition_values(jq.compile(query), data)
+    assert str(error.value) not in ("", "None")
+
+
+def test_the_error_names_what_the_query_produced() -> None:
+    with pytest.raises(PartitioningError, match=re.escape("partition query produced [{'a': '1'}, {'a': '2'}]")):
+        partition_values(jq.compile(".[]"), b'[{"a": "1"}, {"a": "2"}]')
+    with pytest.raises(PartitioningError, match=re.escape("partition query produced {'a': ''}")):
+        partition_values(jq.compile("{a: .x}"), b'{"x": ""}')
 
 
 # --- buffering and writing -------------------------------------------------------------------------------------------

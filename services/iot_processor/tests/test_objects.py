@@ -79,6 +79,7 @@ def test_processed_output_is_one_gzip_object_per_batch_named_by_its_first_and_la
     assert (put["ContentType"], put["ContentEncoding"]) == ("application/x-ndjson", "gzip")
     text = gzip.decompress(put["Body"]).decode()
     assert text.endswith("}\n")
+    assert text.startswith('{"anomaly": false, "reading_id": "r-s-1", "schema_version": 1,')  # keys sorted
     lines = [json.loads(line) for line in text.splitlines()]
     assert lines[1] == {
         "schema_version": 1,

@@ -213,6 +213,19 @@ def test_a_reading_may_not_be_older_than_2000(timestamp: str, accepted: bool) ->
         assert _reason(_raw(timestamp=timestamp)) is Reason.ANCIENT_TIMESTAMP
 
 
+@pytest.mark.parametrize(
+    ("timestamp", "detail"),
+    [
+        (946_684_799_999, "epoch milliseconds 946684799999 is before 2000-01-01"),
+        (1_795_781_700_001, "epoch milliseconds 1795781700001 is ahead of 2026-11-27T12:15:00+00:00"),
+    ],
+)
+def test_an_epoch_outside_the_window_is_named_in_the_detail(timestamp: int, detail: str) -> None:
+    with pytest.raises(InvalidReadingError) as error:
+        parse_reading(_raw(timestamp=timestamp), now=NOW)
+    assert error.value.detail == detail
+
+
 def test_epoch_milliseconds_keep_their_milliseconds_and_must_be_whole() -> None:
     assert parse_reading(_raw(timestamp=1_795_000_000_999), now=NOW).event_time == "2026-11-18T11:06:40.999Z"
     assert parse_reading(_raw(timestamp=1.795e12), now=NOW).event_time == "2026-11-18T11:06:40.000Z"

@@ -211,7 +211,11 @@ def test_outcomes_combine_failed_and_rejected_keys() -> None:
 
 def test_queries_that_find_nothing_return_nothing() -> None:
     class Empty:
-        def query(self, **_: Any) -> dict[str, Any]:
+        def __init__(self) -> None:
+            self.queries: list[dict[str, Any]] = []
+
+        def query(self, **query: Any) -> dict[str, Any]:
+            self.queries.append(query)
             return {}  # a response without Items reads as nothing found
 
         def get_paginator(self, _: str) -> Empty:
@@ -220,8 +224,11 @@ def test_queries_that_find_nothing_return_nothing() -> None:
         def paginate(self, **_: Any) -> list[dict[str, Any]]:
             return [{}]
 
-    table = ReadingsTable(client=cast(Any, Empty()), table_name="readings")
+    client = Empty()
+    table = ReadingsTable(client=cast(Any, client), table_name="readings")
     assert table.latest("s-1") == []
+    ((query),) = client.queries
+    assert (query["Limit"], query["ScanIndexForward"]) == (10, False)  # the ten newest by default
     assert table.anomalies("temperature", AT, AT, shards=2) == []
 
 
