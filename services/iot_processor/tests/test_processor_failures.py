@@ -85,7 +85,11 @@ def test_items_the_table_leaves_unprocessed_are_retried_alone_and_neither_alerte
     assert dynamodb.batch_write_item.call_count == 6  # the configured attempts, no fewer, no more
     assert sensor_ids(items(aws)) == {"s-0", "s-1", "s-3", "s-5"}
     assert alerted(aws) == ["s-3"]
-    assert sorted(line["sensor_id"] for line in processed_lines(aws)) == ["s-0", "s-1", "s-3", "s-5"]
+    lines = processed_lines(aws)
+    assert sorted(line["sensor_id"] for line in lines) == ["s-0", "s-1", "s-3", "s-5"]
+    assert {(line["shard_id"], line["sequence_number"]) for line in lines} == {
+        ("shardId-000000000000", sequence(i)) for i in (0, 1, 3, 5)
+    }
     assert quarantined(aws) == []
     metrics = batch_metrics(capsys.readouterr().out)
     assert (metrics["ReadingsReceived"], metrics["ReadingsStored"], metrics["ReadingsFailed"]) == (6, 4, 2)
@@ -212,6 +216,7 @@ def test_a_record_that_cannot_be_judged_is_quarantined_as_unprocessable(
         "",
     )
     assert document["detail"].startswith("Error: ")  # binascii.Error, named in the detail
+    assert (document["shard_id"], document["partition_key"]) == ("shardId-000000000000", "pk-1")
     assert sensor_ids(items(aws)) == {"s-0"}
     assert [record["sequence_number"] for record in logged(caplog, "record unprocessable")] == [sequence(1)]
 
