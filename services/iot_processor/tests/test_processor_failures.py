@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection
+from types import SimpleNamespace
 from typing import Any
 from unittest.mock import MagicMock
 
@@ -15,6 +16,7 @@ import boto3
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
+from services.iot_processor.runtime import batch
 from services.iot_processor.tests.harness import (
     REGION,
     TABLE,
@@ -342,3 +344,36 @@ def test_a_batch_without_anomalies_never_calls_the_webhook(
     webhook_secret({"url": "https://127.0.0.1:0/alerts", "token": "t"})
     assert invoke(kinesis_event(readings(2))) == {"batchItemFailures": []}
     assert "WebhookFailures" not in batch_metrics(capsys.readouterr().out)
+
+
+def test_when_the_output_and_the_table_both_fail_every_record_of_either_is_retried(
+    aws: Aws, use_clients: Callable[..., None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    def batch_write_item(**request: Any) -> dict[str, Any]:
+        entries = request["RequestItems"][TABLE]
+        kept = [entry for entry in entries if entry["PutRequest"]["Item"]["sensor_id"]["S"] != "s-0"]
+        if kept:
+            aws.dynamodb.batch_write_item(RequestItems={TABLE: kept})
+        return {"UnprocessedItems": {TABLE: [entry for entry in entries if entry not in kept]}}
+
+    def put_object(**request: Any) -> Any:
+        if request["Key"].startswith("processed/"):
+            raise client_error("InternalError", "PutObject", status=500)
+        return aws.s3.put_object(**request)
+
+    use_clients(
+        dynamodb=wrapped(aws.dynamodb, batch_write_item=batch_write_item), s3=wrapped(aws.s3, put_object=put_object)
+    )
+    response = invoke(kinesis_event([*readings(3), b"{broken", b"\xff"]))
+    assert failed_sequence_numbers(response) == {sequence(0), sequence(1), sequence(2)}
+    metrics = batch_metrics(capsys.readouterr().out)
+    assert (metrics["ReadingsQuarantined"], metrics["ReadingsFailed"], metrics["ReadingsStored"]) == (2, 3, 0)
+
+
+def test_the_batch_duration_is_reported_in_milliseconds(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ticks = iter([100.0, 100.25])  # perf_counter at the start and at the end of the batch, in seconds
+    monkeypatch.setattr(batch, "time", SimpleNamespace(perf_counter=lambda: next(ticks)))
+    invoke(kinesis_event(readings(1)))
+    assert batch_metrics(capsys.readouterr().out)["BatchDuration"] == 250
