@@ -107,12 +107,14 @@ def processed_lines(aws: Aws) -> list[dict[str, Any]]:
     ]
 
 
-def batch_metrics(stdout: str) -> dict[str, float]:
-    """The values of the batch's EMF metrics the handler printed (the blob that carries ReadingsReceived)."""
+def batch_metrics(stdout: str, *, units: bool = False) -> dict[str, Any]:
+    """The values (or the units) of the batch's EMF metrics the handler printed: the blob with ReadingsReceived."""
     for line in stdout.splitlines():
         if line.startswith("{") and '"ReadingsReceived"' in line:
             blob = json.loads(line)
             (directive,) = blob["_aws"]["CloudWatchMetrics"]
+            if units:
+                return {metric["Name"]: metric.get("Unit") for metric in directive["Metrics"]}
             values = {metric["Name"]: blob[metric["Name"]] for metric in directive["Metrics"]}
             return {name: sum(value) if isinstance(value, list) else value for name, value in values.items()}
     raise AssertionError(f"no batch metrics in {stdout!r}")

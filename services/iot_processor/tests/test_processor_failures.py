@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 from unittest.mock import MagicMock
@@ -28,6 +29,7 @@ from services.iot_processor.tests.harness import (
     invoke,
     items,
     logged,
+    objects,
     processed_lines,
     quarantined,
     reading,
@@ -206,7 +208,7 @@ def test_a_failed_quarantine_write_fails_only_that_record(
 
 
 def test_a_record_that_cannot_be_judged_is_quarantined_as_unprocessable(
-    aws: Aws, caplog: pytest.LogCaptureFixture
+    aws: Aws, caplog: pytest.LogCaptureFixture, local_time_zone: str
 ) -> None:
     event = kinesis_event([reading(sensor_id="s-0"), reading(sensor_id="s-1")])
     event["Records"][1]["kinesis"]["data"] = "abc"  # not base64: decoding the record itself fails
@@ -219,6 +221,9 @@ def test_a_record_that_cannot_be_judged_is_quarantined_as_unprocessable(
     )
     assert document["detail"].startswith("Error: ")  # binascii.Error, named in the detail
     assert (document["shard_id"], document["partition_key"]) == ("shardId-000000000000", "pk-1")
+    arrival = datetime.fromtimestamp(1_790_000_000.001, UTC)  # kinesis_event's arrival of the second record
+    assert document["arrival"] == arrival.isoformat()
+    assert objects(aws, "processed/")[0].startswith(f"processed/{arrival:%Y/%m/%d/%H}/")  # UTC, not local time
     assert sensor_ids(items(aws)) == {"s-0"}
     assert [record["sequence_number"] for record in logged(caplog, "record unprocessable")] == [sequence(1)]
 
@@ -333,8 +338,10 @@ def test_a_failing_webhook_is_counted_and_never_fails_a_reading(
     assert response == {"batchItemFailures": []}
     assert sensor_ids(items(aws)) == {"s-0", "s-1", "s-2"}
     assert alerted(aws) == ["s-1"]
-    metrics = batch_metrics(capsys.readouterr().out)
+    output = capsys.readouterr().out
+    metrics = batch_metrics(output)
     assert metrics["WebhookFailures"] == 1
+    assert batch_metrics(output, units=True)["WebhookFailures"] == "Count"
     assert (metrics["ReadingsStored"], metrics["ReadingsFailed"]) == (3, 0)
 
 
