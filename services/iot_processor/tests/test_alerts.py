@@ -124,6 +124,17 @@ def test_a_refusal_without_message_is_described_by_its_code() -> None:
     assert list(outcome.rejected.values()) == ["InvalidParameter: "]
 
 
+def test_failures_of_every_call_add_up() -> None:
+    anomalies = [anomaly(f"s-{i}") for i in range(12)]
+    client = RecordingSns(
+        {"Failed": [{"Id": "1", "Code": "InternalError", "SenderFault": False}]},
+        client_error("ThrottledException", "PublishBatch"),
+    )
+    outcome = topic(client).publish(anomalies)
+    key = [reading_key(stored.reading) for stored in anomalies]
+    assert outcome.failed == frozenset({key[1], key[10], key[11]})
+
+
 def test_a_failed_call_fails_its_alerts_and_the_next_call_still_goes_out(caplog: pytest.LogCaptureFixture) -> None:
     anomalies = [anomaly(f"s-{i}") for i in range(12)]
     client = RecordingSns(client_error("ThrottledException", "PublishBatch"), {})

@@ -383,4 +383,10 @@ def test_the_batch_duration_is_reported_in_milliseconds(
     ticks = iter([100.0, 100.25])  # perf_counter at the start and at the end of the batch, in seconds
     monkeypatch.setattr(batch, "time", SimpleNamespace(perf_counter=lambda: next(ticks)))
     invoke(kinesis_event(readings(1)))
-    assert batch_metrics(capsys.readouterr().out)["BatchDuration"] == 250
+    output = capsys.readouterr().out
+    assert batch_metrics(output)["BatchDuration"] == 250
+    counts = ["ReadingsReceived", "ReadingsStored", "ReadingsQuarantined", "AnomaliesDetected", "AlertsRefused"]
+    assert batch_metrics(output, units=True) == {
+        **dict.fromkeys([*counts, "ReadingsFailed"], "Count"),
+        "BatchDuration": "Milliseconds",
+    }

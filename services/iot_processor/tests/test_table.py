@@ -77,8 +77,9 @@ def test_an_item_expires_ttl_days_after_its_event_time(ttl_days: int) -> None:
 
 def test_a_synthetic_reading_expires_after_one_day_whatever_the_table_ttl() -> None:
     for ttl_days in (7, 400):
-        expires = item_for(stored(synthetic_run="smoke-1"), ttl_days=ttl_days, index_shards=4)["expires_at"]
-        assert expires == {"N": str(int(AT.timestamp()) + DAY)}
+        synthetic = item_for(stored(synthetic_run="smoke-1"), ttl_days=ttl_days, index_shards=4)
+        assert synthetic["expires_at"] == {"N": str(int(AT.timestamp()) + DAY)}
+        assert synthetic["synthetic_run"] == {"S": "smoke-1"}
 
 
 def test_anomaly_shards_stay_below_the_count_and_spread_over_all_of_them() -> None:
@@ -116,7 +117,7 @@ class ScriptedDynamoDB:
         if isinstance(step, Exception):
             raise step
         left = [entry for entry in entries if entry["PutRequest"]["Item"]["sensor_id"]["S"] in step]
-        return {"UnprocessedItems": {"readings": left} if left else {}}
+        return {"UnprocessedItems": {"readings": left}} if left else {}  # no UnprocessedItems when all were written
 
 
 def table(client: ScriptedDynamoDB, *, sleep: Callable[[float], None] = lambda _: None) -> ReadingsTable:
