@@ -390,3 +390,35 @@ def test_the_content_id_ignores_how_a_number_is_written_but_not_what_it_is() -> 
         _raw(timestamp="2026-11-27T12:00:00.001Z"),
     ]
     assert all(parse_reading(data, now=NOW).reading_id != first for data in others)
+
+
+@pytest.mark.parametrize(
+    ("data", "detail"),
+    [
+        (b'{"value": 1e99999999999999999999}', "a number's exponent is too large to decode"),
+        (b"[" * 4000, "nested too deeply to decode"),
+        (b"[1, 2]", "expected a JSON object, got list"),
+        (_raw()[:-1] + b', "value": 1, "value": 2}', "fields given more than once: ['value']"),
+        (_raw(value="21"), "value must be a number, got '21'"),
+        (_with_value("101", sensor_type="humidity"), "humidity value 101 is outside [0, 100]"),
+        (
+            _raw(sensor_id="x" * 198),
+            f"sensor_id must be a string of 1 to 128 of A-Z a-z 0-9 . _ : @ / -, got '{'x' * 198}'",
+        ),
+        (
+            _raw(sensor_id="x" * 199),
+            f"sensor_id must be a string of 1 to 128 of A-Z a-z 0-9 . _ : @ / -, got '{'x' * 199}... (201 characters)",
+        ),
+    ],
+    ids=["exponent", "nesting", "array", "duplicate", "string value", "range", "quoted whole", "quoted cut"],
+)
+def test_the_detail_names_the_problem_and_quotes_at_most_200_characters(data: bytes, detail: str) -> None:
+    with pytest.raises(InvalidReadingError) as error:
+        parse_reading(data, now=NOW)
+    assert error.value.detail == detail
+
+
+def test_an_unstorable_magnitude_is_named() -> None:
+    with pytest.raises(InvalidReadingError) as error:
+        parse_reading(_with_value("1e-131"), now=NOW)
+    assert error.value.detail.startswith("value 1E-131 has a magnitude DynamoDB cannot store")
