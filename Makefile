@@ -17,7 +17,7 @@ SBOM_DIR ?= $(REPORTS)/sbom
 DIFF_BASE ?= HEAD~1
 DIFF_WORKTREE := $(REPORTS)/diff-base
 
-.PHONY: help install local test pytest lint secrets synth nag-report bench pipeline-synth verify-stage smoke-test bake \
+.PHONY: help install local test pytest lint secrets synth nag-report bench mutation pipeline-synth verify-stage smoke-test bake \
 	change-report diff sbom lock clean
 
 help: ## list the targets
@@ -70,6 +70,11 @@ nag-report: install ## write reports/nag-report.md: packs, findings by rule and 
 bench: install ## processor benchmark on moto: throughput, CPU per reading, cold import time
 	$(BIN)/python -m tools.bench_processor --readings 10000 --batch-size 500
 
+mutation: install ## mutation score of the data path (mutmut, ~15 min): score, and every mutant the tests miss
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2 > /dev/null
+	$(BIN)/python -m tools.mutation_report --fail-under 90
+
 pipeline-synth: install ## what the pipeline's Synth step runs: unit/infra tests, synth, nag report and SBOMs in cdk.out
 	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not e2e"
 	$(CDK) synth --quiet --output $(ASSEMBLY)
@@ -111,4 +116,4 @@ lock: $(BIN)/uv ## re-resolve uv.lock and re-export the processor's runtime requ
 	$(BIN)/uv export --frozen --only-group processor-runtime --no-emit-project -q -o services/iot_processor/runtime/requirements.txt
 
 clean: ## remove generated files (not the virtualenv)
-	rm -rf $(ASSEMBLY) $(REPORTS) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(ASSEMBLY) $(REPORTS) mutants .pytest_cache .mypy_cache .ruff_cache

@@ -22,7 +22,9 @@ from services.iot_processor.infra.deployment import ALIAS_NAME
 from shared.readings.generator import SyntheticRecord, synthetic_records
 from tools.local_run import LocalPlatform, RunResult, local_platform
 
-pytestmark = pytest.mark.e2e
+# Generous, as the first test pays for deploying the stage and settling every reading (~1 min here), yet a settle or
+# retry loop that never ends fails within minutes, with every thread's stack.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 POISON = "poison-e2e"
 PRIMARY = {"table", "quarantine", "failure destination"}
 

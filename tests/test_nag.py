@@ -13,9 +13,12 @@ from shared.infra.encryption import rotating_key
 from tools.nag_report import read_findings, render
 
 
-def test_the_app_synthesizes_with_zero_unacknowledged_findings(app: App, assembly_dir: Path) -> None:
-    # The session fixture already synthesized; an unacknowledged finding would have raised there.
-    assert read_findings(assembly_dir / "validation-report.json") == []
+def test_the_app_runs_every_pack_so_its_synth_fails_on_any_finding(app: App) -> None:
+    # The session fixture's synth raises on an unacknowledged finding, but only if the packs are attached to the app.
+    # (Python's Validations has no plugin getter yet; the stage property lists what add_plugins attached.)
+    attached = sorted(plugin.name for plugin in app.policy_validation_beta1)
+    assert attached == ["AwsSolutions", "NIST.800.53.R5", "Serverless"]
+    assert len(attached) == len(NAG_PACKS)
 
 
 def test_a_non_compliant_construct_inside_a_stage_fails_synth(tmp_path: Path) -> None:

@@ -55,9 +55,14 @@ def test_source_is_the_configured_branch_through_codeconnections(
     assert source["Configuration"]["BranchName"] == "main"
 
 
-def test_self_mutation_stage_runs_cdk_deploy_of_the_pipeline(pipeline_stages: list[dict[str, Any]]) -> None:
+def test_self_mutation_stage_runs_cdk_deploy_of_the_pipeline(
+    template: Template, pipeline_stages: list[dict[str, Any]]
+) -> None:
     (mutate,) = _stage(pipeline_stages, "UpdatePipeline")
-    assert mutate["Name"] == "SelfMutate"
+    assert mutate["ActionTypeId"]["Provider"] == "CodeBuild"
+    project = template.to_json()["Resources"][mutate["Configuration"]["ProjectName"]["Ref"]]
+    spec = json.loads(project["Properties"]["Source"]["BuildSpec"])
+    assert spec["phases"]["build"]["commands"] == ["cdk -a . deploy IotPipeline --require-approval=never --verbose"]
 
 
 def test_synth_installs_from_lock_runs_tests_and_keeps_the_nag_report(template: Template) -> None:
@@ -83,8 +88,10 @@ def test_synth_installs_from_lock_runs_tests_and_keeps_the_nag_report(template: 
     )
 
 
-def test_artifact_key_rotates(template: Template) -> None:
-    template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+def test_every_key_of_the_pipeline_rotates(template: Template) -> None:
+    keys = template.find_resources("AWS::KMS::Key")
+    assert keys
+    assert {name: key["Properties"].get("EnableKeyRotation") for name, key in keys.items()} == dict.fromkeys(keys, True)
 
 
 def test_prod_waits_for_approval_before_any_deploy_action(pipeline_stages: list[dict[str, Any]]) -> None:

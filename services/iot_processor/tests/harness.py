@@ -5,16 +5,23 @@ Fixtures built on it (``aws``, ``use_clients``) live in conftest.py; tests impor
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from botocore.exceptions import ClientError
+from hypothesis import HealthCheck, settings
 
 from services.iot_processor.runtime import handler
 
+# Set throughout a mutmut run (make mutation), which reruns the covering properties for every mutant.
+MUTATING = "MUTANT_UNDER_TEST" in os.environ
+MUTATION_EXAMPLES = 20
 REGION = "eu-west-1"
 TABLE, BUCKET = "readings", "processed"
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -90,3 +97,40 @@ def client_error(code: str, operation: str, *, status: int = 400) -> ClientError
 
 def sensor_ids(batch_items: Sequence[dict[str, Any]]) -> set[str]:
     return {item["sensor_id"]["S"] for item in batch_items}
+
+
+def processed_lines(aws: Aws) -> list[dict[str, Any]]:
+    """Every line of every processed-output object."""
+    return [
+        json.loads(line)
+        for key in objects(aws, "processed/")
+        for line in gzip.decompress(aws.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()).decode().splitlines()
+    ]
+
+
+def batch_metrics(stdout: str, *, units: bool = False) -> dict[str, Any]:
+    """The values (or the units) of the batch's EMF metrics the handler printed: the blob with ReadingsReceived."""
+    for line in stdout.splitlines():
+        if line.startswith("{") and '"ReadingsReceived"' in line:
+            blob = json.loads(line)
+            (directive,) = blob["_aws"]["CloudWatchMetrics"]
+            if units:
+                return {metric["Name"]: metric.get("Unit") for metric in directive["Metrics"]}
+            values = {metric["Name"]: blob[metric["Name"]] for metric in directive["Metrics"]}
+            return {name: sum(value) if isinstance(value, list) else value for name, value in values.items()}
+    raise AssertionError(f"no batch metrics in {stdout!r}")
+
+
+def logged(caplog: pytest.LogCaptureFixture, message: str) -> list[dict[str, Any]]:
+    """The fields (extra= included) of every log record with ``message``: what an operator searches for."""
+    return [vars(record) for record in caplog.records if record.getMessage() == message]
+
+
+def property_settings(examples: int) -> settings:
+    """The same examples on every run; a mutation run takes fewer, as it runs the properties for every mutant."""
+    return settings(
+        derandomize=True,
+        max_examples=min(examples, MUTATION_EXAMPLES) if MUTATING else examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],  # generating nested JSON can be slow on a cold start
+    )

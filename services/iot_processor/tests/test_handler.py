@@ -8,19 +8,12 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from unittest.mock import MagicMock
 
-from botocore.exceptions import ClientError
-
-from services.iot_processor.runtime.alerts import Webhook
 from services.iot_processor.runtime.table import (
     ANOMALY_PARTITION,
     ReadingsTable,
-    StoredReading,
 )
 from services.iot_processor.tests.harness import BUCKET, NOW, TABLE, Aws, alerts, invoke, items, objects, reading
-from shared.readings.anomalies import Severity
-from shared.readings.schema import parse_reading
 from tools.local.kinesis_events import kinesis_event
 
 EVENTS = Path(__file__).parent / "events"
@@ -111,32 +104,6 @@ def test_throttled_writes_are_retried_until_stored(aws: Aws, use_clients: Callab
     assert throttled.calls == 2 + 3  # two chunks of at most 25, three throttled attempts on the first
 
 
-def test_writes_still_throttled_after_retries_fail_only_their_records(
-    aws: Aws, use_clients: Callable[..., None]
-) -> None:
-    use_clients(
-        dynamodb=ThrottlingDynamoDB(aws.dynamodb, throttled_calls=6)
-    )  # the first chunk exhausts its six attempts
-    event = kinesis_event([reading(sensor_id=f"s-{i}") for i in range(30)] + [b"not json"])
-    response = invoke(event)
-    failed = {entry["itemIdentifier"] for entry in response["batchItemFailures"]}
-    assert failed == {str(1000 + i) for i in range(25)}
-    assert len(items(aws)) == 5
-    assert len(objects(aws, "quarantine/")) == 1
-
-
-def test_quarantine_write_failure_fails_only_that_record(aws: Aws, use_clients: Callable[..., None]) -> None:
-    def put_object(**kwargs: Any) -> Any:
-        if kwargs["Key"].startswith("quarantine/"):
-            raise ClientError({"Error": {"Code": "SlowDown", "Message": "slow down"}}, "PutObject")
-        return aws.s3.put_object(**kwargs)
-
-    use_clients(s3=MagicMock(put_object=MagicMock(side_effect=put_object)))
-    response = invoke(kinesis_event([reading(), b"\x00\x01"]))
-    assert response == {"batchItemFailures": [{"itemIdentifier": "1001"}]}
-    assert len(items(aws)) == 1
-
-
 def test_latest_readings_of_one_sensor_newest_first(aws: Aws) -> None:
     payloads = [reading(value=20 + i, timestamp=(NOW - timedelta(minutes=i)).isoformat()) for i in range(5)]
     invoke(kinesis_event(payloads))
@@ -160,46 +127,3 @@ def test_anomalies_by_type_and_time_window_across_index_shards(aws: Aws) -> None
         for item in table.anomalies("temperature", NOW - timedelta(hours=1), NOW + timedelta(seconds=1), shards=4)
     }
     assert len(partitions) > 1  # one type's anomalies spread over several index partitions
-
-
-def test_failing_webhook_never_fails_a_reading() -> None:
-    def broken_opener(*_: Any, **__: Any) -> Any:
-        raise TimeoutError("webhook timed out")
-
-    webhook = Webhook(secret_loader=lambda: {"url": "https://hooks.example.com/x", "token": "t"}, opener=broken_opener)
-    stored = StoredReading(reading=parse_reading(reading(value=150), now=NOW), severity=Severity.CRITICAL)
-    assert webhook.notify([stored]) is False
-
-
-def test_webhook_posts_alerts_with_a_timeout() -> None:
-    seen: dict[str, Any] = {}
-
-    class Response:
-        status = 204
-
-        def __enter__(self) -> Response:
-            return self
-
-        def __exit__(self, *_: object) -> None:
-            return None
-
-    def opener(request: Any, timeout: float) -> Response:
-        seen.update(
-            url=request.full_url, timeout=timeout, body=json.loads(request.data), auth=request.headers["Authorization"]
-        )
-        return Response()
-
-    webhook = Webhook(
-        secret_loader=lambda: {"url": "https://hooks.example.com/x", "token": "t"}, opener=opener, timeout_seconds=1.5
-    )
-    stored = StoredReading(reading=parse_reading(reading(value=150), now=NOW), severity=Severity.CRITICAL)
-    assert webhook.notify([stored]) is True
-    assert seen["timeout"] == 1.5
-    assert seen["auth"] == "Bearer t"
-    assert seen["body"]["alerts"][0]["severity"] == "critical"
-
-
-def test_webhook_without_url_is_skipped_and_plain_http_refused() -> None:
-    stored = [StoredReading(reading=parse_reading(reading(value=150), now=NOW), severity=Severity.CRITICAL)]
-    assert Webhook(secret_loader=lambda: {"url": ""}).notify(stored) is True
-    assert Webhook(secret_loader=lambda: {"url": "http://insecure.example.com"}).notify(stored) is False

@@ -12,10 +12,11 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal
 
 import pytest
 from boto3.dynamodb.types import DYNAMODB_CONTEXT
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from services.iot_processor.runtime.table import StoredReading, WireItem, item_for
+from services.iot_processor.tests.harness import property_settings
 from services.iot_processor.tests.hostile_corpus import HOSTILE, VALID, record
 from shared.readings.anomalies import DEFAULT_ANOMALY_BOUNDS, severity_of
 from shared.readings.schema import (
@@ -31,7 +32,7 @@ from shared.readings.schema import (
 )
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-PROPERTIES = settings(derandomize=True, max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTIES = property_settings(150)
 PARSER_REASONS = set(Reason) - {Reason.REJECTED_BY_STORE, Reason.UNPROCESSABLE}
 # The longest number text a stored value can have: 38 digits, sign, point, and an exponent of up to 3 digits.
 LONGEST_STORED_NUMBER = 38 + 1 + 1 + len("E-130")

@@ -414,6 +414,12 @@ def test_ops_topic_is_encrypted_with_a_rotating_key(obs: ObservabilityTemplate) 
     obs.template.resource_count_is("AWS::SNS::Subscription", len(obs.config.observability.ops_emails))
 
 
+def test_every_kms_key_rotates(obs: ObservabilityTemplate) -> None:
+    keys = obs.of_type("AWS::KMS::Key")
+    assert len(keys) == 1
+    assert {name: key["Properties"].get("EnableKeyRotation") for name, key in keys.items()} == dict.fromkeys(keys, True)
+
+
 @pytest.mark.parametrize(
     ("service", "source_arn"),
     [

@@ -1,0 +1,47 @@
+"""Per-test time limits (pytest-timeout), so a retry or settle loop that never ends fails in seconds.
+
+Every test gets the tight default of pyproject.toml (``timeout``). A test that needs the synthesized app gets
+more: the first one to ask for it pays for the synthesis, which the limit covers (fixture setup counts). The
+end-to-end tests carry their own, generous marker (tests/test_end_to_end.py). docs/testing.md has the figures.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+import pytest
+
+SYNTH_TIMEOUT_SECONDS = 300
+EMULATED_AWS_FIXTURES = frozenset({"aws", "moto"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "app" in _fixtures(item) and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(SYNTH_TIMEOUT_SECONDS))
+    # mutmut names the mutant a forked test run checks (and sets other values while it measures the tests).
+    if "__mutmut_" in os.environ.get("MUTANT_UNDER_TEST", ""):
+        # The first failing test kills a mutant: plain tests first, then properties, those on emulated AWS last.
+        items.sort(key=_cost)
+
+
+def _cost(item: pytest.Item) -> int:
+    if EMULATED_AWS_FIXTURES & _fixtures(item):
+        return 2
+    return 1 if getattr(getattr(item, "obj", None), "is_hypothesis_test", False) else 0
+
+
+def _fixtures(item: pytest.Item) -> frozenset[str]:
+    return frozenset(getattr(item, "fixturenames", ()))
+
+
+@pytest.fixture
+def local_time_zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The process's local time zone set to UTC+05:30, so code that uses local time where it means UTC shows it."""
+    monkeypatch.setenv("TZ", "IST-05:30")
+    time.tzset()
+    yield "+05:30"
+    monkeypatch.undo()
+    time.tzset()
