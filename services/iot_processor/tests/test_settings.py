@@ -24,7 +24,7 @@ def test_a_complete_environment_is_read_as_typed_settings() -> None:
         table_name="readings",
         processed_bucket="processed",
         alert_topic_arn="arn:aws:sns:eu-west-1:123456789012:alerts",
-        webhook_secret_arn="arn:secret",
+        webhook_secret_arn="arn:secret",  # pragma: allowlist secret (a fake ARN)
         anomaly_bounds={"temperature": AnomalyBounds(upper=100), "level": AnomalyBounds(lower=-5, upper=7.5)},
         ttl_days=7,
         anomaly_index_shards=1,
