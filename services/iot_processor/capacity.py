@@ -1,4 +1,4 @@
-"""Capacity arithmetic of the ingest path at the design load (DESIGN.md §3.4): how much of each limit it uses.
+"""Capacity arithmetic of the ingest path at the design load (docs/capacity.md): how much of each limit it uses.
 
 Pure functions of an ``IngestConfig`` and a ``Load``; no AWS, no CDK. The test keeps every figure below
 ``HEADROOM_LIMIT``; ``python -m services.iot_processor.capacity [stage]`` prints the table that
@@ -24,7 +24,7 @@ SHARD_GET_RECORDS_PER_SECOND = 5  # GetRecords calls per shard, shared by every 
 GET_RECORDS_PER_CONSUMER_PER_SECOND = 1  # Lambda's mapping and Firehose each poll a shard about once a second
 # DynamoDB: one partition takes 1,000 WCU/s; an item of up to 1 KB costs one WCU per write.
 PARTITION_WRITE_UNITS_PER_SECOND = 1000
-# A new on-demand table or index starts at this many WCU/s unless warm throughput is set (DESIGN.md §3.4).
+# A new on-demand table or index starts at this many WCU/s unless warm throughput is set.
 ON_DEMAND_INITIAL_WRITE_UNITS = 4000
 # From `make bench`: processor cost per reading (decode, validate, anomaly check, its share of the batched
 # DynamoDB/S3 writes). An upper bound that includes AWS request latency, not only CPU time.

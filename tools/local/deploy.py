@@ -1,6 +1,6 @@
 """Deploys a synthesized stage's real templates into the emulator through CloudFormation.
 
-moto's CloudFormation needs three preparations (DESIGN.md §3.7) plus one of its quirks:
+moto's CloudFormation needs three preparations plus one of its quirks:
 1. the CDK bootstrap version parameter the templates check;
 2. file assets uploaded to the bootstrap bucket the templates point at;
 3. references to resource types moto does not model replaced by stand-ins, which it cannot resolve (and the

@@ -1,4 +1,4 @@
-"""Capacity at the design load (DESIGN.md §3.4): every limit of the prod ingest path keeps 30 % headroom."""
+"""Capacity at the design load (docs/capacity.md): every limit of the prod ingest path keeps 30 % headroom."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The CloudWatch metrics of one stage's data path, shared by the dashboard and the alarms.
 
 Resources are named by the deploy-time tokens of the SSM parameters the ingest and archive stacks publish
-(DESIGN.md §3.6: no cross-stack exports), so this stack watches exactly the resources of its own stage.
+(no cross-stack exports: docs/decisions/0002), so this stack watches exactly the resources of its own stage.
 """
 
 from __future__ import annotations
