@@ -83,7 +83,7 @@ pipeline-synth: install ## what the pipeline's Synth step runs: unit/infra tests
 
 sbom: install ## CycloneDX SBOMs: the processor asset's locked requirements and the dev environment, into SBOM_DIR
 	mkdir -p $(SBOM_DIR)
-	$(BIN)/cyclonedx-py requirements services/iot_processor/runtime/requirements.txt --of JSON \
+	$(BIN)/cyclonedx-py requirements services/ingest/runtime/requirements.txt --of JSON \
 		-o $(SBOM_DIR)/processor-asset.cdx.json
 	$(BIN)/cyclonedx-py environment $(BIN)/python --of JSON -o $(SBOM_DIR)/dev-environment.cdx.json
 
@@ -113,7 +113,7 @@ diff: install ## reports/change-report.md: this tree's synth against DIFF_BASE's
 
 lock: $(BIN)/uv ## re-resolve uv.lock and re-export the processor's runtime requirements from it
 	$(BIN)/uv lock
-	$(BIN)/uv export --frozen --only-group processor-runtime --no-emit-project -q -o services/iot_processor/runtime/requirements.txt
+	$(BIN)/uv export --frozen --only-group processor-runtime --no-emit-project -q -o services/ingest/runtime/requirements.txt
 
 clean: ## remove generated files (not the virtualenv)
 	rm -rf $(ASSEMBLY) $(REPORTS) mutants .pytest_cache .mypy_cache .ruff_cache

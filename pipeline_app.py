@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from aws_cdk import App, Environment
 
+from pipeline.pipeline_stack import PipelineStack
 from shared.infra.compliance import enable_nag
 from stages.config import ConfigError, load_platform_config, sandbox_config
 from stages.iot_stage import IotStage
-from stages.pipeline_stack import PipelineStack
 
 
 def build_app(app: App, *, with_pipeline: bool = True) -> App:

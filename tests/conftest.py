@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from aws_cdk import App
 
+from pipeline.pipeline_stack import PipelineStack
 from stages.config import PlatformConfig, load_platform_config
 from stages.iot_stage import IotStage
-from stages.pipeline_stack import PipelineStack
 from tools.cdk_app import build_from_cdk_json, cdk_json_context
 
 

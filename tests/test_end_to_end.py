@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 import pytest
 
-from services.iot_processor.infra.deployment import ALIAS_NAME
+from services.ingest.infra.deployment import ALIAS_NAME
 from shared.readings.generator import SyntheticRecord, synthetic_records
 from tools.local_run import LocalPlatform, RunResult, local_platform
 

@@ -18,7 +18,7 @@ import boto3
 import jq
 import pytest
 
-from services.iot_archive.infra.delivery import ERROR_OUTPUT_PREFIX, PARTITION_QUERY, PARTITIONED_PREFIX
+from services.archive.infra.delivery import ERROR_OUTPUT_PREFIX, PARTITION_QUERY, PARTITIONED_PREFIX
 from tests.local_loops import REGION, emulated_account, wait_until
 from tools.local.deploy import DeployedStack
 from tools.local.firehose import DeliverySettings, LocalFirehose, PartitioningError, partition_values

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from pipeline.notifications import NOTIFICATION_SERVICE
+from pipeline.pipeline_stack import CHANGE_REPORT_DIR, CHANGE_REPORT_PROJECT, PipelineStack
 from stages.config import PlatformConfig
-from stages.pipeline_notifications import NOTIFICATION_SERVICE
-from stages.pipeline_stack import CHANGE_REPORT_DIR, CHANGE_REPORT_PROJECT, PipelineStack
 from tools.cdk_app import REPO_ROOT
 
 
@@ -306,5 +306,5 @@ def test_synth_keeps_sboms_of_the_asset_and_the_dev_environment_in_the_cloud_ass
     recipe = makefile.split("\npipeline-synth:", 1)[1].split("\n\n", 1)[0]
     assert "$(MAKE) sbom SBOM_DIR=$(ASSEMBLY)/sbom" in recipe
     sbom = makefile.split("\nsbom:", 1)[1].split("\n\n", 1)[0]
-    assert "requirements services/iot_processor/runtime/requirements.txt" in sbom
+    assert "requirements services/ingest/runtime/requirements.txt" in sbom
     assert "environment $(BIN)/python" in sbom

@@ -12,7 +12,7 @@ import pytest
 from moto import mock_aws
 from moto.iotdata.models import iotdata_backends
 
-from services.iot_processor.runtime.table import StoredReading, item_for
+from services.ingest.runtime.table import StoredReading, item_for
 from shared.readings.anomalies import DEFAULT_ANOMALY_BOUNDS, severity_of
 from shared.readings.generator import SyntheticRecord, synthetic_records
 from shared.readings.schema import parse_reading

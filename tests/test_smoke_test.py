@@ -13,8 +13,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from services.iot_processor.runtime.objects import StreamPosition, quarantine_key
-from services.iot_processor.runtime.table import StoredReading, item_for
+from services.ingest.runtime.objects import StreamPosition, quarantine_key
+from services.ingest.runtime.table import StoredReading, item_for
 from shared.readings.anomalies import DEFAULT_ANOMALY_BOUNDS, severity_of
 from shared.readings.generator import synthetic_records
 from shared.readings.schema import InvalidReadingError, parse_reading
@@ -151,7 +151,7 @@ def test_archive_partition_follows_the_event_time_like_firehose(timestamp: Any, 
 
 
 def test_archive_layout_matches_the_delivery_streams() -> None:
-    from services.iot_archive.infra import delivery  # noqa: PLC0415 - CDK import only for this comparison
+    from services.archive.infra import delivery  # noqa: PLC0415 - CDK import only for this comparison
 
     assert delivery.READINGS_PREFIX == ARCHIVE_READINGS_PREFIX
     assert delivery.ERROR_PREFIX == ARCHIVE_ERROR_PREFIX

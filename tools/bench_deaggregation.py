@@ -23,14 +23,14 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DECODERS = {
-    "own decoder": "services.iot_processor.runtime.aggregation",
+    "own decoder": "services.ingest.runtime.aggregation",
     "aws-kinesis-agg": "aws_kinesis_agg.deaggregator",
 }
 
 
 def extra_import_ms(module: str, *, runs: int) -> float:
     """The cumulative import time of ``module`` when the handler (and so its imports) comes first."""
-    code = f"import services.iot_processor.runtime.handler, {module}"
+    code = f"import services.ingest.runtime.handler, {module}"
     timings = []
     for _ in range(runs):
         trace = subprocess.run(  # noqa: S603 - fixed command
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from aws_kinesis_agg.deaggregator import deaggregate_records  # noqa: PLC0415 - timed above in clean processes
 
-    from services.iot_processor.runtime.aggregation import unpack  # noqa: PLC0415
+    from services.ingest.runtime.aggregation import unpack  # noqa: PLC0415
     from shared.readings.generator import synthetic_records  # noqa: PLC0415
     from tools.local.kinesis_events import kinesis_event  # noqa: PLC0415
     from tools.local.producers import aggregated  # noqa: PLC0415

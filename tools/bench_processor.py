@@ -132,8 +132,8 @@ def print_stubbed_comparison(readings: int, batch_size: int, repeats: int) -> No
 
 def _our_handler(session: botocore.session.Session) -> Callable[[dict[str, Any]], object]:
     """The Lambda entry point, with the processor it builds on a cold start made on the stubbed session."""
-    from services.iot_processor.runtime import handler  # noqa: PLC0415
-    from services.iot_processor.runtime.clients import AwsClients  # noqa: PLC0415
+    from services.ingest.runtime import handler  # noqa: PLC0415
+    from services.ingest.runtime.clients import AwsClients  # noqa: PLC0415
 
     build = handler.reading_processor
     build.cache_clear()
@@ -176,7 +176,7 @@ def _seed_handler() -> Callable[[dict[str, Any]], object] | None:
 
 def _contract_cpu(payloads: Sequence[bytes]) -> tuple[float, float]:
     """CPU seconds to decode and validate ``payloads``, then to judge them and build their items."""
-    from services.iot_processor.runtime.table import StoredReading, item_for  # noqa: PLC0415
+    from services.ingest.runtime.table import StoredReading, item_for  # noqa: PLC0415
     from shared.readings.anomalies import DEFAULT_ANOMALY_BOUNDS, severity_of  # noqa: PLC0415
     from shared.readings.schema import parse_reading  # noqa: PLC0415
 
@@ -194,7 +194,7 @@ def print_moto_run(readings: int, batch_size: int) -> int:
     """The handler against moto in process; returns the number of records reported failed."""
     from moto import mock_aws  # noqa: PLC0415 - imported after the environment is set
 
-    from services.iot_processor.runtime import handler  # noqa: PLC0415
+    from services.ingest.runtime import handler  # noqa: PLC0415
     from shared.readings.generator import synthetic_records  # noqa: PLC0415
     from tools.local.kinesis_events import kinesis_event  # noqa: PLC0415
     from tools.processor_fixtures import create_processor_resources  # noqa: PLC0415
@@ -223,7 +223,7 @@ def print_moto_run(readings: int, batch_size: int) -> int:
 
 def print_worst_case(repeats: int = 5) -> None:
     """Per class of hostile record: the median of ``repeats`` timings; the slowest class is the worst case."""
-    from services.iot_processor.runtime.table import StoredReading, item_for  # noqa: PLC0415
+    from services.ingest.runtime.table import StoredReading, item_for  # noqa: PLC0415
     from shared.readings.anomalies import DEFAULT_ANOMALY_BOUNDS, severity_of  # noqa: PLC0415
     from shared.readings.schema import InvalidReadingError, parse_reading  # noqa: PLC0415
 
@@ -304,7 +304,7 @@ class _Context:
     aws_request_id = "bench"
 
 
-HANDLER_MODULE = "services.iot_processor.runtime.handler"
+HANDLER_MODULE = "services.ingest.runtime.handler"
 
 
 def print_cold_import(runs: int = 5) -> None:

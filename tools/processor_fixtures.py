@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 
-from services.iot_processor.runtime.table import ANOMALY_INDEX, ANOMALY_PARTITION, ANOMALY_SORT, PARTITION_KEY, SORT_KEY
+from services.ingest.runtime.table import ANOMALY_INDEX, ANOMALY_PARTITION, ANOMALY_SORT, PARTITION_KEY, SORT_KEY
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -109,7 +109,7 @@ class Summary:
 
 
 def partition_prefix(hour: datetime) -> str:
-    """Where Firehose writes the readings of ``hour`` (PARTITIONED_PREFIX in services/iot_archive/infra/delivery.py)."""
+    """Where Firehose writes the readings of ``hour`` (PARTITIONED_PREFIX in services/archive/infra/delivery.py)."""
     return f"{ARCHIVE_PREFIX}year={hour:%Y}/month={hour:%m}/day={hour:%d}/hour={hour:%H}/"
 
 

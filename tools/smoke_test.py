@@ -33,14 +33,14 @@ from typing import Any
 import boto3
 from tqdm import tqdm
 
-from services.iot_processor.runtime.objects import QUARANTINE_PREFIX, record_name
-from services.iot_processor.runtime.table import PARTITION_KEY, SORT_KEY
+from services.ingest.runtime.objects import QUARANTINE_PREFIX, record_name
+from services.ingest.runtime.table import PARTITION_KEY, SORT_KEY
 from shared.infra.naming import SMOKE_RUN_PREFIX, stack_name
 from shared.readings.generator import SyntheticRecord, synthetic_records
 from shared.readings.schema import parse_reading
 from tools.aws_session import session_for
 
-# The archive's layout (services/iot_archive/infra/delivery.py; a test keeps the two in step).
+# The archive's layout (services/archive/infra/delivery.py; a test keeps the two in step).
 ARCHIVE_READINGS_PREFIX = "readings/"
 ARCHIVE_ERROR_PREFIX = "errors/"
 _ISO_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")

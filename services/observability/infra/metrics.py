@@ -12,9 +12,9 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
 from constructs import Construct
 
-from services.iot_archive.infra.stack import ArchiveSharedValues
-from services.iot_processor.infra.processor import METRICS_NAMESPACE, METRICS_SERVICE
-from services.iot_processor.infra.stack import IngestSharedValues
+from services.archive.infra.stack import ArchiveSharedValues
+from services.ingest.infra.processor import METRICS_NAMESPACE, METRICS_SERVICE
+from services.ingest.infra.stack import IngestSharedValues
 
 # S3 publishes storage metrics once a day; a shorter period shows no data at all.
 STORAGE_PERIOD = Duration.days(1)

@@ -8,8 +8,8 @@ from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from services.iot_archive.infra.stack import ArchiveSharedValues
-from services.iot_processor.infra.stack import IngestSharedValues
+from services.archive.infra.stack import ArchiveSharedValues
+from services.ingest.infra.stack import IngestSharedValues
 from services.observability.infra.alarms import DataPathAlarms
 from services.observability.infra.budget import MonthlyBudget
 from services.observability.infra.dashboard import DataPathDashboard

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
+from pipeline.pipeline_stack import PipelineStack
 from stages.config import StageConfig
 from stages.iot_stage import IotStage
-from stages.pipeline_stack import PipelineStack
 from tools.cdk_app import build_from_cdk_json
 
 REPO_ROOT = Path(__file__).resolve().parents[3]

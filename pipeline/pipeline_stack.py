@@ -1,0 +1,198 @@
+"""The self-mutating delivery pipeline: GitHub main -> synth -> Dev -> Staging -> approval -> Prod.
+
+Each non-prod stage ends with its smoke test and a bake (its composite alarm must stay out of ALARM). Prod
+starts with a change report and CDK Pipelines' permission-broadening check, then a person's approval that
+links to the report; the processor then shifts to its new version as configured (CodeDeploy, with rollback).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Duration, RemovalPolicy, Stack, pipelines
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from pipeline.compliance import acknowledge_security_check, harden_pipeline
+from pipeline.notifications import PipelineNotifications
+from shared.infra.naming import smoke_test_role_arn, stack_name
+from shared.infra.secure_bucket import access_log_bucket
+from stages.config import PlatformConfig, StageConfig
+from stages.iot_stage import IotStage
+
+# CodeBuild's standard image ships several runtimes; pin the ones the Makefile expects.
+_RUNTIME_VERSIONS = {"python": "3.12", "nodejs": "22"}
+_ASSEMBLY_DIR = "cdk.out"
+CHANGE_REPORT_PROJECT = "iot-prod-change-report"
+CHANGE_REPORT_DIR = "reports/change-report"
+# The bake step polls the alarm for the bake period; the rest covers install and the first read.
+_BAKE_OVERHEAD_MINUTES = 15
+
+
+def stage_id(config: StageConfig) -> str:
+    """Short, fixed construct id of a stage (``Dev``, ``Staging``, ``Prod``): it is part of every stack's path."""
+    return config.name.title()
+
+
+class PipelineStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        source = pipelines.CodePipelineSource.connection(
+            config.pipeline.repository,
+            config.pipeline.branch,
+            connection_arn=config.pipeline.connection_arn,
+            trigger_on_push=True,
+        )
+        synth = pipelines.CodeBuildStep(
+            "Synth",
+            input=source,
+            install_commands=["make install"],
+            # Unit and infra tests, synth with cdk-nag, then the compliance report and the SBOMs inside cdk.out,
+            # so they travel with the cloud assembly as a build artifact.
+            commands=["make pipeline-synth"],
+            primary_output_directory=_ASSEMBLY_DIR,
+            partial_build_spec=_install_runtimes(),
+        )
+        self.pipeline = pipelines.CodePipeline(
+            self,
+            "Pipeline",
+            pipeline_name="iot-platform",
+            pipeline_type=codepipeline.PipelineType.V2,
+            self_mutation=True,
+            cross_account_keys=True,
+            enable_key_rotation=True,
+            publish_assets_in_parallel=False,
+            docker_enabled_for_synth=False,
+            synth=synth,
+            code_build_defaults=pipelines.CodeBuildOptions(
+                build_environment=codebuild.BuildEnvironment(
+                    build_image=codebuild.LinuxBuildImage.STANDARD_7_0,
+                    compute_type=codebuild.ComputeType.MEDIUM,
+                ),
+            ),
+        )
+        self.stages: list[IotStage] = []
+        for stage_config in config.stages:
+            stage = IotStage(
+                self, stage_id(stage_config), config=stage_config, smoke_test_account=config.pipeline.tooling_account
+            )
+            self.stages.append(stage)
+            pre = (
+                _promotion_checks(stage, source=source, synth=synth, tooling=self) if stage_config.is_production else []
+            )
+            self.pipeline.add_stage(stage, pre=pre, post=_verification_steps(stage))
+        self.pipeline.build_pipeline()
+        self.notifications = PipelineNotifications(
+            self, "Notifications", pipeline=self.pipeline.pipeline, emails=config.pipeline.notification_emails
+        )
+        access_logs = access_log_bucket(self, "AccessLogs", removal_policy=RemovalPolicy.RETAIN, expiration_days=365)
+        harden_pipeline(self.pipeline, access_logs=access_logs)
+        acknowledge_security_check(self.pipeline)
+
+
+def _promotion_checks(
+    stage: IotStage, *, source: pipelines.IFileSetProducer, synth: pipelines.IFileSetProducer, tooling: Stack
+) -> list[pipelines.Step]:
+    """Before prod deploys: the change report and the permission check run side by side, then a person approves."""
+    report = _change_report_step(stage, source=source, synth=synth)
+    permissions = pipelines.ConfirmPermissionsBroadening("CheckPermissions", stage=stage)
+    approval = pipelines.ManualApprovalStep(
+        "PromoteToProd",
+        review_url=(
+            f"https://{tooling.region}.console.aws.amazon.com/codesuite/codebuild/{tooling.account}/projects/"
+            f"{CHANGE_REPORT_PROJECT}/history?region={tooling.region}"
+        ),
+        comment=_approval_comment(),
+    )
+    approval.add_step_dependency(report)
+    approval.add_step_dependency(permissions)
+    return [report, permissions, approval]
+
+
+def _approval_comment() -> str:
+    """Says only what exists in this execution, and where (CodePipeline keeps at most 500 characters)."""
+    comment = (
+        "Promote to prod? Read the change report (review link: latest ChangeReport build; log and "
+        "change-report.md artifact): its 'Needs attention' lists replaced or removed streams, tables, buckets and "
+        "keys, and IAM, key-policy, resource-policy and network changes. CheckPermissions passed or was confirmed. "
+        "Staging passed its smoke test and bake in this execution. Synth's cloud assembly holds nag-report.md and "
+        "sbom/."
+    )
+    assert len(comment) <= 500, len(comment)
+    return comment
+
+
+def _change_report_step(
+    stage: IotStage, *, source: pipelines.IFileSetProducer, synth: pipelines.IFileSetProducer
+) -> pipelines.CodeBuildStep:
+    """Compares the stage's deployed templates (read through the CDK lookup role) with the new cloud assembly."""
+    config = stage.config
+    lookup_role = f"arn:aws:iam::{config.account}:role/cdk-hnb659fds-lookup-role-{config.account}-{config.region}"
+    return pipelines.CodeBuildStep(
+        "ChangeReport",
+        project_name=CHANGE_REPORT_PROJECT,
+        input=source,
+        additional_inputs={_ASSEMBLY_DIR: synth},
+        install_commands=["make install"],
+        env={
+            "LOOKUP_ROLE_ARN": lookup_role,
+            "STACKS": ",".join(stack_name(config.name, s.SERVICE.name) for s in stage.service_stacks),
+            "AWS_DEFAULT_REGION": config.region,
+        },
+        commands=["make change-report"],
+        primary_output_directory=CHANGE_REPORT_DIR,
+        role_policy_statements=[iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[lookup_role])],
+        partial_build_spec=_install_runtimes(),
+    )
+
+
+def _verification_steps(stage: IotStage) -> list[pipelines.Step]:
+    """The smoke test, then for a stage with a bake period the bake, which runs only after the smoke test passed."""
+    smoke = _smoke_test_step(stage)
+    minutes = stage.config.delivery.bake_minutes
+    if minutes == 0:
+        return [smoke]
+    role_arn = smoke_test_role_arn(stage.config.name, stage.config.account)
+    bake = pipelines.CodeBuildStep(
+        f"Bake{stage.node.id}",
+        install_commands=["make install"],
+        env_from_cfn_outputs={
+            "INGEST_SMOKETESTROLEARN": stage.ingest.outputs["SmokeTestRoleArn"],
+            "OBSERVABILITY_COMPOSITEALARMNAME": stage.observability.outputs["CompositeAlarmName"],
+        },
+        env={"AWS_DEFAULT_REGION": stage.config.region, "BAKE_MINUTES": str(minutes)},
+        commands=["make bake"],
+        role_policy_statements=[iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[role_arn])],
+        timeout=Duration.minutes(minutes + _BAKE_OVERHEAD_MINUTES),
+        partial_build_spec=_install_runtimes(),
+    )
+    bake.add_step_dependency(smoke)
+    return [smoke, bake]
+
+
+def _smoke_test_step(stage: IotStage) -> pipelines.Step:
+    """Ends every stage: check the stack outputs, then put synthetic readings and prove where they landed.
+
+    It runs in the tooling account and reaches the stage only through the smoke-test role deployed there.
+    """
+    role_arn = smoke_test_role_arn(stage.config.name, stage.config.account)
+    return pipelines.CodeBuildStep(
+        f"SmokeTest{stage.node.id}",
+        install_commands=["make install"],
+        env_from_cfn_outputs=stage.verification_outputs(),
+        env={
+            "STAGE_NAME": stage.config.name,
+            "STAGE_ACCOUNT": stage.config.account,
+            "STAGE_REGION": stage.config.region,
+            "AWS_DEFAULT_REGION": stage.config.region,
+        },
+        commands=["make verify-stage", "make smoke-test"],
+        role_policy_statements=[iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[role_arn])],
+        partial_build_spec=_install_runtimes(),
+    )
+
+
+def _install_runtimes() -> codebuild.BuildSpec:
+    return codebuild.BuildSpec.from_object({"phases": {"install": {"runtime-versions": _RUNTIME_VERSIONS}}})

@@ -1,0 +1,76 @@
+"""Fixtures of the ingest service's tests: the session fixtures of tests/conftest.py (the synthesized app,
+stages, config), and the processor handler running against moto."""
+
+from __future__ import annotations
+
+import os
+
+# Powertools reads these when the handler module is imported, as Lambda sets them before the import.
+os.environ.update(
+    POWERTOOLS_SERVICE_NAME="processor", POWERTOOLS_METRICS_NAMESPACE="IotPlatform", POWERTOOLS_TRACE_DISABLED="true"
+)
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from services.ingest.runtime import handler
+from services.ingest.runtime.clients import AwsClients
+from services.ingest.runtime.settings import encode_bounds
+from services.ingest.tests.harness import BUCKET, REGION, TABLE, Aws
+from shared.readings.anomalies import DEFAULT_ANOMALY_BOUNDS
+from tests.conftest import app, assembly_dir, pipeline_stack, platform_config, stages  # noqa: F401
+from tools.processor_fixtures import create_processor_resources
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+    for name, value in {
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",  # pragma: allowlist secret (moto only)
+        "TABLE_NAME": TABLE,
+        "PROCESSED_BUCKET": BUCKET,
+        "ANOMALY_BOUNDS": encode_bounds(DEFAULT_ANOMALY_BOUNDS),
+        "TTL_DAYS": "7",
+        "ANOMALY_INDEX_SHARDS": "4",
+        "POWERTOOLS_SERVICE_NAME": "processor",
+        "POWERTOOLS_METRICS_NAMESPACE": "IotPlatform",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("WEBHOOK_SECRET_ARN", raising=False)
+    with mock_aws():
+        resources = create_processor_resources(region=REGION, table_name=TABLE, bucket=BUCKET)
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        s3 = boto3.client("s3", region_name=REGION)
+        sns = boto3.client("sns", region_name=REGION)
+        topic_arn = resources.topic_arn
+        monkeypatch.setenv("ALERT_TOPIC_ARN", topic_arn)
+        sqs = boto3.client("sqs", region_name=REGION)
+        queue_url = sqs.create_queue(QueueName="alerts-subscriber")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+        build_processor = handler.reading_processor  # tests may monkeypatch the module attribute
+        build_processor.cache_clear()
+        yield Aws(dynamodb=dynamodb, s3=s3, sns=sns, sqs=sqs, queue_url=queue_url)
+        build_processor.cache_clear()
+
+
+@pytest.fixture
+def use_clients(monkeypatch: pytest.MonkeyPatch, aws: Aws) -> Callable[..., None]:
+    """Run the handler with some AWS clients replaced (the handler's own wiring, injected clients)."""
+    monkeypatch.setattr(time, "sleep", lambda _: None)  # backoff without waiting
+
+    def use(**clients: Any) -> None:
+        injected = AwsClients()
+        injected.__dict__.update(clients)  # pre-seed the cached properties
+        handler.reading_processor.cache_clear()
+        processor = handler.reading_processor(injected)
+        monkeypatch.setattr(handler, "reading_processor", lambda: processor)
+
+    return use
