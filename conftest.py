@@ -1,17 +1,28 @@
-"""Per-test time limits (pytest-timeout), so a retry or settle loop that never ends fails in seconds.
+"""What every test may use: the app synthesized once per session, and per-test time limits.
 
-Every test gets the tight default of pyproject.toml (``timeout``). A test that needs the synthesized app gets
-more: the first one to ask for it pays for the synthesis, which the limit covers (fixture setup counts). The
-end-to-end tests carry their own, generous marker (tests/test_end_to_end.py). docs/testing.md has the figures.
+Time limits (pytest-timeout) make a retry or settle loop that never ends fail in seconds. Every test gets the
+tight default of pyproject.toml (``timeout``). A test that needs the synthesized app gets more: the first one to
+ask for it pays for the synthesis, which the limit covers (fixture setup counts). The end-to-end tests carry their
+own, generous marker (tests/test_end_to_end.py). docs/testing.md has the figures.
 """
 
 from __future__ import annotations
 
 import os
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from aws_cdk import App
+
+from pipeline.config import PlatformConfig, load_platform_config
+from pipeline.pipeline_stack import PipelineStack
+from stages.iot_stage import IotStage
+from tools.cdk_app import build_from_cdk_json, cdk_json_context
 
 SYNTH_TIMEOUT_SECONDS = 300
 EMULATED_AWS_FIXTURES = frozenset({"aws", "moto"})
@@ -19,8 +30,10 @@ EMULATED_AWS_FIXTURES = frozenset({"aws", "moto"})
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "app" in _fixtures(item) and item.get_closest_marker("timeout") is None:
-            item.add_marker(pytest.mark.timeout(SYNTH_TIMEOUT_SECONDS))
+        if "app" in _fixtures(item):
+            item.add_marker(pytest.mark.synth)  # `make unit` leaves these out
+            if item.get_closest_marker("timeout") is None:
+                item.add_marker(pytest.mark.timeout(SYNTH_TIMEOUT_SECONDS))
     # mutmut names the mutant a forked test run checks (and sets other values while it measures the tests).
     if "__mutmut_" in os.environ.get("MUTANT_UNDER_TEST", ""):
         # The first failing test kills a mutant: plain tests first, then properties, those on emulated AWS last.
@@ -45,3 +58,36 @@ def local_time_zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     yield "+05:30"
     monkeypatch.undo()
     time.tzset()
+
+
+# --- the synthesized app, once per session (per xdist worker) -----------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def platform_config() -> PlatformConfig:
+    return load_platform_config(cdk_json_context())
+
+
+@pytest.fixture(scope="session")
+def assembly_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cdk.out")
+
+
+@pytest.fixture(scope="session")
+def app(assembly_dir: Path) -> App:
+    """The real app with every nag pack; synth raises if any finding is unacknowledged."""
+    application = build_from_cdk_json(outdir=assembly_dir)
+    application.synth()
+    return application
+
+
+@pytest.fixture(scope="session")
+def pipeline_stack(app: App) -> PipelineStack:
+    stack = app.node.find_child("IotPipeline")
+    assert isinstance(stack, PipelineStack)
+    return stack
+
+
+@pytest.fixture(scope="session")
+def stages(pipeline_stack: PipelineStack) -> list[IotStage]:
+    return pipeline_stack.stages

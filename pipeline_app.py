@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from aws_cdk import App, Environment
 
+from pipeline.config import load_platform_config
 from pipeline.pipeline_stack import PipelineStack
+from shared.config import ConfigError
 from shared.infra.compliance import enable_nag
-from stages.config import ConfigError, load_platform_config, sandbox_config
+from stages.config import sandbox_stage
 from stages.iot_stage import IotStage
 
 
@@ -30,7 +32,7 @@ def build_app(app: App, *, with_pipeline: bool = True) -> App:
             config=config,
         )
     if "sandbox" in context:
-        sandbox = sandbox_config(config, like=str(context["sandbox"]), account=str(context.get("sandboxAccount", "")))
+        sandbox = sandbox_stage(config.stage(str(context["sandbox"])), account=str(context.get("sandboxAccount", "")))
         IotStage(app, "Sandbox", config=sandbox, smoke_test_account=sandbox.account)
     enable_nag(app)
     return app

@@ -16,10 +16,11 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from pipeline.compliance import acknowledge_security_check, harden_pipeline
+from pipeline.config import PlatformConfig
 from pipeline.notifications import PipelineNotifications
 from shared.infra.naming import smoke_test_role_arn, stack_name
 from shared.infra.secure_bucket import access_log_bucket
-from stages.config import PlatformConfig, StageConfig
+from stages.config import StageConfig
 from stages.iot_stage import IotStage
 
 # CodeBuild's standard image ships several runtimes; pin the ones the Makefile expects.

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Environment, Stage
+from aws_cdk import CfnOutput, Duration, Environment, Stage
 from constructs import Construct
 
 from services.archive.infra.stack import ArchiveStack
+from services.ingest.config import RollbackThresholds
 from services.ingest.infra.stack import IngestStack
 from services.observability.infra.stack import ObservabilityStack
 from shared.infra.service import ServiceStack
@@ -16,10 +17,26 @@ class IotStage(Stage):
     def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, smoke_test_account: str) -> None:
         super().__init__(scope, construct_id, env=Environment(account=config.account, region=config.region))
         self.config = config
-        self.ingest = IngestStack(self, "Ingest", config=config, smoke_test_account=smoke_test_account)
-        self.archive = ArchiveStack(self, "Archive", config=config, ingest=self.ingest.shared_values)
+        self.ingest = IngestStack(
+            self,
+            "Ingest",
+            environment=config,
+            config=config.ingest,
+            traffic_shift=config.delivery.traffic_shift,
+            # A deployment rolls back on the thresholds the data path's alarms use.
+            rollback=RollbackThresholds(
+                errors=config.observability.error_threshold,
+                iterator_age_seconds=config.observability.iterator_age_threshold_seconds,
+            ),
+            smoke_test_account=smoke_test_account,
+        )
+        self.archive = ArchiveStack(self, "Archive", environment=config, config=config.archive)
         self.observability = ObservabilityStack(
-            self, "Observability", config=config, ingest=self.ingest.shared_values, archive=self.archive.shared_values
+            self,
+            "Observability",
+            environment=config,
+            config=config.observability,
+            firehose_buffer_interval=Duration.seconds(config.archive.buffer_interval_seconds),
         )
         # Values flow through SSM parameters, not exports, so the deploy order has to be explicit.
         self.archive.add_stack_dependency(self.ingest, "reads the stream parameters the ingest stack publishes")

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from stages.config import ConfigError, PlatformConfig, load_platform_config, sandbox_config
+from pipeline.config import PlatformConfig, load_platform_config
+from shared.config import ConfigError
+from stages.config import sandbox_stage
 from tools.cdk_app import cdk_json_context
 
 
@@ -128,16 +130,16 @@ def test_missing_iot_context_fails() -> None:
 
 
 def test_sandbox_copies_a_stage_into_the_given_account(platform_config: PlatformConfig) -> None:
-    sandbox = sandbox_config(platform_config, like="dev", account="999999999999")
+    sandbox = sandbox_stage(platform_config.stage("dev"), account="999999999999")
     assert (sandbox.name, sandbox.account, sandbox.removal_policy) == ("sandbox", "999999999999", "destroy")
     assert sandbox.ingest == platform_config.stage("dev").ingest
 
 
 def test_sandbox_needs_a_valid_account(platform_config: PlatformConfig) -> None:
     with pytest.raises(ConfigError, match=r"sandboxAccount: must be a 12-digit AWS account id"):
-        sandbox_config(platform_config, like="dev", account="")
+        sandbox_stage(platform_config.stage("dev"), account="")
 
 
 def test_sandbox_of_unknown_stage_fails(platform_config: PlatformConfig) -> None:
     with pytest.raises(ConfigError, match="stage 'qa' is not configured"):
-        sandbox_config(platform_config, like="qa", account="999999999999")
+        sandbox_stage(platform_config.stage("qa"), account="999999999999")

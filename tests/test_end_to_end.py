@@ -18,8 +18,8 @@ from typing import Any
 import boto3
 import pytest
 
-from services.ingest.infra.deployment import ALIAS_NAME
-from shared.readings.generator import SyntheticRecord, synthetic_records
+from services.ingest.contract import ALIAS_NAME
+from shared.synthetic.readings import SyntheticRecord, synthetic_records
 from tools.local_run import LocalPlatform, RunResult, local_platform
 
 # Generous, as the first test pays for deploying the stage and settling every reading (~1 min here), yet a settle or

@@ -12,6 +12,8 @@ from shared.infra.compliance import NAG_PACKS, acknowledge, acknowledgements, en
 from shared.infra.encryption import rotating_key
 from tools.nag_report import read_findings, render
 
+pytestmark = pytest.mark.synth  # synthesizes the app or an asset: not in `make unit`
+
 
 def test_the_app_runs_every_pack_so_its_synth_fails_on_any_finding(app: App) -> None:
     # The session fixture's synth raises on an unacknowledged finding, but only if the packs are attached to the app.

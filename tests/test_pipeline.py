@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from pipeline.config import PlatformConfig
 from pipeline.notifications import NOTIFICATION_SERVICE
 from pipeline.pipeline_stack import CHANGE_REPORT_DIR, CHANGE_REPORT_PROJECT, PipelineStack
-from stages.config import PlatformConfig
 from tools.cdk_app import REPO_ROOT
 
 

@@ -9,8 +9,8 @@ import pytest
 from aws_cdk.assertions import Template
 
 from shared.infra.naming import smoke_test_role_name
+from shared.testing.templates import Statement, arn, objects_in
 from stages.iot_stage import IotStage
-from tests.template_helpers import Statement, arn, objects_in
 
 
 def _policies_of_smoke_role(template: Template, stage: str) -> list[dict[str, Any]]:

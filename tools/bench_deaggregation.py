@@ -57,10 +57,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from aws_kinesis_agg.deaggregator import deaggregate_records  # noqa: PLC0415 - timed above in clean processes
 
-    from services.ingest.runtime.aggregation import unpack  # noqa: PLC0415
-    from shared.readings.generator import synthetic_records  # noqa: PLC0415
-    from tools.local.kinesis_events import kinesis_event  # noqa: PLC0415
-    from tools.local.producers import aggregated  # noqa: PLC0415
+    from shared.kinesis.aggregation import unpack  # noqa: PLC0415
+    from shared.synthetic.kinesis_events import kinesis_event  # noqa: PLC0415
+    from shared.synthetic.kpl import aggregated  # noqa: PLC0415
+    from shared.synthetic.readings import synthetic_records  # noqa: PLC0415
 
     records = synthetic_records(args.readings, run_id="bench", now=datetime.now(UTC), anomaly_share=0, invalid_share=0)
     (aggregate,) = aggregated(records, max_bytes=1024 * 1024)

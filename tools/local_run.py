@@ -31,7 +31,7 @@ from typing import Any
 
 import boto3
 
-from shared.readings.generator import SyntheticRecord, synthetic_records
+from shared.synthetic.readings import SyntheticRecord, synthetic_records
 from tools.local.deploy import DeployedStage, deploy_stage
 from tools.local.emulator import LOCAL_ACCOUNT, LOCAL_REGION, embedded_aws
 from tools.local.event_source_mapping import LocalEventSourceMapping, MappingSettings

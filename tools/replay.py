@@ -40,12 +40,12 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from services.archive import contract as archive
 from shared.infra.naming import MQTT_ERROR_PREFIX, stack_name
-from shared.readings.generator import SyntheticRecord
+from shared.synthetic.readings import SyntheticRecord
 from tools.aws_session import session_for
 from tools.smoke_test import PUT_BATCH, Targets, put_records
 
-ARCHIVE_PREFIX = "readings/"
 # Readings held in memory between reading S3 and putting them: bounded, so a long window cannot exhaust memory.
 # A multiple of put_records' batch, because put_records paces --rate per call in whole batches.
 PUT_CHUNK = 100 * PUT_BATCH
@@ -108,11 +108,6 @@ class Summary:
 # --- the raw archive -------------------------------------------------------------------------------------------------
 
 
-def partition_prefix(hour: datetime) -> str:
-    """Where Firehose writes the readings of ``hour`` (PARTITIONED_PREFIX in services/archive/infra/delivery.py)."""
-    return f"{ARCHIVE_PREFIX}year={hour:%Y}/month={hour:%m}/day={hour:%d}/hour={hour:%H}/"
-
-
 def partition_hours(start: datetime, end: datetime, *, margin_hours: int = 0) -> list[datetime]:
     """Every UTC hour that overlaps [start, end), widened by ``margin_hours`` on each side."""
     hour = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=margin_hours)
@@ -152,7 +147,7 @@ def archive_records(
 ) -> Iterator[SyntheticRecord]:
     """The archived readings whose timestamp lies in [start, end), in partition, object and line order."""
     for hour in partition_hours(start, end, margin_hours=margin_hours):
-        for key in _keys(s3, bucket, partition_prefix(hour)):
+        for key in _keys(s3, bucket, archive.partition_prefix(hour)):
             body = _read(s3, bucket, key, summary)
             if body is None:
                 continue
@@ -432,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     stream, bucket = _targets(args, session)
     s3 = session.client("s3")
     if args.from_archive:
-        summary = Summary(source=f"s3://{bucket}/{ARCHIVE_PREFIX} [{args.start:%FT%TZ}, {args.end:%FT%TZ})")
+        summary = Summary(source=f"s3://{bucket}/{archive.READINGS_PREFIX} [{args.start:%FT%TZ}, {args.end:%FT%TZ})")
         records = archive_records(s3, bucket, args.start, args.end, summary, margin_hours=args.margin_hours)
     else:
         summary = Summary(source=f"s3://{bucket}/" + (f" since {args.since:%FT%TZ}" if args.since else ""))

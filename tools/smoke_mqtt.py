@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.infra.naming import stack_name
-from shared.readings.generator import SyntheticRecord, synthetic_records
+from shared.synthetic.readings import SyntheticRecord, synthetic_records
 from tools.smoke_test import Checks, Sent, Targets, missing, wait_for_landing
 
 TOPIC_OUTPUT = "MqttSmokeTestTopic"

@@ -33,16 +33,14 @@ from typing import Any
 import boto3
 from tqdm import tqdm
 
-from services.ingest.runtime.objects import QUARANTINE_PREFIX, record_name
-from services.ingest.runtime.table import PARTITION_KEY, SORT_KEY
+from services.archive import contract as archive
+from services.ingest.contract import PARTITION_KEY, QUARANTINE_PREFIX, SORT_KEY, record_name
 from shared.infra.naming import SMOKE_RUN_PREFIX, stack_name
-from shared.readings.generator import SyntheticRecord, synthetic_records
 from shared.readings.schema import parse_reading
+from shared.synthetic.readings import SyntheticRecord, synthetic_records
 from tools.aws_session import session_for
 
 # The archive's layout (services/archive/infra/delivery.py; a test keeps the two in step).
-ARCHIVE_READINGS_PREFIX = "readings/"
-ARCHIVE_ERROR_PREFIX = "errors/"
 _ISO_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
 PUT_BATCH = 500
 PUT_ATTEMPTS = 8
@@ -276,7 +274,7 @@ def _find_in_archive(s3: Any, bucket: str, sent: Sequence[Sent], landing: Landin
     producer's resend) are matched one by one."""
     by_prefix: dict[str, dict[str | bytes, list[int]]] = {}
     for index, item in enumerate(sent):
-        prefix = archive_partition(item.record.data) or ARCHIVE_ERROR_PREFIX
+        prefix = archive_partition(item.record.data) or archive.ERROR_PREFIX
         by_prefix.setdefault(prefix, {}).setdefault(item.record.reading_id or item.record.data, []).append(index)
     since = min((s.put_at for s in sent), default=time.time())
     for prefix, unmatched in sorted(by_prefix.items()):
@@ -302,7 +300,7 @@ def archive_partition(data: bytes) -> str | None:
         moment = datetime.fromisoformat(stamp).astimezone(UTC)
     else:
         return None
-    return f"{ARCHIVE_READINGS_PREFIX}year={moment:%Y}/month={moment:%m}/day={moment:%d}/hour={moment:%H}/"
+    return archive.partition_prefix(moment)
 
 
 def _archive_identity(line: bytes) -> str | bytes:

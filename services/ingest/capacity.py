@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from stages.config import IngestConfig, load_platform_config
+from services.ingest.config import IngestConfig
+from shared.config import load_section
 
 MIB = 1024 * 1024
 # Per-shard limits of a provisioned Kinesis data stream.
@@ -187,10 +188,10 @@ def _figure(value: float) -> str:
 def main(argv: Sequence[str] = ()) -> int:
     stage = argv[0] if argv else "prod"
     context = json.loads(CDK_JSON.read_text(encoding="utf-8"))["context"]
-    config = load_platform_config(context).stage(stage).ingest
     try:
+        config = load_section(context, IngestConfig, "stages", stage, "ingest")
         rows = utilisations(config)
-    except ValueError as error:
+    except ValueError as error:  # ConfigError included: an unknown stage or a bad setting
         print(f"{stage}: {error}", file=sys.stderr)
         return 2
     load = Load()

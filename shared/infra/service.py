@@ -1,4 +1,9 @@
-"""The base of every service stack: ownership tags, removal policy, outputs, and values shared in the stage."""
+"""The base of every service stack: ownership tags, removal policy, outputs, and values shared in the stage.
+
+Stacks of a stage share values through SSM parameters named after the publishing service and a key from its
+contract, instead of CloudFormation exports: an export cannot change while another stack imports it, so each
+service could no longer deploy on its own (ADR 0002). A reader needs only the publisher's contract, not its stack.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,8 @@ from aws_cdk import CfnOutput, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from shared.environment import StageEnvironment
 from shared.infra.naming import parameter_name, stack_name
-from stages.config import StageConfig
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -19,45 +24,36 @@ class ServiceIdentity:
     owner_team: str
 
 
-@dataclass(frozen=True, kw_only=True)
-class SharedValue:
-    """A value one stack of a stage publishes in SSM and other stacks of the same stage read at deploy time.
-
-    Going through SSM instead of CloudFormation exports lets each service deploy on its own: an export
-    cannot change while another stack imports it.
-    """
-
-    parameter_name: str
-
-    def read(self, scope: Construct) -> str:
-        """A deploy-time token for the value (a CloudFormation SSM parameter; no lookup at synth)."""
-        return ssm.StringParameter.value_for_string_parameter(scope, self.parameter_name)
-
-
 class ServiceStack(Stack):
     """A stack owned by one service team in one stage; subclasses only compose constructs, grants and outputs."""
 
     SERVICE: ServiceIdentity
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: StageConfig, description: str, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        environment: StageEnvironment,
+        description: str,
+        **kwargs: Any,
     ) -> None:
         super().__init__(
             scope,
             construct_id,
-            stack_name=stack_name(config.name, self.SERVICE.name),
-            description=f"IoT {config.name} {self.SERVICE.name}: {description}",
-            termination_protection=config.is_production,
+            stack_name=stack_name(environment.name, self.SERVICE.name),
+            description=f"IoT {environment.name} {self.SERVICE.name}: {description}",
+            termination_protection=environment.is_production,
             **kwargs,
         )
-        self.config = config
-        self.removal_policy = RemovalPolicy.RETAIN if config.removal_policy == "retain" else RemovalPolicy.DESTROY
+        self.stage_environment = environment
+        self.removal_policy = RemovalPolicy.RETAIN if environment.removal_policy == "retain" else RemovalPolicy.DESTROY
         self.outputs: dict[str, CfnOutput] = {}
         for key, value in {
-            "Environment": config.name,
+            "Environment": environment.name,
             "Service": self.SERVICE.name,
             "OwnerTeam": self.SERVICE.owner_team,
-            "CostCenter": config.cost_center,
+            "CostCenter": environment.cost_center,
         }.items():
             Tags.of(self).add(key, value)
 
@@ -66,12 +62,20 @@ class ServiceStack(Stack):
         self.outputs[construct_id] = CfnOutput(self, construct_id, value=value, description=description)
         return self.outputs[construct_id]
 
-    def share(self, key: str, value: str, description: str) -> SharedValue:
-        """Publish ``value`` for the other stacks of the stage (SSM) and as a stack output."""
-        name = parameter_name(self.config.name, self.SERVICE.name, key)
+    def share(self, key: str, value: str, description: str) -> None:
+        """Publish ``value`` for the other stacks of the stage (SSM, under a key of this service's contract)."""
         construct_id = "".join(part.title() for part in key.split("-"))
         ssm.StringParameter(
-            self, f"{construct_id}Parameter", parameter_name=name, string_value=value, description=description
+            self,
+            f"{construct_id}Parameter",
+            parameter_name=parameter_name(self.stage_environment.name, self.SERVICE.name, key),
+            string_value=value,
+            description=description,
         )
         self.output(construct_id, value, description)
-        return SharedValue(parameter_name=name)
+
+    def read_shared(self, service: str, key: str) -> str:
+        """A deploy-time token for a value another service of the stage shares (an SSM-typed stack parameter)."""
+        return ssm.StringParameter.value_for_string_parameter(
+            self, parameter_name(self.stage_environment.name, service, key)
+        )

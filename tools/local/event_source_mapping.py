@@ -23,9 +23,9 @@ from typing import Any
 
 import boto3
 
+from shared.synthetic.kinesis_events import event_record
 from tools.local.deploy import DeployedStack
 from tools.local.function import LocalFunction
-from tools.local.kinesis_events import event_record
 from tools.local.shard_reader import IDLE_POLL_SECONDS, ShardReader
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import boto3
 import jq
 
-from services.ingest.runtime.aggregation import CorruptAggregateError, unpack
+from shared.kinesis.aggregation import CorruptAggregateError, unpack
 from tools.local.deploy import DeployedStack
 from tools.local.shard_reader import ShardReader
 

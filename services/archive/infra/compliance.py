@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aws_cdk import aws_s3 as s3
 
-from services.archive.infra.delivery import ERROR_PREFIX, READINGS_PREFIX, ArchiveDelivery
+from services.archive.contract import ERROR_PREFIX, READINGS_PREFIX
+from services.archive.infra.delivery import ArchiveDelivery
 from shared.infra.compliance import INLINE_POLICY_REASON, acknowledge, logical_id
 
 

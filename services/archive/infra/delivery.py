@@ -11,27 +11,15 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from services.archive.config import ArchiveConfig
+from services.archive.contract import (
+    ERROR_OUTPUT_PREFIX,
+    ERROR_PREFIX,
+    PARTITION_QUERY,
+    PARTITIONED_PREFIX,
+    READINGS_PREFIX,
+)
 from shared.infra.encryption import encrypted_log_group
-from stages.config import ArchiveConfig
-
-READINGS_PREFIX = "readings/"
-ERROR_PREFIX = "errors/"
-PARTITION_KEYS = ("year", "month", "day", "hour")
-# Event-time partitions in UTC from the reading's own timestamp: epoch milliseconds, or ISO-8601 with "Z" or an
-# offset (the offset is applied, so 15:20+01:00 lands in hour=14). Anything else (not JSON, no or another kind of
-# timestamp) produces no partition, so Firehose writes it under the error prefix: archived all the same.
-PARTITION_QUERY = (
-    '(.timestamp | if type == "number" then . / 1000 else '
-    '(capture("^(?<wall>[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})(?:[.][0-9]+)?(?<zone>Z|[+-][0-9]{2}:[0-9]{2})$")'
-    ' | (.wall + "Z" | fromdateiso8601) - (if .zone == "Z" then 0 else (if .zone[0:1] == "-" then -1 else 1 end)'
-    " * ((.zone[1:3] | tonumber) * 3600 + (.zone[4:6] | tonumber) * 60) end)) end) as $t"
-    ' | {year: ($t | strftime("%Y")), month: ($t | strftime("%m")), day: ($t | strftime("%d")),'
-    ' hour: ($t | strftime("%H"))}'
-)
-PARTITIONED_PREFIX = (
-    READINGS_PREFIX + "/".join(f"{key}=!{{partitionKeyFromQuery:{key}}}" for key in PARTITION_KEYS) + "/"
-)
-ERROR_OUTPUT_PREFIX = ERROR_PREFIX + "!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd}/"
 
 
 class ArchiveDelivery(Construct):

@@ -13,7 +13,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from services.archive.infra.delivery import PARTITION_KEYS, READINGS_PREFIX
+from services.archive.contract import PARTITION_KEYS, READINGS_PREFIX
 
 # One column per field of the reading schema (shared/readings/schema.py); value stays a double for SQL.
 READING_COLUMNS = (

@@ -7,7 +7,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from services.archive.infra.delivery import ERROR_PREFIX, READINGS_PREFIX
+from services.archive.contract import ERROR_PREFIX, READINGS_PREFIX
 from shared.infra.compliance import acknowledge, logical_id
 from shared.infra.smoke_test_role import grant_smoke_test_role
 

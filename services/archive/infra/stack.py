@@ -2,42 +2,44 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from aws_cdk import Duration
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from services.archive import contract
+from services.archive.config import ArchiveConfig
+from services.archive.contract import SharedKey
 from services.archive.infra.compliance import acknowledge_findings
 from services.archive.infra.delivery import ArchiveDelivery
 from services.archive.infra.query import ArchiveQueries
 from services.archive.infra.smoke_test_access import grant_archive_read
-from services.ingest.infra.stack import IngestSharedValues
+from services.ingest import contract as ingest
+from shared.environment import StageEnvironment
 from shared.infra.encryption import rotating_key
 from shared.infra.secure_bucket import access_log_bucket, data_bucket
-from shared.infra.service import ServiceIdentity, ServiceStack, SharedValue
-from stages.config import StageConfig
+from shared.infra.service import ServiceIdentity, ServiceStack
 
 ATHENA_RESULTS_EXPIRATION_DAYS = 30
 
 
-@dataclass(frozen=True, kw_only=True)
-class ArchiveSharedValues:
-    """What the other stacks of the stage read from this one."""
-
-    delivery_stream_name: SharedValue
-    raw_bucket_name: SharedValue
-
-
 class ArchiveStack(ServiceStack):
-    SERVICE = ServiceIdentity(name="archive", owner_team="iot-data")
+    SERVICE = ServiceIdentity(name=contract.SERVICE, owner_team=contract.OWNER_TEAM)
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: StageConfig, ingest: IngestSharedValues, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        environment: StageEnvironment,
+        config: ArchiveConfig,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(scope, construct_id, config=config, description="raw archive of every reading", **kwargs)
-        removal, archive = self.removal_policy, config.archive
+        super().__init__(
+            scope, construct_id, environment=environment, description="raw archive of every reading", **kwargs
+        )
+        removal, archive = self.removal_policy, config
         key = rotating_key(self, "ArchiveKey", description="Encrypts the raw readings archive", removal_policy=removal)
         logs = access_log_bucket(self, "AccessLogs", removal_policy=removal, expiration_days=archive.expiration_days)
         self.raw_bucket = data_bucket(
@@ -79,22 +81,25 @@ class ArchiveStack(ServiceStack):
             self,
             "Delivery",
             config=archive,
-            stream_arn=ingest.stream_arn.read(self),
-            stream_key_arn=ingest.stream_key_arn.read(self),
+            stream_arn=self.read_shared(ingest.SERVICE, ingest.SharedKey.STREAM_ARN),
+            stream_key_arn=self.read_shared(ingest.SERVICE, ingest.SharedKey.STREAM_KEY_ARN),
             bucket=self.raw_bucket,
             bucket_key=key,
             removal_policy=removal,
         )
         queries = ArchiveQueries(
-            self, "Queries", stage=config.name, archive_bucket=self.raw_bucket, results_bucket=results, results_key=key
+            self,
+            "Queries",
+            stage=environment.name,
+            archive_bucket=self.raw_bucket,
+            results_bucket=results,
+            results_key=key,
         )
-        self.shared_values = ArchiveSharedValues(
-            delivery_stream_name=self.share(
-                "delivery-stream-name", delivery.delivery_stream.ref, "Firehose delivery stream into the archive"
-            ),
-            raw_bucket_name=self.share("raw-bucket-name", self.raw_bucket.bucket_name, "Raw archive bucket"),
+        self.share(
+            SharedKey.DELIVERY_STREAM_NAME, delivery.delivery_stream.ref, "Firehose delivery stream into the archive"
         )
+        self.share(SharedKey.RAW_BUCKET_NAME, self.raw_bucket.bucket_name, "Raw archive bucket")
         self.output("GlueDatabase", queries.database_name, "Glue database of the archive")
         self.output("AthenaWorkgroup", queries.workgroup_name, "Athena workgroup for analysts")
         acknowledge_findings(delivery=delivery, raw_bucket=self.raw_bucket)
-        grant_archive_read(self, stage=config.name, bucket=self.raw_bucket, key=key)
+        grant_archive_read(self, stage=environment.name, bucket=self.raw_bucket, key=key)

@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
-import jq
 import pytest
 from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk.assertions import Template
 
+from services.archive import contract
 from shared.infra.compliance import acknowledgements
 from shared.readings.schema import Reading
+from shared.testing.templates import Statement, arn, objects_in, ref
 from stages.iot_stage import IotStage
-from tests.template_helpers import Statement, arn, objects_in, ref
-from tools.local.firehose import PartitioningError, partition_values
-from tools.replay import partition_prefix
 
 STAGE_NAMES = ("dev", "staging", "prod")
 RETAINED = {"dev": False, "staging": False, "prod": True}
@@ -478,82 +474,12 @@ def test_archive_acknowledges_nothing_beyond_its_known_findings(archive: Archive
     )
 
 
-# --- the partition query, run -------------------------------------------------------------------------------------
-
-
-def partitions(query: str, record: bytes) -> dict[str, str]:
-    """What Firehose does with the MetadataExtraction query (the local Firehose's implementation)."""
-    return partition_values(jq.compile(query), record)
-
-
-def fill(prefix: str, values: Mapping[str, str]) -> str:
-    return re.sub(r"!\{partitionKeyFromQuery:(\w+)\}", lambda match: values[match.group(1)], prefix)
-
-
-@pytest.fixture(scope="module")
-def query(archive_templates: dict[str, ArchiveTemplate]) -> str:
-    queries = {t.processors["MetadataExtraction"]["MetadataExtractionQuery"] for t in archive_templates.values()}
-    assert len(queries) == 1  # one query for every stage
-    return queries.pop()
-
-
-@pytest.mark.parametrize(
-    ("timestamp", "expected"),
-    [
-        ("2026-11-27T15:20:00.123+01:00", ("2026", "11", "27", "14")),
-        ("2026-11-27T23:30:00-05:00", ("2026", "11", "28", "04")),
-        ("2026-11-27T13:05:00.5+00:00", ("2026", "11", "27", "13")),
-    ],
-)
-def test_iso_timestamps_with_an_offset_partition_in_utc(query: str, timestamp: str, expected: tuple[str, ...]) -> None:
-    record = json.dumps({"sensor_id": "boiler-1", "value": 21.5, "timestamp": timestamp}).encode()
-    assert partitions(query, record) == dict(zip(("year", "month", "day", "hour"), expected, strict=True))
-
-
-def test_iso_timestamps_partition_by_their_calendar_fields(query: str) -> None:
-    record = json.dumps({"sensor_id": "boiler-1", "value": 21.5, "timestamp": "2026-11-27T13:05:00Z"}).encode()
-    assert partitions(query, record) == {"year": "2026", "month": "11", "day": "27", "hour": "13"}
-    with_millis = json.dumps({"sensor_id": "boiler-1", "timestamp": "2026-01-02T03:59:59.999Z"}).encode()
-    assert partitions(query, with_millis) == {"year": "2026", "month": "01", "day": "02", "hour": "03"}
-
-
-def test_epoch_millisecond_timestamps_partition_in_utc(query: str) -> None:
-    record = json.dumps({"sensor_id": "pump-7", "value": 1.25, "timestamp": 1795163400250}).encode()
-    utc = datetime.fromtimestamp(1795163400250 / 1000, tz=UTC)
-    assert partitions(query, record) == {"year": "2026", "month": "11", "day": "20", "hour": "08"}
-    assert partitions(query, record) == {
-        "year": f"{utc:%Y}",
-        "month": f"{utc:%m}",
-        "day": f"{utc:%d}",
-        "hour": f"{utc:%H}",
-    }
-
-
-@pytest.mark.parametrize(
-    "record",
-    [
-        b'{"sensor_id": "boiler-1", "value": 21.5}',  # no timestamp
-        b'{"sensor_id": "boiler-1", "value": 21.5, "timestamp": null}',
-        b'{"sensor_id": "boiler-1", "value": ',  # not JSON
-        b'{"sensor_id": "boiler-1", "value": 21.5, "timestamp": "yesterday"}',
-    ],
-)
-def test_records_without_a_usable_timestamp_fail_partitioning(query: str, record: bytes) -> None:
-    with pytest.raises(PartitioningError):
-        partitions(query, record)
-
-
-def test_query_yields_exactly_the_keys_the_prefix_and_table_use(archive: ArchiveTemplate, query: str) -> None:
-    record = json.dumps({"timestamp": "2026-11-27T13:05:00Z"}).encode()
-    values = partitions(query, record)
-    assert list(values) == PARTITION_KEYS
-    assert re.findall(r"!\{partitionKeyFromQuery:(\w+)\}", archive.destination["Prefix"]) == PARTITION_KEYS
-    assert [key["Name"] for key in archive.table["PartitionKeys"]] == PARTITION_KEYS
-
-
-def test_replay_tool_reads_the_prefixes_firehose_writes(archive: ArchiveTemplate, query: str) -> None:
-    """tools/replay.py lists partitions without importing CDK; it must name them as this template does."""
-    hour = datetime(2026, 11, 27, 13, tzinfo=UTC)
-    for timestamp in ("2026-11-27T13:05:00Z", int(hour.timestamp() * 1000) + 1):
-        values = partitions(query, json.dumps({"timestamp": timestamp}).encode())
-        assert fill(archive.destination["Prefix"], values) == partition_prefix(hour)
+def test_every_stage_partitions_with_the_query_and_prefixes_of_the_contract(
+    archive_templates: dict[str, ArchiveTemplate],
+) -> None:
+    """The archive's contract is what tools and the local Firehose rely on; the delivery streams must use it."""
+    for template in archive_templates.values():
+        assert template.processors["MetadataExtraction"]["MetadataExtractionQuery"] == contract.PARTITION_QUERY
+        assert template.destination["Prefix"] == contract.PARTITIONED_PREFIX
+        assert template.destination["ErrorOutputPrefix"] == contract.ERROR_OUTPUT_PREFIX
+        assert [key["Name"] for key in template.table["PartitionKeys"]] == list(contract.PARTITION_KEYS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.ingest.contract import PROCESSED_PREFIX, QUARANTINE_PREFIX
 from services.ingest.infra.alerts import AnomalyAlerts
 from services.ingest.infra.deployment import ProgressiveDeployment
 from services.ingest.infra.mqtt import MqttFrontDoor
@@ -9,7 +10,6 @@ from services.ingest.infra.processor import ProcessorFunction
 from services.ingest.infra.smoke_test_access import SmokeTestAccess
 from services.ingest.infra.storage import ReadingsStorage
 from services.ingest.infra.stream import ReadingsStream
-from services.ingest.runtime.objects import PROCESSED_PREFIX, QUARANTINE_PREFIX
 from shared.infra.compliance import INLINE_POLICY_REASON, acknowledge, logical_id
 from shared.infra.naming import MQTT_ERROR_PREFIX
 

@@ -16,10 +16,10 @@ from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from services.ingest.config import RollbackThresholds, TrafficShift
+from services.ingest.contract import METRICS_NAMESPACE, METRICS_SERVICE
 from shared.infra.naming import PLATFORM
-from stages.config import ObservabilityConfig, TrafficShift
 
-ALIAS_NAME = "live"
 _RUNBOOK = "Runbook: docs/runbooks.md#deploy-rolled-back"
 
 _TRAFFIC_SHIFTS: dict[TrafficShift, codedeploy.ILambdaDeploymentConfig] = {
@@ -49,9 +49,7 @@ class ProgressiveDeployment(Construct):
         stage: str,
         alias: lambda_.Alias,
         traffic_shift: TrafficShift,
-        thresholds: ObservabilityConfig,
-        metrics_namespace: str,
-        metrics_service: str,
+        thresholds: RollbackThresholds,
     ) -> None:
         super().__init__(scope, construct_id)
         one_minute = Duration.minutes(1)
@@ -62,7 +60,7 @@ class ProgressiveDeployment(Construct):
                 alarm_name=rollback_alarm_name(stage, "processor-errors"),
                 alarm_description="Invocations through the live alias failed while CodeDeploy shifted it. " + _RUNBOOK,
                 metric=alias.metric_errors(period=one_minute, statistic=cw.Stats.SUM),
-                threshold=thresholds.error_threshold,
+                threshold=thresholds.errors,
                 comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
                 evaluation_periods=1,
                 treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
@@ -75,9 +73,9 @@ class ProgressiveDeployment(Construct):
                 + _RUNBOOK,
                 # Powertools adds only the service dimension: this counts every version, which is the safe side.
                 metric=cw.Metric(
-                    namespace=metrics_namespace,
+                    namespace=METRICS_NAMESPACE,
                     metric_name="ReadingsFailed",
-                    dimensions_map={"service": metrics_service},
+                    dimensions_map={"service": METRICS_SERVICE},
                     statistic=cw.Stats.SUM,
                     period=one_minute,
                 ),
@@ -92,7 +90,7 @@ class ProgressiveDeployment(Construct):
                 alarm_name=rollback_alarm_name(stage, "processor-iterator-age"),
                 alarm_description="The live alias fell behind the stream while CodeDeploy shifted it. " + _RUNBOOK,
                 metric=alias.metric("IteratorAge", period=one_minute, statistic=cw.Stats.MAXIMUM),
-                threshold=thresholds.iterator_age_threshold_seconds * 1000,
+                threshold=thresholds.iterator_age_seconds * 1000,
                 comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 evaluation_periods=3,
                 datapoints_to_alarm=2,

@@ -16,10 +16,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_iot as iot
 from constructs import Construct
 
+from services.ingest.config import MqttConfig
 from services.ingest.infra.storage import ReadingsStorage
 from services.ingest.infra.stream import ReadingsStream
 from shared.infra.naming import MQTT_ERROR_PREFIX
-from stages.config import MqttConfig
 
 IOT_SQL_VERSION = "2016-03-23"
 THING_NAME = "${iot:Connection.Thing.ThingName}"  # an IoT policy variable, resolved per connection

@@ -19,14 +19,16 @@ RUNTIME_DIR = REPO_ROOT / "services" / "ingest" / "runtime"
 REQUIREMENTS = RUNTIME_DIR / "requirements.txt"
 LAMBDA_PYTHON_VERSION = "3.14"
 LAMBDA_PLATFORM = "aarch64-manylinux2014"
-# Our packages, copied with the package markers their imports need; nothing that imports CDK.
-SOURCE_PACKAGES = (Path("services/ingest/runtime"), Path("shared/readings"))
+# Only runtime code: the processor, the ingest contract and the shared modules they import; nothing that imports
+# CDK, and no test or synthetic-data code (shared/synthetic), so editing test tooling never redeploys the processor.
+SOURCE_PACKAGES = (Path("services/ingest/runtime"), Path("shared/readings"), Path("shared/kinesis"))
+SOURCE_MODULES = (Path("services/ingest/contract.py"),)
 PACKAGE_MARKERS = (Path("services/__init__.py"), Path("services/ingest/__init__.py"), Path("shared/__init__.py"))
 HANDLER = "services.ingest.runtime.handler.lambda_handler"
 
 
 def source_files() -> list[Path]:
-    files = [REQUIREMENTS, *(REPO_ROOT / marker for marker in PACKAGE_MARKERS)]
+    files = [REQUIREMENTS, *(REPO_ROOT / path for path in (*PACKAGE_MARKERS, *SOURCE_MODULES))]
     for package in SOURCE_PACKAGES:
         files.extend(sorted((REPO_ROOT / package).glob("*.py")))
     return files

@@ -14,18 +14,15 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from services.ingest.config import IngestConfig
+from services.ingest.contract import ALIAS_NAME, METRICS_NAMESPACE, METRICS_SERVICE, PROCESSED_PREFIX, QUARANTINE_PREFIX
 from services.ingest.infra.alerts import AnomalyAlerts
-from services.ingest.infra.deployment import ALIAS_NAME
 from services.ingest.infra.packaging import HANDLER, build_bundle, bundle_hash
 from services.ingest.infra.storage import ReadingsStorage
 from services.ingest.infra.stream import ReadingsStream
-from services.ingest.runtime.objects import PROCESSED_PREFIX, QUARANTINE_PREFIX
 from services.ingest.runtime.settings import encode_bounds
 from shared.infra.encryption import encrypted_log_group
-from stages.config import IngestConfig
 
-METRICS_NAMESPACE = "IotPlatform"
-METRICS_SERVICE = "processor"
 LOG_RETENTION = logs.RetentionDays.THREE_MONTHS
 # Lambda stops a batch at this point; 1,000 readings take well under a second, the rest absorbs retries.
 TIMEOUT = Duration.seconds(120)

@@ -15,11 +15,10 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from services.ingest.contract import ANOMALY_INDEX, QUARANTINE_PREFIX
 from services.ingest.infra.alerts import AnomalyAlerts
 from services.ingest.infra.storage import ReadingsStorage
 from services.ingest.infra.stream import ReadingsStream
-from services.ingest.runtime.objects import QUARANTINE_PREFIX
-from services.ingest.runtime.table import ANOMALY_INDEX
 from shared.infra.naming import SMOKE_SENSOR_PREFIX
 
 # Long enough for one smoke test to read its alerts, short enough that nothing piles up between runs.

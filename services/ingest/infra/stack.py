@@ -2,52 +2,54 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from constructs import Construct
 
+from services.ingest import contract
+from services.ingest.config import IngestConfig, MqttConfig, RollbackThresholds, TrafficShift
+from services.ingest.contract import SharedKey
 from services.ingest.infra.alerts import AnomalyAlerts
 from services.ingest.infra.compliance import acknowledge_findings, acknowledge_mqtt_findings
 from services.ingest.infra.deployment import ProgressiveDeployment
 from services.ingest.infra.mqtt import MqttFrontDoor, device_topic
-from services.ingest.infra.processor import METRICS_NAMESPACE, METRICS_SERVICE, ProcessorFunction
+from services.ingest.infra.processor import ProcessorFunction
 from services.ingest.infra.smoke_test_access import SmokeTestAccess
 from services.ingest.infra.storage import ReadingsStorage
 from services.ingest.infra.stream import ReadingsStream
+from shared.environment import StageEnvironment
 from shared.infra.naming import device_policy_name, smoke_test_role_name, topic_rule_name
-from shared.infra.service import ServiceIdentity, ServiceStack, SharedValue
-from stages.config import StageConfig
+from shared.infra.service import ServiceIdentity, ServiceStack
 
 SMOKE_TEST_DEVICE = "smoke-test"  # the device name the smoke test publishes as
 
 
-@dataclass(frozen=True, kw_only=True)
-class IngestSharedValues:
-    """What the other stacks of the stage read from this one."""
-
-    stream_arn: SharedValue
-    stream_name: SharedValue
-    stream_key_arn: SharedValue
-    function_name: SharedValue
-    table_name: SharedValue
-    processed_bucket_name: SharedValue
-    failure_bucket_name: SharedValue
-
-
 class IngestStack(ServiceStack):
-    SERVICE = ServiceIdentity(name="ingest", owner_team="iot-ingest")
+    SERVICE = ServiceIdentity(name=contract.SERVICE, owner_team=contract.OWNER_TEAM)
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: StageConfig, smoke_test_account: str, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        environment: StageEnvironment,
+        config: IngestConfig,
+        traffic_shift: TrafficShift,
+        rollback: RollbackThresholds,
+        smoke_test_account: str,
+        **kwargs: Any,
     ) -> None:
         super().__init__(
-            scope, construct_id, config=config, description="readings stream, processor, table, alerts", **kwargs
+            scope,
+            construct_id,
+            environment=environment,
+            description="readings stream, processor, table, alerts",
+            **kwargs,
         )
-        ingest, removal = config.ingest, self.removal_policy
+        ingest, removal = config, self.removal_policy
         readings = ReadingsStream(self, "Readings", config=ingest, removal_policy=removal)
         storage = ReadingsStorage(
-            self, "Storage", config=ingest, removal_policy=removal, production=config.is_production
+            self, "Storage", config=ingest, removal_policy=removal, production=environment.is_production
         )
         alerts = AnomalyAlerts(
             self, "Alerts", encryption_key=storage.key, emails=ingest.alert_emails, removal_policy=removal
@@ -58,36 +60,31 @@ class IngestStack(ServiceStack):
         deployment = ProgressiveDeployment(
             self,
             "Deployment",
-            stage=config.name,
+            stage=environment.name,
             alias=processor.alias,
-            traffic_shift=config.delivery.traffic_shift,
-            thresholds=config.observability,
-            metrics_namespace=METRICS_NAMESPACE,
-            metrics_service=METRICS_SERVICE,
+            traffic_shift=traffic_shift,
+            thresholds=rollback,
         )
         smoke = SmokeTestAccess(
             self,
             "SmokeTest",
-            role_name=smoke_test_role_name(config.name),
+            role_name=smoke_test_role_name(environment.name),
             trusted_account=smoke_test_account,
             readings=readings,
             storage=storage,
             alerts=alerts,
             removal_policy=removal,
         )
-        self.shared_values = IngestSharedValues(
-            stream_arn=self.share("stream-arn", readings.stream.stream_arn, "ARN of the readings stream"),
-            stream_name=self.share("stream-name", readings.stream.stream_name, "Readings stream producers put to"),
-            stream_key_arn=self.share("stream-key-arn", readings.key.key_arn, "KMS key of the readings stream"),
-            function_name=self.share("function-name", processor.function.function_name, "Processor Lambda"),
-            table_name=self.share("table-name", storage.table.table_name, "Readings table"),
-            processed_bucket_name=self.share(
-                "processed-bucket-name", storage.processed_bucket.bucket_name, "Processed output and quarantine/"
-            ),
-            failure_bucket_name=self.share(
-                "failure-bucket-name", storage.failure_bucket.bucket_name, "Batches that failed after retries"
-            ),
-        )
+        for key, value, description in (
+            (SharedKey.STREAM_ARN, readings.stream.stream_arn, "ARN of the readings stream"),
+            (SharedKey.STREAM_NAME, readings.stream.stream_name, "Readings stream producers put to"),
+            (SharedKey.STREAM_KEY_ARN, readings.key.key_arn, "KMS key of the readings stream"),
+            (SharedKey.FUNCTION_NAME, processor.function.function_name, "Processor Lambda"),
+            (SharedKey.TABLE_NAME, storage.table.table_name, "Readings table"),
+            (SharedKey.PROCESSED_BUCKET_NAME, storage.processed_bucket.bucket_name, "Processed output and quarantine/"),
+            (SharedKey.FAILURE_BUCKET_NAME, storage.failure_bucket.bucket_name, "Batches that failed after retries"),
+        ):
+            self.share(key, value, description)
         self.output("AlertTopicArn", alerts.topic.topic_arn, "Anomaly alerts (attributes: sensor_type, severity)")
         self.output("WebhookSecretArn", alerts.webhook_secret.secret_arn, "Alert webhook url and token")
         self.output("SmokeTestRoleArn", smoke.role.role_arn, "Role the smoke test assumes")
@@ -96,17 +93,17 @@ class IngestStack(ServiceStack):
             readings=readings, storage=storage, alerts=alerts, processor=processor, smoke=smoke, deployment=deployment
         )
         if ingest.mqtt.enabled:
-            self._add_mqtt_front_door(readings=readings, storage=storage, smoke=smoke)
+            self._add_mqtt_front_door(ingest.mqtt, readings=readings, storage=storage, smoke=smoke)
 
     def _add_mqtt_front_door(
-        self, *, readings: ReadingsStream, storage: ReadingsStorage, smoke: SmokeTestAccess
+        self, config: MqttConfig, *, readings: ReadingsStream, storage: ReadingsStorage, smoke: SmokeTestAccess
     ) -> None:
-        policy_name = device_policy_name(self.config.name)
+        policy_name = device_policy_name(self.stage_environment.name)
         mqtt = MqttFrontDoor(
             self,
             "Mqtt",
-            config=self.config.ingest.mqtt,
-            rule_name=topic_rule_name(self.config.name),
+            config=config,
+            rule_name=topic_rule_name(self.stage_environment.name),
             device_policy_name=policy_name,
             readings=readings,
             storage=storage,

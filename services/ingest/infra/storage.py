@@ -7,18 +7,19 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from services.ingest.runtime.objects import PROCESSED_PREFIX, QUARANTINE_PREFIX
-from services.ingest.runtime.table import (
+from services.ingest.config import IngestConfig
+from services.ingest.contract import (
     ANOMALY_INDEX,
     ANOMALY_PARTITION,
     ANOMALY_SORT,
     PARTITION_KEY,
+    PROCESSED_PREFIX,
+    QUARANTINE_PREFIX,
     SORT_KEY,
     TTL_ATTRIBUTE,
 )
 from shared.infra.encryption import rotating_key
 from shared.infra.secure_bucket import access_log_bucket, data_bucket
-from stages.config import IngestConfig
 
 FAILURE_EXPIRATION_DAYS = 365  # failed batches wait for a replay; keep them long enough to notice
 

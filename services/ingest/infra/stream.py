@@ -6,8 +6,8 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_kinesis as kinesis
 from constructs import Construct
 
+from services.ingest.config import IngestConfig
 from shared.infra.encryption import rotating_key
-from stages.config import IngestConfig
 
 
 class ReadingsStream(Construct):

@@ -21,10 +21,10 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 
-from services.ingest.runtime.aggregation import CorruptAggregateError, unpack
+from services.ingest.contract import StreamPosition
 from services.ingest.runtime.alerts import AlertTopic, Webhook
 from services.ingest.runtime.aws_errors import AWS_FAILURES, describe
-from services.ingest.runtime.objects import ProcessedBucket, StreamPosition
+from services.ingest.runtime.objects import ProcessedBucket
 from services.ingest.runtime.settings import Settings
 from services.ingest.runtime.table import (
     ReadingKey,
@@ -35,6 +35,7 @@ from services.ingest.runtime.table import (
     item_for,
     reading_key,
 )
+from shared.kinesis.aggregation import CorruptAggregateError, unpack
 from shared.readings.anomalies import severity_of
 from shared.readings.schema import InvalidReadingError, Reason, parse_reading
 

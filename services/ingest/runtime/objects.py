@@ -11,47 +11,16 @@ import base64
 import gzip
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
+from services.ingest.contract import StreamPosition, processed_key, quarantine_key
 from shared.readings.schema import InvalidReadingError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
 
     from services.ingest.runtime.table import StoredReading
-
-QUARANTINE_PREFIX = "quarantine/"
-PROCESSED_PREFIX = "processed/"
-
-
-def record_name(sequence_number: str, sub_record: int | None) -> str:
-    """``<sequence number>`` for a plain record, ``<sequence number>-<index>`` for a reading inside an aggregate."""
-    return sequence_number if sub_record is None else f"{sequence_number}-{sub_record}"
-
-
-@dataclass(frozen=True, kw_only=True)
-class StreamPosition:
-    """Where a record sits in the stream; unique per record (per user record of a KPL aggregate)."""
-
-    shard_id: str
-    sequence_number: str  # of the Kinesis record; a retry or a partial batch failure names this one
-    partition_key: str
-    arrival: datetime
-    sub_record: int | None = None  # the index inside a KPL aggregate; None for a plain record
-
-    @property
-    def name(self) -> str:
-        return record_name(self.sequence_number, self.sub_record)
-
-
-def quarantine_key(position: StreamPosition) -> str:
-    return f"{QUARANTINE_PREFIX}{position.arrival:%Y/%m/%d}/{position.shard_id}/{position.name}.json"
-
-
-def processed_key(first: StreamPosition, last: StreamPosition) -> str:
-    return f"{PROCESSED_PREFIX}{first.arrival:%Y/%m/%d/%H}/{first.shard_id}/{first.name}-{last.name}.jsonl.gz"
 
 
 class ProcessedBucket:

@@ -21,6 +21,15 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
+from services.ingest.contract import (
+    ANOMALY_FLAG,
+    ANOMALY_INDEX,
+    ANOMALY_PARTITION,
+    ANOMALY_SORT,
+    PARTITION_KEY,
+    SORT_KEY,
+    TTL_ATTRIBUTE,
+)
 from services.ingest.runtime.aws_errors import AWS_FAILURES, Fault, describe, fault_of
 from shared.readings.anomalies import Severity
 from shared.readings.schema import Reading
@@ -28,12 +37,6 @@ from shared.readings.schema import Reading
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
-PARTITION_KEY = "sensor_id"
-SORT_KEY = "reading_key"
-ANOMALY_INDEX = "anomalies_by_type"
-ANOMALY_PARTITION = "anomaly_partition"
-ANOMALY_SORT = "anomaly_sort"
-TTL_ATTRIBUTE = "expires_at"
 SYNTHETIC_TTL = timedelta(days=1)
 BATCH_WRITE_LIMIT = 25
 
@@ -77,7 +80,7 @@ def item_for(stored: StoredReading, *, ttl_days: int, index_shards: int) -> Wire
         value["S"].encode()  # the SDK encodes the whole request: a lone surrogate must fail here, for this item only
     item["value"] = {"N": str(reading.value)}
     item[TTL_ATTRIBUTE] = {"N": str(int((reading.timestamp + keep_for).timestamp()))}
-    item["anomaly"] = {"BOOL": stored.severity is not None}
+    item[ANOMALY_FLAG] = {"BOOL": stored.severity is not None}
     return item
 
 

@@ -1,5 +1,5 @@
-"""Fixtures of the ingest service's tests: the session fixtures of tests/conftest.py (the synthesized app,
-stages, config), and the processor handler running against moto."""
+"""Fixtures of the ingest service's tests: the processor handler running against moto (the synthesized app and
+the config come from the root conftest.py)."""
 
 from __future__ import annotations
 
@@ -22,9 +22,8 @@ from services.ingest.runtime import handler
 from services.ingest.runtime.clients import AwsClients
 from services.ingest.runtime.settings import encode_bounds
 from services.ingest.tests.harness import BUCKET, REGION, TABLE, Aws
+from services.ingest.tests.resources import create_processor_resources
 from shared.readings.anomalies import DEFAULT_ANOMALY_BOUNDS
-from tests.conftest import app, assembly_dir, pipeline_stack, platform_config, stages  # noqa: F401
-from tools.processor_fixtures import create_processor_resources
 
 
 @pytest.fixture

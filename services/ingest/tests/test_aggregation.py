@@ -11,7 +11,7 @@ from aws_kinesis_agg.deaggregator import deaggregate_records
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.ingest.runtime.aggregation import (
+from shared.kinesis.aggregation import (
     MAGIC,
     MAX_USER_RECORDS,
     CorruptAggregateError,
@@ -20,8 +20,8 @@ from services.ingest.runtime.aggregation import (
     is_aggregated,
     unpack,
 )
-from tools.local.kinesis_events import kinesis_event
-from tools.local.producers import kpl_record
+from shared.synthetic.kinesis_events import kinesis_event
+from shared.synthetic.kpl import kpl_record
 
 PROPERTIES = settings(derandomize=True, max_examples=200, deadline=None)
 READING = json.dumps({"sensor_id": "s-1", "sensor_type": "temperature", "value": 21.5, "timestamp": 1}).encode()

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
+from pipeline.config import PlatformConfig
 from services.ingest import capacity
 from services.ingest.capacity import HEADROOM_LIMIT, MIB, Load, Utilisation, utilisations
-from stages.config import IngestConfig, PlatformConfig
+from services.ingest.config import IngestConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 CHECKS = (

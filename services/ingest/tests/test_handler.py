@@ -9,12 +9,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from services.ingest.runtime.table import (
-    ANOMALY_PARTITION,
-    ReadingsTable,
-)
+from services.ingest.contract import ANOMALY_PARTITION
+from services.ingest.runtime.table import ReadingsTable
 from services.ingest.tests.harness import BUCKET, NOW, TABLE, Aws, alerts, invoke, items, objects, reading
-from tools.local.kinesis_events import kinesis_event
+from shared.synthetic.kinesis_events import kinesis_event
 
 EVENTS = Path(__file__).parent / "events"
 

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from services.ingest.runtime.aggregation import MAGIC
 from services.ingest.tests.harness import BUCKET, Aws, invoke, items, objects, quarantined, reading, sensor_ids
-from tools.local.kinesis_events import kinesis_event
-from tools.local.producers import kpl_record
+from shared.kinesis.aggregation import MAGIC
+from shared.synthetic.kinesis_events import kinesis_event
+from shared.synthetic.kpl import kpl_record
 
 FIRST = 1000  # kinesis_event's first sequence number
 

@@ -28,7 +28,7 @@ from services.ingest.tests.harness import (
 from services.ingest.tests.hostile_corpus import HOSTILE
 from shared.readings.anomalies import severity_of
 from shared.readings.schema import Reason
-from tools.local.kinesis_events import kinesis_event
+from shared.synthetic.kinesis_events import kinesis_event
 
 VALID_SENSORS = [f"s-{index}" for index in range(6)]
 

@@ -17,18 +17,22 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from pipeline.config import PlatformConfig
 from pipeline.pipeline_stack import PipelineStack
 from services.ingest.capacity import MEASURED_SECONDS_PER_READING
-from services.ingest.infra.deployment import ALIAS_NAME, rollback_alarm_name
+from services.ingest.contract import ALIAS_NAME
+from services.ingest.infra.deployment import rollback_alarm_name
 from services.ingest.infra.packaging import HANDLER, REQUIREMENTS, build_bundle
 from services.ingest.infra.processor import TIMEOUT
 from services.ingest.runtime.settings import encode_bounds, parse_bounds
 from shared.infra.naming import SMOKE_RUN_PREFIX, SMOKE_SENSOR_PREFIX
-from shared.readings.generator import synthetic_records
-from stages.config import PlatformConfig, StageConfig
+from shared.synthetic.readings import synthetic_records
+from shared.testing.templates import Statement, allows, arn, objects_in, ref
+from stages.config import StageConfig
 from stages.iot_stage import IotStage
-from tests.template_helpers import Statement, allows, arn, objects_in, ref
 from tools.cdk_app import build_from_cdk_json
+
+pytestmark = pytest.mark.synth  # synthesizes the app or an asset: not in `make unit`
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 STAGE_NAMES = ("dev", "staging", "prod")
@@ -624,6 +628,27 @@ def test_asset_imports_the_handler_in_a_clean_interpreter(tmp_path: Path) -> Non
     modules = [Path(line) for line in result.stdout.splitlines()]
     assert len(modules) == 3
     assert all(module.is_relative_to(asset) for module in modules), modules
+
+
+def test_asset_carries_only_runtime_code() -> None:
+    """No infra, tests or synthetic data in the function: editing those must not change the asset (or redeploy)."""
+    asset = build_bundle()
+    ours = sorted(
+        str(path.relative_to(asset)) for package in ("services", "shared") for path in (asset / package).rglob("*.py")
+    )
+    assert ours == [
+        "services/__init__.py",
+        "services/ingest/__init__.py",
+        "services/ingest/contract.py",
+        *(
+            f"services/ingest/runtime/{path.name}"
+            for path in sorted((REPO_ROOT / "services/ingest/runtime").glob("*.py"))
+        ),
+        "shared/__init__.py",
+        *(f"shared/kinesis/{path.name}" for path in sorted((REPO_ROOT / "shared/kinesis").glob("*.py"))),
+        *(f"shared/readings/{path.name}" for path in sorted((REPO_ROOT / "shared/readings").glob("*.py"))),
+    ]
+    assert not any("synthetic" in name or "tests" in name or "infra" in name for name in ours)
 
 
 def test_the_clean_import_check_fails_without_the_dependencies(tmp_path: Path) -> None:

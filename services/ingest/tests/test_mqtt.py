@@ -8,13 +8,16 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
+from pipeline.config import PlatformConfig, load_platform_config
 from services.ingest.infra.mqtt import THING_NAME, device_topic
 from services.ingest.infra.stack import SMOKE_TEST_DEVICE
+from shared.config import ConfigError
 from shared.infra.naming import MQTT_ERROR_PREFIX
-from stages.config import ConfigError, PlatformConfig, load_platform_config
+from shared.testing.templates import Statement, arn, objects_in, ref
 from stages.iot_stage import IotStage
-from tests.template_helpers import Statement, arn, objects_in, ref
 from tools.cdk_app import build_from_cdk_json, cdk_json_context
+
+pytestmark = pytest.mark.synth  # synthesizes the app or an asset: not in `make unit`
 
 ACCOUNTS = {"dev": "222222222222", "staging": "333333333333", "prod": "444444444444"}
 

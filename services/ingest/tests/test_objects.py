@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
-from services.ingest.runtime.objects import ProcessedBucket, StreamPosition
+from services.ingest.contract import StreamPosition
+from services.ingest.runtime.objects import ProcessedBucket
 from services.ingest.runtime.table import StoredReading
 from shared.readings.anomalies import Severity
 from shared.readings.schema import InvalidReadingError, Reading, Reason

@@ -35,7 +35,7 @@ from services.ingest.tests.harness import (
     reading,
     sensor_ids,
 )
-from tools.local.kinesis_events import kinesis_event
+from shared.synthetic.kinesis_events import kinesis_event
 
 ANOMALY = 130  # a critical temperature
 SEQUENCE = 1000  # kinesis_event numbers records from here

@@ -16,10 +16,10 @@ from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from constructs import Construct
 
+from services.observability.config import ObservabilityConfig
 from services.observability.infra.metrics import DataPathMetrics
 from services.observability.infra.naming import stage_resource_name
 from services.observability.infra.ops_topic import OpsTopic
-from stages.config import ObservabilityConfig
 
 RUNBOOK = "docs/runbooks.md"
 COMPOSITE_SYMPTOM = "data-path-unhealthy"

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
-from constructs import Construct
 
-from services.archive.infra.stack import ArchiveSharedValues
-from services.ingest.infra.processor import METRICS_NAMESPACE, METRICS_SERVICE
-from services.ingest.infra.stack import IngestSharedValues
+from services.archive import contract as archive
+from services.ingest import contract as ingest
+from services.ingest.contract import METRICS_NAMESPACE, METRICS_SERVICE
+from shared.infra.service import ServiceStack
 
 # S3 publishes storage metrics once a day; a shorter period shows no data at all.
 STORAGE_PERIOD = Duration.days(1)
@@ -33,15 +33,16 @@ class WatchedResources:
     raw_bucket_name: str
 
     @classmethod
-    def read(cls, scope: Construct, *, ingest: IngestSharedValues, archive: ArchiveSharedValues) -> WatchedResources:
+    def read(cls, stack: ServiceStack) -> WatchedResources:
+        """The names the ingest and archive stacks of ``stack``'s stage share, read by their contracts' keys."""
         return cls(
-            stream_name=ingest.stream_name.read(scope),
-            function_name=ingest.function_name.read(scope),
-            table_name=ingest.table_name.read(scope),
-            processed_bucket_name=ingest.processed_bucket_name.read(scope),
-            failure_bucket_name=ingest.failure_bucket_name.read(scope),
-            delivery_stream_name=archive.delivery_stream_name.read(scope),
-            raw_bucket_name=archive.raw_bucket_name.read(scope),
+            stream_name=stack.read_shared(ingest.SERVICE, ingest.SharedKey.STREAM_NAME),
+            function_name=stack.read_shared(ingest.SERVICE, ingest.SharedKey.FUNCTION_NAME),
+            table_name=stack.read_shared(ingest.SERVICE, ingest.SharedKey.TABLE_NAME),
+            processed_bucket_name=stack.read_shared(ingest.SERVICE, ingest.SharedKey.PROCESSED_BUCKET_NAME),
+            failure_bucket_name=stack.read_shared(ingest.SERVICE, ingest.SharedKey.FAILURE_BUCKET_NAME),
+            delivery_stream_name=stack.read_shared(archive.SERVICE, archive.SharedKey.DELIVERY_STREAM_NAME),
+            raw_bucket_name=stack.read_shared(archive.SERVICE, archive.SharedKey.RAW_BUCKET_NAME),
         )
 
 

@@ -8,51 +8,51 @@ from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from services.archive.infra.stack import ArchiveSharedValues
-from services.ingest.infra.stack import IngestSharedValues
+from services.observability import contract
+from services.observability.config import ObservabilityConfig
 from services.observability.infra.alarms import DataPathAlarms
 from services.observability.infra.budget import MonthlyBudget
 from services.observability.infra.dashboard import DataPathDashboard
 from services.observability.infra.metrics import DataPathMetrics, WatchedResources
 from services.observability.infra.ops_topic import OpsTopic
+from shared.environment import StageEnvironment
 from shared.infra.service import ServiceIdentity, ServiceStack
 from shared.infra.smoke_test_role import grant_smoke_test_role
-from stages.config import StageConfig
 
 
 class ObservabilityStack(ServiceStack):
-    SERVICE = ServiceIdentity(name="observability", owner_team="iot-sre")
+    SERVICE = ServiceIdentity(name=contract.SERVICE, owner_team=contract.OWNER_TEAM)
 
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
-        config: StageConfig,
-        ingest: IngestSharedValues,
-        archive: ArchiveSharedValues,
+        environment: StageEnvironment,
+        config: ObservabilityConfig,
+        firehose_buffer_interval: Duration,
         **kwargs: Any,
     ) -> None:
         super().__init__(
-            scope, construct_id, config=config, description="dashboard, alarms, ops topic, budget", **kwargs
+            scope, construct_id, environment=environment, description="dashboard, alarms, ops topic, budget", **kwargs
         )
-        watch = config.observability
+        watch, stage = config, environment.name
         ops = OpsTopic(self, "Ops", emails=watch.ops_emails, removal_policy=self.removal_policy)
-        metrics = DataPathMetrics(WatchedResources.read(self, ingest=ingest, archive=archive))
+        metrics = DataPathMetrics(WatchedResources.read(self))
         alarms = DataPathAlarms(
             self,
             "Alarms",
-            stage=config.name,
+            stage=stage,
             config=watch,
-            firehose_buffer_interval=Duration.seconds(config.archive.buffer_interval_seconds),
+            firehose_buffer_interval=firehose_buffer_interval,
             metrics=metrics,
             topic=ops,
         )
-        dashboard = DataPathDashboard(self, "Dashboard", stage=config.name, metrics=metrics, alarms=alarms)
+        dashboard = DataPathDashboard(self, "Dashboard", stage=stage, metrics=metrics, alarms=alarms)
         MonthlyBudget(
             self,
             "Budget",
-            stage=config.name,
+            stage=stage,
             amount_usd=watch.monthly_budget_usd,
             alert_percents=watch.budget_alert_percents,
             topic=ops,
@@ -61,7 +61,7 @@ class ObservabilityStack(ServiceStack):
         grant_smoke_test_role(
             self,
             "BakeAlarmRead",
-            stage=config.name,
+            stage=stage,
             statements=[
                 iam.PolicyStatement(
                     sid="ReadCompositeAlarm",
@@ -73,4 +73,8 @@ class ObservabilityStack(ServiceStack):
         self.ops_topic = ops.topic
         self.output("OpsTopicArn", ops.topic.topic_arn, "SNS topic alarms and the budget notify")
         self.output("DashboardName", dashboard.dashboard.dashboard_name, "CloudWatch dashboard of the data path")
-        self.output("CompositeAlarmName", alarms.composite.alarm_name, "Composite alarm: any data-path alarm in ALARM")
+        self.output(
+            contract.COMPOSITE_ALARM_OUTPUT,
+            alarms.composite.alarm_name,
+            "Composite alarm: any data-path alarm in ALARM",
+        )

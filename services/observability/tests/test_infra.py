@@ -22,6 +22,8 @@ from stages.config import StageConfig
 from stages.iot_stage import IotStage
 from tools.cdk_app import build_from_cdk_json
 
+pytestmark = pytest.mark.synth  # synthesizes the app or an asset: not in `make unit`
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 STAGE_NAMES = ("dev", "staging", "prod")
 # Every value the other stacks of a stage publish that the dashboard has to watch.

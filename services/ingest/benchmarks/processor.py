@@ -1,10 +1,10 @@
 """Benchmark of the processor: CPU per reading with stubbed I/O beside the seed's handler, moto throughput,
 cold import, and the worst time per record over hostile input.
 
-    python -m tools.bench_processor [--readings 10000] [--batch-size 500] [--repeats 3]
+    python -m services.ingest.benchmarks.processor [--readings 10000] [--batch-size 500] [--repeats 3]
 
 1. Stubbed I/O: every AWS call is answered at botocore's ``before-send`` hook with a canned success, so the
-   SDK's validation, serialization and signing still run (tools/stubbed_aws.py). Workload: valid readings, 1 %
+   SDK's validation, serialization and signing still run (stubbed_aws.py here). Workload: valid readings, 1 %
    anomalies. Our handler and, when ``../shared/baseline/seed_handler.py`` is beside the repository, the seed's
    handler (its JSON loaded with ``parse_float=Decimal`` and dumped with ``default=str``, here only, so that it
    stores and publishes at all). Our CPU per reading is split into decode and validation, item building, SDK
@@ -77,9 +77,9 @@ def print_stubbed_comparison(readings: int, batch_size: int, repeats: int) -> No
     import boto3  # noqa: PLC0415 - after the environment is set
     import botocore.session  # noqa: PLC0415
 
-    from shared.readings.generator import synthetic_records  # noqa: PLC0415
-    from tools.local.kinesis_events import kinesis_event  # noqa: PLC0415
-    from tools.stubbed_aws import stub_session  # noqa: PLC0415
+    from services.ingest.benchmarks.stubbed_aws import stub_session  # noqa: PLC0415
+    from shared.synthetic.kinesis_events import kinesis_event  # noqa: PLC0415
+    from shared.synthetic.readings import synthetic_records  # noqa: PLC0415
 
     os.environ.update(
         TABLE_NAME="readings", PROCESSED_BUCKET="processed", ALERT_TOPIC_ARN=f"arn:aws:sns:{REGION}:123456789012:alerts"
@@ -195,9 +195,9 @@ def print_moto_run(readings: int, batch_size: int) -> int:
     from moto import mock_aws  # noqa: PLC0415 - imported after the environment is set
 
     from services.ingest.runtime import handler  # noqa: PLC0415
-    from shared.readings.generator import synthetic_records  # noqa: PLC0415
-    from tools.local.kinesis_events import kinesis_event  # noqa: PLC0415
-    from tools.processor_fixtures import create_processor_resources  # noqa: PLC0415
+    from services.ingest.tests.resources import create_processor_resources  # noqa: PLC0415
+    from shared.synthetic.kinesis_events import kinesis_event  # noqa: PLC0415
+    from shared.synthetic.readings import synthetic_records  # noqa: PLC0415
 
     records = synthetic_records(readings, run_id="bench", now=datetime.now(UTC), anomaly_share=0.01, invalid_share=0.01)
     with mock_aws():

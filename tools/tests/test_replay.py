@@ -14,11 +14,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from shared.readings.generator import SyntheticRecord
+from services.archive import contract as archive
+from shared.synthetic.readings import SyntheticRecord
 from tools import replay
 from tools.local.event_source_mapping import LocalEventSourceMapping, MappingSettings
 from tools.local.function import LocalFunction
-from tools.replay import Problem, Summary, archive_records, main, partition_hours, partition_prefix
+from tools.replay import Problem, Summary, archive_records, main, partition_hours
 
 REGION: Final = "eu-west-1"
 STREAM, RAW, FAILURES = "readings", "raw-archive", "failed-batches"
@@ -65,7 +66,7 @@ def epoch_ms(iso: str) -> int:
 
 def put_archive_object(aws: Aws, hour: str, name: str, lines: Sequence[bytes]) -> str:
     """A Firehose object: the records, each followed by the newline delimiter, gzipped, under the hour's partition."""
-    key = partition_prefix(at(hour)) + f"iot-dev-archive-delivery-1-{name}.gz"
+    key = archive.partition_prefix(at(hour)) + f"iot-dev-archive-delivery-1-{name}.gz"
     aws.s3.put_object(Bucket=RAW, Key=key, Body=gzip.compress(b"".join(line + b"\n" for line in lines)))
     return key
 
@@ -176,7 +177,7 @@ def test_partition_hours_cover_the_window_and_no_more() -> None:
     assert partition_hours(at("2026-11-27T14:15:00+01:00"), at("2026-11-27T15:00:00+01:00")) == [
         at("2026-11-27T13:00Z")
     ]
-    assert partition_prefix(at("2026-01-02T03:00Z")) == "readings/year=2026/month=01/day=02/hour=03/"
+    assert archive.partition_prefix(at("2026-01-02T03:00Z")) == "readings/year=2026/month=01/day=02/hour=03/"
 
 
 def test_malformed_archive_lines_are_reported_and_skipped(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:
@@ -210,7 +211,7 @@ def test_malformed_archive_lines_are_reported_and_skipped(aws: Aws, capsys: pyte
 
 def test_unreadable_object_is_reported_and_the_run_goes_on(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:
     good = reading("boiler-1", "2026-11-27T13:20:00Z")
-    broken = partition_prefix(at("2026-11-27T13:00Z")) + "iot-dev-archive-delivery-1-a.gz"
+    broken = archive.partition_prefix(at("2026-11-27T13:00Z")) + "iot-dev-archive-delivery-1-a.gz"
     aws.s3.put_object(Bucket=RAW, Key=broken, Body=gzip.compress(good * 50)[:-10])  # cut short
     put_archive_object(aws, "2026-11-27T13:00Z", "b", [good])
 

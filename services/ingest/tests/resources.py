@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 
-from services.ingest.runtime.table import ANOMALY_INDEX, ANOMALY_PARTITION, ANOMALY_SORT, PARTITION_KEY, SORT_KEY
+from services.ingest.contract import ANOMALY_INDEX, ANOMALY_PARTITION, ANOMALY_SORT, PARTITION_KEY, SORT_KEY
 
 
 @dataclass(frozen=True, kw_only=True)

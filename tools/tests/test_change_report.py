@@ -37,6 +37,8 @@ from tools.change_report import (
     select,
 )
 
+pytestmark = pytest.mark.synth  # synthesizes the app or an asset: not in `make unit`
+
 STACK = "iot-prod-data"
 
 

@@ -12,13 +12,11 @@ import pytest
 from moto import mock_aws
 from moto.iotdata.models import iotdata_backends
 
-from services.ingest.runtime.table import StoredReading, item_for
-from shared.readings.anomalies import DEFAULT_ANOMALY_BOUNDS, severity_of
-from shared.readings.generator import SyntheticRecord, synthetic_records
 from shared.readings.schema import parse_reading
+from shared.synthetic.readings import SyntheticRecord, synthetic_records
 from tools import smoke_mqtt
-from tools.processor_fixtures import create_processor_resources
 from tools.smoke_test import Sent, Targets
+from tools.tests.landing import create_landing, stored_item
 
 REGION: Final = "eu-west-1"
 ACCOUNT: Final = "123456789012"  # moto's
@@ -32,12 +30,12 @@ def targets(monkeypatch: pytest.MonkeyPatch) -> Iterator[Targets]:
     # moto serves the data plane on the generic host only, not on the account endpoint AWS hands out
     monkeypatch.setattr(smoke_mqtt, "data_endpoint", lambda _: f"data-ats.iot.{REGION}.amazonaws.com")
     with mock_aws():
-        resources = create_processor_resources(region=REGION)
+        landing = create_landing(region=REGION)
         boto3.client("s3").create_bucket(Bucket="failures", CreateBucketConfiguration={"LocationConstraint": REGION})
         yield Targets(
             stream_name="readings",
-            table_name=resources.table_name,
-            processed_bucket=resources.bucket,
+            table_name=landing.table_name,
+            processed_bucket=landing.processed_bucket,
             failure_bucket="failures",
             archive_bucket=None,
         )
@@ -51,8 +49,7 @@ def _store(table: str, payloads: Sequence[bytes]) -> None:
     """What the topic rule and the processor would do with each published reading."""
     for payload in payloads:
         reading = parse_reading(payload, now=datetime.now(UTC))
-        stored = StoredReading(reading=reading, severity=severity_of(reading, DEFAULT_ANOMALY_BOUNDS))
-        boto3.client("dynamodb").put_item(TableName=table, Item=item_for(stored, ttl_days=1, index_shards=4))
+        boto3.client("dynamodb").put_item(TableName=table, Item=stored_item(reading))
 
 
 def test_the_data_endpoint_is_the_accounts_own(monkeypatch: pytest.MonkeyPatch) -> None:

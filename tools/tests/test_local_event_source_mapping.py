@@ -17,10 +17,10 @@ from typing import Any, Final, cast
 import boto3
 import pytest
 
-from tests.local_loops import REGION, WAIT_SECONDS, emulated_account, wait_until
 from tools.local.deploy import DeployedStack
 from tools.local.event_source_mapping import LocalEventSourceMapping, MappingSettings
 from tools.local.function import InvocationResult, LocalFunction
+from tools.tests.local_loops import REGION, WAIT_SECONDS, emulated_account, wait_until
 
 STREAM, FAILURES, SHARD = "readings", "failed-batches", "shardId-000000000000"
 STREAM_ARN: Final = f"arn:aws:kinesis:{REGION}:123456789012:stream/{STREAM}"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import jq
 import pytest
 
+from shared.synthetic.kpl import kpl_record
 from tools.local.firehose import PartitioningError, deaggregated, partition_values
-from tools.local.producers import kpl_record
 
 READINGS = [b'{"sensor_id": "a", "n": 1}', b'{"sensor_id": "b", "n": 2}', b'{"sensor_id": "a", "n": 3}']
 

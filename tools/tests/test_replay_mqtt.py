@@ -8,8 +8,8 @@ import json
 import pytest
 
 from shared.infra.naming import MQTT_ERROR_PREFIX
-from tests.test_replay import FAILURE_ARGS, FAILURES, Aws, aws, failure_document, reading, stream_records  # noqa: F401
 from tools.replay import main
+from tools.tests.test_replay import FAILURE_ARGS, FAILURES, Aws, aws, failure_document, reading, stream_records  # noqa: F401
 
 TOPIC = "sensors/boiler-17/readings"
 

@@ -18,10 +18,10 @@ import boto3
 import jq
 import pytest
 
-from services.archive.infra.delivery import ERROR_OUTPUT_PREFIX, PARTITION_QUERY, PARTITIONED_PREFIX
-from tests.local_loops import REGION, emulated_account, wait_until
+from services.archive.contract import ERROR_OUTPUT_PREFIX, PARTITION_QUERY, PARTITIONED_PREFIX
 from tools.local.deploy import DeployedStack
 from tools.local.firehose import DeliverySettings, LocalFirehose, PartitioningError, partition_values
+from tools.tests.local_loops import REGION, emulated_account, wait_until
 
 BUCKET: Final = "raw-archive"
 ARRIVAL = datetime(2026, 11, 27, 23, 59, 30, tzinfo=UTC)

@@ -13,15 +13,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from services.ingest.runtime.objects import StreamPosition, quarantine_key
-from services.ingest.runtime.table import StoredReading, item_for
-from shared.readings.anomalies import DEFAULT_ANOMALY_BOUNDS, severity_of
-from shared.readings.generator import synthetic_records
+from services.archive import contract as archive
+from services.ingest.contract import StreamPosition, quarantine_key
 from shared.readings.schema import InvalidReadingError, parse_reading
-from tools.processor_fixtures import create_processor_resources
+from shared.synthetic.readings import synthetic_records
 from tools.smoke_test import (
-    ARCHIVE_ERROR_PREFIX,
-    ARCHIVE_READINGS_PREFIX,
     AlertInbox,
     Checks,
     Sent,
@@ -31,6 +27,7 @@ from tools.smoke_test import (
     put_records,
     report,
 )
+from tools.tests.landing import create_landing, stored_item
 
 REGION: Final = "eu-west-1"
 
@@ -40,13 +37,13 @@ def targets(monkeypatch: pytest.MonkeyPatch) -> Iterator[Targets]:
     for name, value in {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
-        resources = create_processor_resources(region=REGION)
+        landing = create_landing(region=REGION)
         boto3.client("kinesis").create_stream(StreamName="readings", ShardCount=2)
         boto3.client("s3").create_bucket(Bucket="failures", CreateBucketConfiguration={"LocationConstraint": REGION})
         yield Targets(
             stream_name="readings",
-            table_name=resources.table_name,
-            processed_bucket=resources.bucket,
+            table_name=landing.table_name,
+            processed_bucket=landing.processed_bucket,
             failure_bucket="failures",
             archive_bucket=None,
         )
@@ -77,8 +74,7 @@ def _land(targets: Targets, sent: list[Sent], *, skip: int | None = None, wrong_
                 Body=json.dumps({"reason": reason}).encode(),
             )
             continue
-        stored = StoredReading(reading=reading, severity=severity_of(reading, DEFAULT_ANOMALY_BOUNDS))
-        dynamodb.put_item(TableName=targets.table_name, Item=item_for(stored, ttl_days=1, index_shards=4))
+        dynamodb.put_item(TableName=targets.table_name, Item=stored_item(reading))
 
 
 def test_a_complete_landing_passes(targets: Targets) -> None:
@@ -150,12 +146,7 @@ def test_archive_partition_follows_the_event_time_like_firehose(timestamp: Any, 
     assert archive_partition(json.dumps({"timestamp": timestamp}).encode()) == partition
 
 
-def test_archive_layout_matches_the_delivery_streams() -> None:
-    from services.archive.infra import delivery  # noqa: PLC0415 - CDK import only for this comparison
-
-    assert delivery.READINGS_PREFIX == ARCHIVE_READINGS_PREFIX
-    assert delivery.ERROR_PREFIX == ARCHIVE_ERROR_PREFIX
-    assert delivery.PARTITION_KEYS == ("year", "month", "day", "hour")
+def test_a_record_that_is_not_json_has_no_partition() -> None:
     assert archive_partition(b"not json") is None
 
 
@@ -172,7 +163,7 @@ def test_archived_records_are_found_only_in_their_own_partition(targets: Targets
     misplaced = next(i for i, s in enumerate(sent) if s.record.reading_id)
     for partition in {archive_partition(s.record.data) for s in sent}:
         here = [s for i, s in enumerate(sent) if archive_partition(s.record.data) == partition and i != misplaced]
-        _archive("archive", f"{partition or ARCHIVE_ERROR_PREFIX}part-1.gz", here)
+        _archive("archive", f"{partition or archive.ERROR_PREFIX}part-1.gz", here)
     _archive("archive", "readings/year=1999/month=01/day=01/hour=00/part-1.gz", [sent[misplaced]])
     checks = Checks(archive=True)
     text, ok = report(sent, locate(boto3.Session(), archived, sent, checks=checks), checks=checks)
