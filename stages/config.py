@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.archive.config import ArchiveConfig
-from services.ingest.config import IngestConfig, TrafficShift
+from services.ingest.config import IngestConfig
 from services.observability.config import ObservabilityConfig
 from shared.config import ConfigError, as_object, aws_account, between, build, checked
 from shared.environment import StageEnvironment
@@ -21,9 +21,8 @@ STAGE_ORDER = ("dev", "staging", "prod")
 
 @dataclass(frozen=True, kw_only=True)
 class DeliveryConfig:
-    """How the pipeline promotes this stage: the processor's traffic shift and the bake after the smoke test."""
+    """How the pipeline promotes this stage: the bake after the smoke test."""
 
-    traffic_shift: TrafficShift = "AllAtOnce"
     # The stage's composite alarm must stay out of ALARM this long after the smoke test (0: no bake, as in prod).
     # At most 55: the bake reads the alarm through one session of the smoke-test role, which lasts an hour.
     bake_minutes: int = checked(between(0, 55), default=0)

@@ -22,7 +22,6 @@ class IotStage(Stage):
             "Ingest",
             environment=config,
             config=config.ingest,
-            traffic_shift=config.delivery.traffic_shift,
             # A deployment rolls back on the thresholds the data path's alarms use.
             rollback=RollbackThresholds(
                 errors=config.observability.error_threshold,

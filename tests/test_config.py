@@ -72,8 +72,8 @@ def test_anomaly_bounds_default_to_the_documented_thresholds(platform_config: Pl
         ),
         ({"iot.pipeline.repository": "no-owner"}, "pipeline.repository: must be a GitHub repository as owner/name"),
         (
-            {"iot.stages.prod.delivery.trafficShift": "Canary50Percent"},
-            "stage 'prod': delivery.trafficShift: must be one of ['AllAtOnce', 'Canary10Percent5Minutes'",
+            {"iot.stages.prod.ingest.trafficShift": "Canary50Percent"},
+            "stage 'prod': ingest.trafficShift: must be one of ['AllAtOnce', 'Canary10Percent5Minutes'",
         ),
         ({"iot.stages.dev.delivery.bakeMinutes": "56"}, "stage 'dev': delivery.bakeMinutes: must be between 0 and 55"),
         ({"iot.stages.dev.delivery.bakeMinutes": "-1"}, "stage 'dev': delivery.bakeMinutes: must be between 0 and 55"),
@@ -99,8 +99,9 @@ def test_delivery_settings_at_their_limits_are_accepted() -> None:
 def test_a_stage_without_delivery_settings_deploys_all_at_once_without_a_bake() -> None:
     context = copy.deepcopy(cdk_json_context())
     del context["iot"]["stages"]["dev"]["delivery"]
-    delivery = load_platform_config(context).stage("dev").delivery
-    assert (delivery.traffic_shift, delivery.bake_minutes) == ("AllAtOnce", 0)
+    del context["iot"]["stages"]["dev"]["ingest"]["trafficShift"]
+    dev = load_platform_config(context).stage("dev")
+    assert (dev.ingest.traffic_shift, dev.delivery.bake_minutes) == ("AllAtOnce", 0)
 
 
 def test_every_problem_is_reported_in_one_message() -> None:

@@ -83,6 +83,8 @@ class IngestConfig:
     retry_attempts: int = checked(between(0, 10000))
     max_record_age_seconds: int = checked(between(60, 604800))
     reserved_concurrency: int = checked(positive)
+    # How CodeDeploy shifts the processor's live alias to a new version; it rolls back on alarm either way.
+    traffic_shift: TrafficShift = "AllAtOnce"
     # The readings table: item expiry, the pre-warmed write throughput (0: on-demand defaults), anomaly index shards.
     table_ttl_days: int = checked(positive)
     warm_write_units_per_second: int = checked(non_negative)

@@ -7,7 +7,7 @@ from typing import Any
 from constructs import Construct
 
 from services.ingest import contract
-from services.ingest.config import IngestConfig, MqttConfig, RollbackThresholds, TrafficShift
+from services.ingest.config import IngestConfig, MqttConfig, RollbackThresholds
 from services.ingest.contract import SharedKey
 from services.ingest.infra.alerts import AnomalyAlerts
 from services.ingest.infra.compliance import acknowledge_findings, acknowledge_mqtt_findings
@@ -34,7 +34,6 @@ class IngestStack(ServiceStack):
         *,
         environment: StageEnvironment,
         config: IngestConfig,
-        traffic_shift: TrafficShift,
         rollback: RollbackThresholds,
         smoke_test_account: str,
         **kwargs: Any,
@@ -62,7 +61,7 @@ class IngestStack(ServiceStack):
             "Deployment",
             stage=environment.name,
             alias=processor.alias,
-            traffic_shift=traffic_shift,
+            traffic_shift=config.traffic_shift,
             thresholds=rollback,
         )
         smoke = SmokeTestAccess(

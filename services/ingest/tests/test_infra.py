@@ -484,7 +484,7 @@ def test_alias_points_at_the_published_version_and_codedeploy_updates_it(ingest:
 
 def test_deployment_group_shifts_as_configured_and_rolls_back_on_the_processor_alarms(ingest: IngestTemplate) -> None:
     group = ingest.props(ingest.deployment_group)
-    assert group["DeploymentConfigName"] == f"CodeDeployDefault.Lambda{ingest.config.delivery.traffic_shift}"
+    assert group["DeploymentConfigName"] == f"CodeDeployDefault.Lambda{ingest.config.ingest.traffic_shift}"
     assert group["AutoRollbackConfiguration"] == {
         "Enabled": True,
         "Events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_REQUEST", "DEPLOYMENT_STOP_ON_ALARM"],
