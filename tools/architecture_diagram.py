@@ -2,12 +2,13 @@
 
     python -m tools.architecture_diagram --assembly-dir cdk.out [--stage dev] [--check] [--doc docs/architecture.md]
 
-Reads only the assembly (manifest.json, the stage assemblies nested in it, their templates), never the code that
-produced it. One subgraph per stack; the resources of the types in NODE_KINDS are the nodes, named after their
-construct paths; every edge is derived from the templates: event source mappings, Firehose sources and
-destinations, IoT rule actions, alias traffic shifting, alarm and budget notifications, and IAM statements that
-write (WRITE_ACTIONS). A reference through an SSM parameter (how stacks share values, decisions/0002) resolves to
-the resource the publishing stack stored in it, so those edges cross stacks.
+Reads only the assembly (manifest.json, the stage assemblies nested in it, their templates and metadata), never
+the code that produced it. One subgraph per stack; the resources of the types in NODE_KINDS are the nodes, named
+after their construct paths (the stacks' metadata maps logical ids to them); every edge is derived from the
+templates: event source mappings, Firehose sources and destinations, IoT rule actions, alias traffic shifting,
+alarm and budget notifications, and IAM statements that write (WRITE_ACTIONS). A reference through an SSM
+parameter (how stacks share values, decisions/0002) resolves to the resource the publishing stack stored in it,
+so those edges cross stacks.
 
 The diagram goes between DIAGRAM_BEGIN and DIAGRAM_END in the document; --check only compares and fails when the
 document is stale (`make docs` regenerates it).
@@ -16,6 +17,7 @@ document is stale (`make docs` regenerates it).
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import re
 import sys
@@ -172,16 +174,23 @@ LINKS: tuple[Link, ...] = (
     ),
 )
 
-# IAM actions that move data into a resource, by the verb their edge carries (IAM actions are case-insensitive).
-WRITE_ACTIONS: Mapping[str, str] = {
-    "dynamodb:batchwriteitem": "writes",
-    "dynamodb:putitem": "writes",
-    "s3:putobject": "writes",
-    "sns:publish": "publishes",
-    "kinesis:putrecord": "puts records",
-    "kinesis:putrecords": "puts records",
-    "firehose:putrecord": "puts records",
-    "firehose:putrecordbatch": "puts records",
+
+@dataclass(frozen=True, kw_only=True)
+class WriteActions:
+    verb: str
+    actions: tuple[str, ...]  # lower case: IAM actions are case-insensitive
+
+
+# The IAM actions that move data into a resource of each type, and the verb the edge of a role allowed them
+# carries. A statement's action covers one when it matches it as an IAM pattern (s3:Put* covers s3:PutObject).
+WRITE_ACTIONS: Mapping[str, WriteActions] = {
+    "AWS::DynamoDB::Table": WriteActions(verb="writes", actions=("dynamodb:batchwriteitem", "dynamodb:putitem")),
+    "AWS::S3::Bucket": WriteActions(verb="writes", actions=("s3:putobject",)),
+    "AWS::SNS::Topic": WriteActions(verb="publishes", actions=("sns:publish",)),
+    "AWS::Kinesis::Stream": WriteActions(verb="puts records", actions=("kinesis:putrecord", "kinesis:putrecords")),
+    "AWS::KinesisFirehose::DeliveryStream": WriteActions(
+        verb="puts records", actions=("firehose:putrecord", "firehose:putrecordbatch")
+    ),
 }
 
 
@@ -194,6 +203,8 @@ class StackTemplate:
     construct_path: str  # IotPipeline/Dev/Ingest
     title: str  # iot-<stage>-ingest
     template: Mapping[str, Any]
+    # logical id -> construct path (IotPipeline/Dev/Ingest/Storage/Processed/Resource), from the assembly's metadata
+    construct_paths: Mapping[str, str]
 
     @property
     def construct_id(self) -> str:
@@ -245,9 +256,24 @@ def stage_stacks(assembly_dir: Path, stage: str) -> list[StackTemplate]:
                 construct_path=artifact.get("displayName", artifact_id),
                 title="-".join("<stage>" if part == stage else part for part in stack_name.split("-")),
                 template=template,
+                construct_paths=_construct_paths(stage_dir, artifact),
             )
         )
     return stacks
+
+
+def _construct_paths(stage_dir: Path, artifact: Mapping[str, Any]) -> dict[str, str]:
+    """Logical id -> construct path, from the stack's metadata (in the manifest or the file it names). CDK writes
+    it on every synth, unlike the templates' aws:cdk:path, which only the CLI asks for."""
+    metadata: dict[str, list[Mapping[str, Any]]] = dict(artifact.get("metadata", {}))
+    if "additionalMetadataFile" in artifact:
+        metadata |= json.loads((stage_dir / artifact["additionalMetadataFile"]).read_text(encoding="utf-8"))
+    return {
+        entry["data"]: path.lstrip("/")
+        for path, entries in metadata.items()
+        for entry in entries
+        if entry.get("type") == "aws:cdk:logicalId"
+    }
 
 
 def _stage_assemblies(assembly_dir: Path) -> Iterator[tuple[Mapping[str, Any], str]]:
@@ -305,7 +331,7 @@ class _Stage:
             kind = NODE_KINDS.get(resource["Type"])
             if kind is None or key in log_buckets:
                 continue
-            parts = self._construct_parts(key, resource)
+            parts = self._construct_parts(key)
             if resource["Type"] == "AWS::Lambda::Function" and any(CDK_INTERNAL_FUNCTION.fullmatch(p) for p in parts):
                 continue
             stack = key[0]
@@ -315,10 +341,10 @@ class _Stage:
             nodes[key] = node
         return nodes
 
-    def _construct_parts(self, key: ResourceKey, resource: Mapping[str, Any]) -> list[str]:
+    def _construct_parts(self, key: ResourceKey) -> list[str]:
         """The construct path below the stack, without the L1 `Resource` ids (the logical id if there is none)."""
         stack, logical_id = key
-        path = resource.get("Metadata", {}).get("aws:cdk:path", "")
+        path = self.stacks[stack].construct_paths.get(logical_id, "")
         prefix = self.stacks[stack].construct_path + "/"
         relative = path.removeprefix(prefix) if path.startswith(prefix) else logical_id
         return [part for part in relative.split("/") if part not in RESOURCE_IDS]
@@ -378,11 +404,11 @@ class _Stage:
         for statement in _as_list(policy.get("PolicyDocument", {}).get("Statement", [])):
             if statement.get("Effect") != "Allow":
                 continue
-            actions = {str(action).lower() for action in _as_list(statement.get("Action", []))}
-            for verb in sorted({WRITE_ACTIONS[action] for action in actions & WRITE_ACTIONS.keys()}):
-                for target in sorted(self.nodes_in(stack, statement.get("Resource", []))):
-                    for writer in writers:
-                        yield writer, target, verb, FLOW
+            patterns = [str(action).lower() for action in _as_list(statement.get("Action", []))]
+            for target in sorted(self.nodes_in(stack, statement.get("Resource", []))):
+                writes = WRITE_ACTIONS.get(self.resources[target]["Type"])
+                if writes and any(fnmatch.fnmatchcase(a, p) for a in writes.actions for p in patterns):
+                    yield from ((writer, target, writes.verb, FLOW) for writer in writers)
 
 
 def build_diagram(stacks: list[StackTemplate]) -> Diagram:
