@@ -70,6 +70,20 @@ def policy(*statements: dict[str, Any], role: str = "Role") -> Resource:
     )
 
 
+def published(key: str, value: Any) -> Resource:
+    """What `ServiceStack.share` adds to the ingest stack: an SSM parameter holding `value`."""
+    return resource(
+        "AWS::SSM::Parameter",
+        f"Ingest/{key}Parameter/Resource",
+        {"Name": f"/iot/dev/ingest/{key}", "Type": "String", "Value": value},
+    )
+
+
+def read_parameter(name: str, parameter_type: str = "AWS::SSM::Parameter::Value<String>") -> dict[str, Any]:
+    """What `SharedValue.read` adds to a consuming stack: a template parameter resolved from SSM at deploy time."""
+    return {"Type": parameter_type, "Default": name}
+
+
 def allow(action: str | list[str], target: Any, effect: str = "Allow") -> dict[str, Any]:
     return {"Action": action, "Effect": effect, "Resource": target}
 
@@ -207,11 +221,7 @@ def shared_stream(
         "Ingest",
         {
             "Stream": resource("AWS::Kinesis::Stream", "Ingest/Readings/Stream/Resource"),
-            "StreamArnParameter": resource(
-                "AWS::SSM::Parameter",
-                "Ingest/StreamArnParameter/Resource",
-                {"Name": "/iot/dev/ingest/stream-arn", "Type": "String", "Value": arn("Stream")},
-            ),
+            "StreamArnParameter": published("stream-arn", arn("Stream")),
         },
     )
     archive = stack(
@@ -227,7 +237,7 @@ def shared_stream(
                 },
             ),
         },
-        parameters={"StreamArn": {"Type": parameter_type, "Default": name}},
+        parameters={"StreamArn": read_parameter(name, parameter_type)},
     )
     return ingest, archive
 
@@ -253,13 +263,7 @@ def test_only_an_ssm_parameter_some_stack_publishes_crosses_stacks(parameter_typ
 def test_the_composite_alarm_watches_what_its_alarms_measure_and_notifies_its_topic() -> None:
     ingest = stack(
         "Ingest",
-        processor(
-            FunctionNameParameter=resource(
-                "AWS::SSM::Parameter",
-                "Ingest/FunctionNameParameter/Resource",
-                {"Name": "/iot/dev/ingest/function-name", "Type": "String", "Value": ref("Fn")},
-            )
-        ),
+        processor(FunctionNameParameter=published("function-name", ref("Fn"))),
     )
     observability = stack(
         "Observability",
@@ -276,9 +280,7 @@ def test_the_composite_alarm_watches_what_its_alarms_measure_and_notifies_its_to
                 {"AlarmRule": {"Fn::Join": ["", ['ALARM("', arn("Errors"), '")']]}, "AlarmActions": [ref("Topic")]},
             ),
         },
-        parameters={
-            "FunctionName": {"Type": "AWS::SSM::Parameter::Value<String>", "Default": "/iot/dev/ingest/function-name"}
-        },
+        parameters={"FunctionName": read_parameter("/iot/dev/ingest/function-name")},
     )
 
     assert edges(ingest, observability) == {
