@@ -17,7 +17,8 @@ SBOM_DIR ?= $(REPORTS)/sbom
 DIFF_BASE ?= HEAD~1
 DIFF_WORKTREE := $(REPORTS)/diff-base
 
-.PHONY: help install local test pytest unit test-ingest test-archive test-observability lint secrets synth nag-report bench mutation pipeline-synth verify-stage smoke-test bake \
+.PHONY: help install local test pytest unit test-ingest test-archive test-observability lint secrets synth docs nag-report \
+	bench mutation pipeline-synth verify-stage smoke-test bake \
 	change-report diff sbom lock clean
 
 help: ## list the targets
@@ -70,6 +71,9 @@ secrets: install ## detect-secrets over every tracked file; a finding not in .se
 
 synth: install ## cdk synth of the pipeline and every stage into cdk.out (fails on any nag finding)
 	$(CDK) synth --quiet --output $(ASSEMBLY)
+
+docs: synth ## regenerate the diagram in docs/architecture.md from the synthesized dev stage
+	$(BIN)/python -m tools.architecture_diagram --assembly-dir $(ASSEMBLY) --stage dev --doc docs/architecture.md
 
 nag-report: install ## write reports/nag-report.md: packs, findings by rule and stack, acknowledgements
 	$(BIN)/python -m tools.nag_report --assembly-dir $(ASSEMBLY) --output $(REPORTS)/nag-report.md
