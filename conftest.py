@@ -21,8 +21,9 @@ from aws_cdk import App
 
 from pipeline.config import PlatformConfig, load_platform_config
 from pipeline.pipeline_stack import PipelineStack
+from shared.config import committed_context
 from stages.iot_stage import IotStage
-from tools.cdk_app import build_from_cdk_json, cdk_json_context
+from tools.cdk_app import build_from_cdk_json
 
 SYNTH_TIMEOUT_SECONDS = 300
 EMULATED_AWS_FIXTURES = frozenset({"aws", "moto"})
@@ -65,7 +66,7 @@ def local_time_zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def platform_config() -> PlatformConfig:
-    return load_platform_config(cdk_json_context())
+    return load_platform_config(committed_context())
 
 
 @pytest.fixture(scope="session")

@@ -9,9 +9,9 @@ from __future__ import annotations
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from shared.infra.email_subscriptions import subscribe_emails
 from shared.infra.encryption import rotating_key
 
 NOTIFICATION_SERVICE = "codestar-notifications.amazonaws.com"
@@ -32,7 +32,6 @@ class PipelineNotifications(Construct):
             self, "Key", description="Encrypts the pipeline's notification topic", removal_policy=RemovalPolicy.DESTROY
         )
         self.topic = sns.Topic(self, "Topic", master_key=self.key, enforce_ssl=True)
-        for address in emails:
-            self.topic.add_subscription(subscriptions.EmailSubscription(address))
+        subscribe_emails(self.topic, emails)
         # notify_on grants the notification service, and only it, sns:Publish on the topic and use of its key.
         self.rule = pipeline.notify_on("Rule", self.topic, events=list(EVENTS))

@@ -17,9 +17,11 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import field
+from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 CONTEXT_KEY = "iot"
+CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"
 
 Settings = TypeVar("Settings")
 
@@ -76,6 +78,17 @@ aws_account = matches(r"\d{12}", "a 12-digit AWS account id")
 aws_region = matches(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d", "an AWS region such as eu-west-1")
 
 
+def committed_context() -> dict[str, Any]:
+    """The context committed in cdk.json (feature flags and the ``iot`` settings), as the CDK CLI passes it."""
+    context: dict[str, Any] = json.loads(CDK_JSON.read_text(encoding="utf-8"))["context"]
+    return context
+
+
+def configured_stages(context: Mapping[str, Any]) -> tuple[str, ...]:
+    """The names of the stages under ``iot.stages``, overrides applied."""
+    return tuple(as_object(platform_settings(context).get("stages", {}), "stages"))
+
+
 def platform_settings(context: Mapping[str, Any]) -> dict[str, Any]:
     """The ``iot`` context object with every ``iot.<path>`` override applied (on a copy)."""
     return _apply_overrides(as_object(context.get(CONTEXT_KEY), CONTEXT_KEY), context)
@@ -122,7 +135,7 @@ def _apply_overrides(raw: dict[str, Any], context: Mapping[str, Any]) -> dict[st
     return merged
 
 
-def _camel(name: str) -> str:
+def camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
 
@@ -133,7 +146,7 @@ def build(cls: type[Any], raw: Any, path: str, errors: list[str]) -> Any:
         errors.append(f"{path.rstrip('.') or cls.__name__}: expected an object, got {type(raw).__name__}")
         return None
     hints = get_type_hints(cls)
-    fields = {_camel(f.name): f for f in dataclasses.fields(cls)}
+    fields = {camel(f.name): f for f in dataclasses.fields(cls)}
     errors_before = len(errors)
     errors.extend(f"{path}{key}: unknown setting" for key in raw if key not in fields)
     values: dict[str, Any] = {}

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from shared.config import aws_account, aws_region, checked, matches, not_blank
+from shared.config import (
+    ConfigError,
+    as_object,
+    aws_account,
+    aws_region,
+    build,
+    camel,
+    checked,
+    matches,
+    not_blank,
+    platform_settings,
+)
 
 RemovalMode = Literal["destroy", "retain"]
 PRODUCTION = "prod"
@@ -28,3 +41,16 @@ class StageEnvironment:
         if self.is_production and self.removal_policy == "destroy":
             return ["removalPolicy: prod must retain its data, got 'destroy'"]
         return []
+
+
+def load_stage_environment(context: Mapping[str, Any], stage: str) -> StageEnvironment:
+    """The environment fields of ``iot.stages.<stage>`` alone, for code that needs no other stage setting."""
+    stage_raw = as_object(as_object(platform_settings(context).get("stages", {}), "stages").get(stage, {}), stage)
+    names = {camel(spec.name) for spec in dataclasses.fields(StageEnvironment)}
+    errors: list[str] = []
+    raw = {"name": stage, **{key: value for key, value in stage_raw.items() if key in names}}
+    environment = build(StageEnvironment, raw, f"stages.{stage}.", errors)
+    if errors:
+        raise ConfigError("invalid configuration in cdk.json / -c overrides:\n  - " + "\n  - ".join(errors))
+    assert isinstance(environment, StageEnvironment)
+    return environment

@@ -8,13 +8,12 @@ from typing import Any
 import pytest
 
 from pipeline.config import PlatformConfig, load_platform_config
-from shared.config import ConfigError
+from shared.config import ConfigError, committed_context
 from stages.config import sandbox_stage
-from tools.cdk_app import cdk_json_context
 
 
 def _load(**overrides: Any) -> PlatformConfig:
-    return load_platform_config({**cdk_json_context(), **overrides})
+    return load_platform_config({**committed_context(), **overrides})
 
 
 def test_committed_config_has_three_stages_in_delivery_order(platform_config: PlatformConfig) -> None:
@@ -97,7 +96,7 @@ def test_delivery_settings_at_their_limits_are_accepted() -> None:
 
 
 def test_a_stage_without_delivery_settings_deploys_all_at_once_without_a_bake() -> None:
-    context = copy.deepcopy(cdk_json_context())
+    context = copy.deepcopy(committed_context())
     del context["iot"]["stages"]["dev"]["delivery"]
     del context["iot"]["stages"]["dev"]["ingest"]["trafficShift"]
     dev = load_platform_config(context).stage("dev")
@@ -112,14 +111,14 @@ def test_every_problem_is_reported_in_one_message() -> None:
 
 
 def test_missing_stage_fails() -> None:
-    context = copy.deepcopy(cdk_json_context())
+    context = copy.deepcopy(committed_context())
     del context["iot"]["stages"]["staging"]
     with pytest.raises(ConfigError, match=r"stage 'staging': missing from iot\.stages"):
         load_platform_config(context)
 
 
 def test_missing_field_fails() -> None:
-    context = copy.deepcopy(cdk_json_context())
+    context = copy.deepcopy(committed_context())
     del context["iot"]["stages"]["prod"]["ingest"]["retentionHours"]
     with pytest.raises(ConfigError, match=r"stage 'prod': ingest.retentionHours: missing"):
         load_platform_config(context)

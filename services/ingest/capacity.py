@@ -7,14 +7,12 @@ docs/capacity.md quotes (``prod`` by default, read from cdk.json).
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from services.ingest.config import IngestConfig
-from shared.config import load_section
+from shared.config import committed_context, load_section
 
 MIB = 1024 * 1024
 # Per-shard limits of a provisioned Kinesis data stream.
@@ -32,8 +30,6 @@ ON_DEMAND_INITIAL_WRITE_UNITS = 4000
 MEASURED_SECONDS_PER_READING = 0.0005
 # At most this share of any limit may be used at the design load: 30 % headroom.
 HEADROOM_LIMIT = 0.70
-
-CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -187,7 +183,7 @@ def _figure(value: float) -> str:
 
 def main(argv: Sequence[str] = ()) -> int:
     stage = argv[0] if argv else "prod"
-    context = json.loads(CDK_JSON.read_text(encoding="utf-8"))["context"]
+    context = committed_context()
     try:
         config = load_section(context, IngestConfig, "stages", stage, "ingest")
         rows = utilisations(config)

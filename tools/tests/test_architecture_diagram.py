@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aws_cdk import App
 
-from tests.template_helpers import arn, objects_in, ref
+from shared.testing.templates import arn, objects_in, ref
 from tools.architecture_diagram import (
     DIAGRAM_BEGIN,
     DIAGRAM_END,

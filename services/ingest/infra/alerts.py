@@ -8,8 +8,9 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
+
+from shared.infra.email_subscriptions import subscribe_emails
 
 
 class AnomalyAlerts(Construct):
@@ -24,8 +25,7 @@ class AnomalyAlerts(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.topic = sns.Topic(self, "Topic", master_key=encryption_key, enforce_ssl=True)
-        for address in emails:
-            self.topic.add_subscription(subscriptions.EmailSubscription(address))
+        subscribe_emails(self.topic, emails)
         # Operators put {"url": "https://...", "token": "..."} here; an empty url means no webhook.
         self.webhook_secret = secretsmanager.Secret(
             self,

@@ -15,22 +15,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Match
 
-from pipeline.config import PlatformConfig
-from pipeline.pipeline_stack import PipelineStack
 from services.ingest.capacity import MEASURED_SECONDS_PER_READING
+from services.ingest.config import IngestConfig
 from services.ingest.contract import ALIAS_NAME
 from services.ingest.infra.deployment import rollback_alarm_name
 from services.ingest.infra.packaging import HANDLER, REQUIREMENTS, build_bundle
 from services.ingest.infra.processor import TIMEOUT
 from services.ingest.runtime.settings import encode_bounds, parse_bounds
+from services.ingest.tests.stacks import ROLLBACK, SMOKE_TEST_ACCOUNT, IngestService, synthesize_ingest
 from shared.infra.naming import SMOKE_RUN_PREFIX, SMOKE_SENSOR_PREFIX
 from shared.synthetic.readings import synthetic_records
 from shared.testing.templates import Statement, allows, arn, objects_in, ref
-from stages.config import StageConfig
-from stages.iot_stage import IotStage
-from tools.cdk_app import build_from_cdk_json
 
 pytestmark = pytest.mark.synth  # synthesizes the app or an asset: not in `make unit`
 
@@ -69,9 +66,10 @@ DESTRUCTIVE_S3_ACTIONS = (
 class IngestTemplate:
     """The synthesized ingest stack of one stage, with its resources found through the stack's outputs."""
 
-    def __init__(self, stage: IotStage) -> None:
-        self.config: StageConfig = stage.config
-        self.template = Template.from_stack(stage.ingest)
+    def __init__(self, service: IngestService) -> None:
+        self.environment = service.environment
+        self.config: IngestConfig = service.config
+        self.template = service.template
         self.body: Mapping[str, Any] = self.template.to_json()
 
     def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
@@ -184,9 +182,10 @@ class IngestTemplate:
 
 
 @pytest.fixture(scope="module")
-def ingest_templates(stages: list[IotStage]) -> dict[str, IngestTemplate]:
-    assert tuple(stage.config.name for stage in stages) == STAGE_NAMES
-    return {stage.config.name: IngestTemplate(stage) for stage in stages}
+def ingest_templates() -> dict[str, IngestTemplate]:
+    templates = {name: IngestTemplate(service) for name, service in synthesize_ingest().items()}
+    assert tuple(templates) == STAGE_NAMES
+    return templates
 
 
 @pytest.fixture(params=STAGE_NAMES)
@@ -206,12 +205,12 @@ def test_stream_is_encrypted_with_the_stages_rotating_key(ingest: IngestTemplate
 
 
 def test_stream_capacity_mode_and_retention_come_from_config(ingest: IngestTemplate) -> None:
-    config = ingest.config.ingest
+    config = ingest.config
     expected: dict[str, Any] = {
-        "StreamModeDetails": {"StreamMode": STREAM_MODES[ingest.config.name]},
+        "StreamModeDetails": {"StreamMode": STREAM_MODES[ingest.environment.name]},
         "RetentionPeriodHours": config.retention_hours,
     }
-    if STREAM_MODES[ingest.config.name] == "PROVISIONED":
+    if STREAM_MODES[ingest.environment.name] == "PROVISIONED":
         expected["ShardCount"] = config.shard_count
     else:
         expected["ShardCount"] = Match.absent()
@@ -223,7 +222,7 @@ def test_stream_capacity_mode_and_retention_come_from_config(ingest: IngestTempl
 
 
 def test_function_runtime_and_limits_come_from_config(ingest: IngestTemplate) -> None:
-    config = ingest.config.ingest
+    config = ingest.config
     props = ingest.props(ingest.function)
     assert props["Runtime"] == "python3.14"
     assert props["Architectures"] == ["arm64"]
@@ -245,7 +244,7 @@ def test_function_logs_json_to_its_own_log_group(ingest: IngestTemplate) -> None
 
 
 def test_function_environment_points_at_this_stacks_resources(ingest: IngestTemplate) -> None:
-    config = ingest.config.ingest
+    config = ingest.config
     variables = ingest.props(ingest.function)["Environment"]["Variables"]
     expected = {
         "TABLE_NAME": ref(ingest.table),
@@ -272,7 +271,7 @@ def test_function_role_is_its_own_with_no_managed_policies(ingest: IngestTemplat
 
 
 def test_event_source_mapping_settings(ingest: IngestTemplate) -> None:
-    config = ingest.config.ingest
+    config = ingest.config
     props = ingest.props(ingest.mapping)
     assert props["EventSourceArn"] == arn(ingest.stream)
     assert {name: props.get(name) for name in MAPPING_SETTINGS} == {
@@ -328,7 +327,7 @@ def test_table_keys_billing_encryption_recovery_and_ttl(ingest: IngestTemplate) 
 
 def test_table_has_the_sharded_anomaly_index(ingest: IngestTemplate) -> None:
     props = ingest.props(ingest.table)
-    warm = ingest.config.ingest.warm_write_units_per_second
+    warm = ingest.config.warm_write_units_per_second
     expected: dict[str, Any] = {
         "IndexName": "anomalies_by_type",
         "KeySchema": [
@@ -345,10 +344,10 @@ def test_table_has_the_sharded_anomaly_index(ingest: IngestTemplate) -> None:
 
 
 def test_table_protection_and_warm_throughput(ingest: IngestTemplate) -> None:
-    config = ingest.config.ingest
+    config = ingest.config
     resource = ingest.body["Resources"][ingest.table]
     props = resource["Properties"]
-    if RETAINED[ingest.config.name]:
+    if RETAINED[ingest.environment.name]:
         assert props["DeletionProtectionEnabled"] is True
         assert props["WarmThroughput"] == {"WriteUnitsPerSecond": config.warm_write_units_per_second}
         assert config.warm_write_units_per_second > 0
@@ -413,7 +412,7 @@ def test_every_bucket_denies_requests_without_tls(ingest: IngestTemplate) -> Non
 
 
 def test_processed_bucket_expires_processed_and_quarantine_objects_as_configured(ingest: IngestTemplate) -> None:
-    config = ingest.config.ingest
+    config = ingest.config
     rules = ingest.props(ingest.processed_bucket)["LifecycleConfiguration"]["Rules"]
     expirations = {rule.get("Prefix"): rule["ExpirationInDays"] for rule in rules if rule["Status"] == "Enabled"}
     assert expirations == {
@@ -430,20 +429,15 @@ def test_alert_topic_is_encrypted_and_subscribes_the_configured_addresses(ingest
     assert ingest.props(ingest.topic)["KmsMasterKeyId"] == arn(ingest.storage_key)
     subscriptions = [r["Properties"] for r in ingest.of_type("AWS::SNS::Subscription").values()]
     emails = [s["Endpoint"] for s in subscriptions if s["Protocol"] == "email"]
-    assert sorted(emails) == sorted(ingest.config.ingest.alert_emails)
+    assert sorted(emails) == sorted(ingest.config.alert_emails)
     assert len(subscriptions) == len(emails) + 1  # and the smoke test's alert inbox
 
 
-def test_configured_alert_emails_each_get_one_email_subscription(tmp_path: Path) -> None:
+def test_configured_alert_emails_each_get_one_email_subscription() -> None:
     """The committed config has no addresses; an override shows each one becomes a subscription (one more synth)."""
-    app = build_from_cdk_json(
-        outdir=tmp_path, overrides={"iot.stages.dev.ingest.alertEmails": "a@example.com,b@example.com"}
-    )
-    pipeline = app.node.find_child("IotPipeline")
-    assert isinstance(pipeline, PipelineStack)
-    dev = next(stage for stage in pipeline.stages if stage.config.name == "dev")
-    assert dev.config.ingest.alert_emails == ("a@example.com", "b@example.com")
-    template = Template.from_stack(dev.ingest)
+    dev = synthesize_ingest(overrides={"iot.stages.dev.ingest.alertEmails": "a@example.com,b@example.com"})["dev"]
+    assert dev.config.alert_emails == ("a@example.com", "b@example.com")
+    template = dev.template
     topic = template.to_json()["Outputs"]["AlertTopicArn"]["Value"]
     template.resource_count_is("AWS::SNS::Subscription", 3)  # two addresses and the smoke test's alert inbox
     for address in ("a@example.com", "b@example.com"):
@@ -484,22 +478,22 @@ def test_alias_points_at_the_published_version_and_codedeploy_updates_it(ingest:
 
 def test_deployment_group_shifts_as_configured_and_rolls_back_on_the_processor_alarms(ingest: IngestTemplate) -> None:
     group = ingest.props(ingest.deployment_group)
-    assert group["DeploymentConfigName"] == f"CodeDeployDefault.Lambda{ingest.config.ingest.traffic_shift}"
+    assert group["DeploymentConfigName"] == f"CodeDeployDefault.Lambda{ingest.config.traffic_shift}"
     assert group["AutoRollbackConfiguration"] == {
         "Enabled": True,
         "Events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_REQUEST", "DEPLOYMENT_STOP_ON_ALARM"],
     }
     alarms = [ingest.props(alarm["Name"]["Ref"]) for alarm in group["AlarmConfiguration"]["Alarms"]]
     assert group["AlarmConfiguration"]["Enabled"] is True
-    stage = ingest.config.name
+    stage = ingest.environment.name
     assert {alarm["AlarmName"] for alarm in alarms} == {
         rollback_alarm_name(stage, symptom)
         for symptom in ("processor-errors", "processor-readings-failed", "processor-iterator-age")
     }
     by_metric = {alarm["MetricName"]: alarm for alarm in alarms}
     alias_dimension = {"Name": "Resource", "Value": Match.any_value()}
-    assert by_metric["Errors"]["Threshold"] == ingest.config.observability.error_threshold
-    assert by_metric["IteratorAge"]["Threshold"] == ingest.config.observability.iterator_age_threshold_seconds * 1000
+    assert by_metric["Errors"]["Threshold"] == ROLLBACK.errors
+    assert by_metric["IteratorAge"]["Threshold"] == ROLLBACK.iterator_age_seconds * 1000
     assert by_metric["ReadingsFailed"]["Threshold"] == 0
     for metric in ("Errors", "IteratorAge"):  # the alias's own metrics, not the whole function's
         names = [d["Name"] for d in by_metric[metric]["Dimensions"]]
@@ -514,18 +508,16 @@ def test_prod_shifts_traffic_progressively(ingest_templates: dict[str, IngestTem
 # --- smoke-test role -----------------------------------------------------------------------------------------------
 
 
-def test_smoke_test_role_is_trusted_by_the_tooling_account_only(
-    ingest: IngestTemplate, platform_config: PlatformConfig
-) -> None:
+def test_smoke_test_role_is_trusted_by_the_smoke_test_account_only(ingest: IngestTemplate) -> None:
     role = ingest.props(ingest.smoke_role)
     assert role["AssumeRolePolicyDocument"]["Statement"] == [
         {
             "Action": "sts:AssumeRole",
             "Effect": "Allow",
-            "Principal": {"AWS": f"arn:aws:iam::{platform_config.pipeline.tooling_account}:root"},
+            "Principal": {"AWS": f"arn:aws:iam::{SMOKE_TEST_ACCOUNT}:root"},
         }
     ]
-    assert platform_config.pipeline.tooling_account != ingest.config.account
+    assert ingest.environment.account != SMOKE_TEST_ACCOUNT
 
 
 def test_smoke_test_role_can_put_readings_and_query_but_not_write_the_table(ingest: IngestTemplate) -> None:

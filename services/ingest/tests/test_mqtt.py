@@ -11,11 +11,11 @@ from aws_cdk.assertions import Template
 from pipeline.config import PlatformConfig, load_platform_config
 from services.ingest.infra.mqtt import THING_NAME, device_topic
 from services.ingest.infra.stack import SMOKE_TEST_DEVICE
-from shared.config import ConfigError
+from shared.config import ConfigError, committed_context
 from shared.infra.naming import MQTT_ERROR_PREFIX
 from shared.testing.templates import Statement, arn, objects_in, ref
 from stages.iot_stage import IotStage
-from tools.cdk_app import build_from_cdk_json, cdk_json_context
+from tools.cdk_app import build_from_cdk_json
 
 pytestmark = pytest.mark.synth  # synthesizes the app or an asset: not in `make unit`
 
@@ -23,7 +23,7 @@ ACCOUNTS = {"dev": "222222222222", "staging": "333333333333", "prod": "444444444
 
 
 def _load(**overrides: Any) -> PlatformConfig:
-    return load_platform_config({**cdk_json_context(), **overrides})
+    return load_platform_config({**committed_context(), **overrides})
 
 
 # --- configuration -------------------------------------------------------------------------------------------------

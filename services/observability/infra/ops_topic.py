@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from shared.infra.email_subscriptions import subscribe_emails
 from shared.infra.encryption import rotating_key
 
 # What a publishing service needs from the key: a data key to encrypt the message, and decrypting that data key.
@@ -31,8 +31,7 @@ class OpsTopic(Construct):
             self, "Key", description="Encrypts ops notifications (alarms, budgets)", removal_policy=removal_policy
         )
         self.topic = sns.Topic(self, "Topic", master_key=self.key, enforce_ssl=True)
-        for address in emails:
-            self.topic.add_subscription(subscriptions.EmailSubscription(address))
+        subscribe_emails(self.topic, emails)
 
     def allow_service_to_publish(self, *, sid: str, service: str, source_arn: str) -> None:
         """Let ``service`` publish, only on behalf of this account and of resources matching ``source_arn``
