@@ -1,9 +1,9 @@
 """What every test may use: the app synthesized once per session, and per-test time limits.
 
 Time limits (pytest-timeout) make a retry or settle loop that never ends fail in seconds. Every test gets the
-tight default of pyproject.toml (``timeout``). A test that needs the synthesized app gets more: the first one to
-ask for it pays for the synthesis, which the limit covers (fixture setup counts). The end-to-end tests carry their
-own, generous marker (tests/test_end_to_end.py). docs/testing.md has the figures.
+tight default of pyproject.toml (``timeout``). A test that synthesizes (marked ``synth``, or asking for the app)
+gets more: the first one to ask for a synthesis pays for it, which the limit covers (fixture setup counts). The
+end-to-end tests carry their own, generous marker (tests/test_end_to_end.py). docs/testing.md has the figures.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "app" in _fixtures(item):
             item.add_marker(pytest.mark.synth)  # `make unit` leaves these out
-            if item.get_closest_marker("timeout") is None:
-                item.add_marker(pytest.mark.timeout(SYNTH_TIMEOUT_SECONDS))
+        if item.get_closest_marker("synth") and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(SYNTH_TIMEOUT_SECONDS))
     # mutmut names the mutant a forked test run checks (and sets other values while it measures the tests).
     if "__mutmut_" in os.environ.get("MUTANT_UNDER_TEST", ""):
         # The first failing test kills a mutant: plain tests first, then properties, those on emulated AWS last.

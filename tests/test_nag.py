@@ -7,8 +7,11 @@ from pathlib import Path
 import pytest
 from aws_cdk import App, RemovalPolicy, Stack, Stage
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 
 from shared.infra.compliance import NAG_PACKS, acknowledge, acknowledgements, enable_nag
+from shared.infra.email_subscriptions import subscribe_emails
 from shared.infra.encryption import rotating_key
 from tools.nag_report import read_findings, render
 
@@ -55,6 +58,25 @@ def test_an_acknowledged_finding_no_longer_fails_synth(tmp_path: Path) -> None:
     acknowledge(bucket, "NIST.800.53.R5-S3BucketReplicationEnabled", "A test bucket with no data to replicate at all.")
     enable_nag(app)
     app.synth()
+
+
+@pytest.mark.parametrize("through_the_helper", [True, False])
+def test_e_mail_subscriptions_pass_nag_only_through_the_shared_helper(tmp_path: Path, through_the_helper: bool) -> None:
+    """The alert, ops and pipeline topics all subscribe addresses with subscribe_emails; a plain one fails synth."""
+    app = App(outdir=str(tmp_path))
+    stack = Stack(Stage(app, "Nested"), "Notified")
+    key = rotating_key(stack, "Key", description="test", removal_policy=RemovalPolicy.DESTROY)
+    topic = sns.Topic(stack, "Topic", master_key=key, enforce_ssl=True)
+    if through_the_helper:
+        subscribe_emails(topic, ["a@example.com", "b@example.com"])
+    else:
+        topic.add_subscription(subscriptions.EmailSubscription("a@example.com"))
+    enable_nag(app)
+    if through_the_helper:
+        app.synth()
+        return
+    with pytest.raises(RuntimeError, match="Serverless-SNSRedrivePolicy"):
+        app.synth()
 
 
 def test_an_acknowledgement_without_a_real_reason_is_refused() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from aws_cdk import Stack
@@ -79,3 +80,29 @@ def test_data_is_retained_in_prod(stages: list[IotStage]) -> None:
     Template.from_stack(prod.archive).has_resource(
         "AWS::S3::Bucket", {"DeletionPolicy": "Retain", "Properties": Match.any_value()}
     )
+
+
+def _alarm(stack: Stack, name: str) -> dict[str, Any]:
+    (alarm,) = (
+        Template.from_stack(stack)
+        .find_resources("AWS::CloudWatch::Alarm", {"Properties": {"AlarmName": name}})
+        .values()
+    )
+    properties: dict[str, Any] = alarm["Properties"]
+    return properties
+
+
+def test_a_processor_deployment_rolls_back_on_the_thresholds_the_data_path_alarms_use(stages: list[IotStage]) -> None:
+    for stage in stages:
+        watch, name = stage.config.observability, stage.config.name
+        errors = _alarm(stage.ingest, f"iot-{name}-deploy-processor-errors")
+        iterator_age = _alarm(stage.ingest, f"iot-{name}-deploy-processor-iterator-age")
+        assert errors["Threshold"] == watch.error_threshold
+        assert iterator_age["Threshold"] == watch.iterator_age_threshold_seconds * 1000
+
+
+def test_the_archive_freshness_alarm_allows_the_archives_own_buffer_interval(stages: list[IotStage]) -> None:
+    for stage in stages:
+        freshness = _alarm(stage.observability, f"iot-{stage.config.name}-archive-freshness")
+        expected = stage.config.archive.buffer_interval_seconds + stage.config.observability.freshness_margin_seconds
+        assert freshness["Threshold"] == expected

@@ -39,11 +39,13 @@ def synthesize_per_stage(
     config_type: type[Settings],
     section: str,
     overrides: Mapping[str, Any] | None = None,
+    only: str | None = None,
 ) -> dict[str, SynthesizedService[Settings, StackOf]]:
-    """``build`` the stack of each stage in cdk.json (plus ``overrides``) from ``iot.stages.<stage>.<section>``."""
+    """``build`` the stack of each stage in cdk.json (plus ``overrides``; ``only`` that one stage) from
+    ``iot.stages.<stage>.<section>``."""
     context = {**committed_context(), **(overrides or {})}
     synthesized = {}
-    for name in configured_stages(context):
+    for name in configured_stages(context) if only is None else (only,):
         environment = load_stage_environment(context, name)
         config = load_section(context, config_type, "stages", name, section)
         app = App(context=context)

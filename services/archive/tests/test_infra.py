@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 from aws_cdk import aws_kinesisfirehose as firehose
-from aws_cdk.assertions import Template
 
 from services.archive import contract
+from services.archive.config import ArchiveConfig
+from services.archive.tests.stacks import ArchiveService, synthesize_archive
 from shared.infra.compliance import acknowledgements
 from shared.readings.schema import Reading
 from shared.testing.templates import Statement, arn, objects_in, ref
-from stages.iot_stage import IotStage
 
 STAGE_NAMES = ("dev", "staging", "prod")
 RETAINED = {"dev": False, "staging": False, "prod": True}
@@ -54,10 +54,11 @@ ARCHIVE_WRITES = {
 class ArchiveTemplate:
     """The synthesized archive stack of one stage, with its resources found through outputs and references."""
 
-    def __init__(self, stage: IotStage) -> None:
-        self.stage = stage
-        self.config = stage.config
-        self.template = Template.from_stack(stage.archive)
+    def __init__(self, service: ArchiveService) -> None:
+        self.stack = service.stack
+        self.environment = service.environment
+        self.config: ArchiveConfig = service.config
+        self.template = service.template
         self.body: Mapping[str, Any] = self.template.to_json()
 
     def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
@@ -175,9 +176,10 @@ class ArchiveTemplate:
 
 
 @pytest.fixture(scope="module")
-def archive_templates(stages: list[IotStage]) -> dict[str, ArchiveTemplate]:
-    assert tuple(stage.config.name for stage in stages) == STAGE_NAMES
-    return {stage.config.name: ArchiveTemplate(stage) for stage in stages}
+def archive_templates() -> dict[str, ArchiveTemplate]:
+    templates = {name: ArchiveTemplate(service) for name, service in synthesize_archive().items()}
+    assert tuple(templates) == STAGE_NAMES
+    return templates
 
 
 @pytest.fixture(params=STAGE_NAMES)
@@ -190,7 +192,7 @@ def archive(request: pytest.FixtureRequest, archive_templates: dict[str, Archive
 
 def test_delivery_stream_reads_the_ingest_stream_named_by_its_ssm_parameter(archive: ArchiveTemplate) -> None:
     props = archive.props(archive.delivery_stream)
-    stream_arn = archive.ssm_parameter(f"/iot/{archive.config.name}/ingest/stream-arn")
+    stream_arn = archive.ssm_parameter(f"/iot/{archive.environment.name}/ingest/stream-arn")
     assert props["DeliveryStreamType"] == "KinesisStreamAsSource"
     assert props["KinesisStreamSourceConfiguration"] == {
         "KinesisStreamARN": ref(stream_arn),
@@ -211,7 +213,7 @@ def test_delivery_writes_gzip_event_time_partitions_and_errors_under_their_own_p
 
 
 def test_delivery_buffering_comes_from_config(archive: ArchiveTemplate) -> None:
-    config = archive.config.archive
+    config = archive.config
     assert archive.destination["BufferingHints"] == {
         "IntervalInSeconds": config.buffer_interval_seconds,
         "SizeInMBs": config.buffer_size_mib,
@@ -244,7 +246,7 @@ def test_firehose_role_is_trusted_by_firehose_of_this_account_only(archive: Arch
     assert role["AssumeRolePolicyDocument"]["Statement"] == [
         {
             "Action": "sts:AssumeRole",
-            "Condition": {"StringEquals": {"aws:SourceAccount": archive.config.account}},
+            "Condition": {"StringEquals": {"aws:SourceAccount": archive.environment.account}},
             "Effect": "Allow",
             "Principal": {"Service": "firehose.amazonaws.com"},
         }
@@ -253,8 +255,8 @@ def test_firehose_role_is_trusted_by_firehose_of_this_account_only(archive: Arch
 
 
 def test_firehose_role_reads_only_the_ingest_stream_and_decrypts_only_with_its_key(archive: ArchiveTemplate) -> None:
-    stream_arn = ref(archive.ssm_parameter(f"/iot/{archive.config.name}/ingest/stream-arn"))
-    stream_key = ref(archive.ssm_parameter(f"/iot/{archive.config.name}/ingest/stream-key-arn"))
+    stream_arn = ref(archive.ssm_parameter(f"/iot/{archive.environment.name}/ingest/stream-arn"))
+    stream_key = ref(archive.ssm_parameter(f"/iot/{archive.environment.name}/ingest/stream-key-arn"))
     assert archive.resources_for("kinesis:") == [stream_arn]
     assert archive.actions_on(stream_arn) == STREAM_READS
     assert archive.actions_on(stream_key) == {"kms:Decrypt"}
@@ -279,7 +281,7 @@ def test_firehose_role_writes_only_its_own_log_stream(archive: ArchiveTemplate) 
         "Fn::Join": [
             "",
             [
-                f"arn:aws:logs:{archive.config.region}:{archive.config.account}:log-group:",
+                f"arn:aws:logs:{archive.environment.region}:{archive.environment.account}:log-group:",
                 ref(archive.log_group),
                 ":log-stream:",
                 ref(archive.log_stream),
@@ -346,7 +348,7 @@ def test_every_bucket_denies_requests_without_tls(archive: ArchiveTemplate) -> N
 
 
 def test_raw_bucket_tiers_and_expires_as_configured(archive: ArchiveTemplate) -> None:
-    config = archive.config.archive
+    config = archive.config
     rules = archive.props(archive.raw_bucket)["LifecycleConfiguration"]["Rules"]
     (rule,) = [rule for rule in rules if rule.get("Transitions")]
     assert rule["Status"] == "Enabled"
@@ -361,8 +363,8 @@ def test_raw_bucket_tiers_and_expires_as_configured(archive: ArchiveTemplate) ->
 
 
 def test_archive_data_is_retained_in_prod_only(archive: ArchiveTemplate) -> None:
-    retained = RETAINED[archive.config.name]
-    assert retained == (archive.config.removal_policy == "retain")
+    retained = RETAINED[archive.environment.name]
+    assert retained == (archive.environment.removal_policy == "retain")
     expected = "Retain" if retained else "Delete"
     for logical_id in (archive.raw_bucket, archive.archive_key, archive.results_bucket):
         resource = archive.body["Resources"][logical_id]
@@ -381,7 +383,7 @@ def test_every_kms_key_rotates(archive: ArchiveTemplate) -> None:
 def test_glue_table_projects_the_event_time_partitions(archive: ArchiveTemplate) -> None:
     table = archive.table
     database = archive.props(archive.the("AWS::Glue::Database"))["DatabaseInput"]["Name"]
-    assert database == f"iot_{archive.config.name}_archive" == archive.body["Outputs"]["GlueDatabase"]["Value"]
+    assert database == f"iot_{archive.environment.name}_archive" == archive.body["Outputs"]["GlueDatabase"]["Value"]
     assert archive.props(archive.the("AWS::Glue::Table"))["DatabaseName"] == database
     assert table["PartitionKeys"] == [{"Name": key, "Type": "int"} for key in PARTITION_KEYS]
     parameters = table["Parameters"]
@@ -411,7 +413,11 @@ def test_glue_table_reads_json_with_a_column_per_reading_field(archive: ArchiveT
 
 def test_athena_workgroup_enforces_encrypted_results_in_the_results_bucket(archive: ArchiveTemplate) -> None:
     props = archive.props(archive.workgroup)
-    assert props["Name"] == f"iot-{archive.config.name}-analysts" == archive.body["Outputs"]["AthenaWorkgroup"]["Value"]
+    assert (
+        props["Name"]
+        == f"iot-{archive.environment.name}-analysts"
+        == archive.body["Outputs"]["AthenaWorkgroup"]["Value"]
+    )
     configuration = props["WorkGroupConfiguration"]
     assert configuration["EnforceWorkGroupConfiguration"] is True
     assert configuration["ResultConfiguration"]["EncryptionConfiguration"] == {
@@ -431,7 +437,7 @@ def test_athena_workgroup_enforces_encrypted_results_in_the_results_bucket(archi
 
 
 def test_delivery_stream_and_raw_bucket_are_shared_in_ssm(archive: ArchiveTemplate) -> None:
-    stage = archive.config.name
+    stage = archive.environment.name
     for name, target in (
         ("delivery-stream-name", archive.delivery_stream),
         ("raw-bucket-name", archive.raw_bucket),
@@ -445,8 +451,8 @@ def test_delivery_stream_and_raw_bucket_are_shared_in_ssm(archive: ArchiveTempla
 
 
 def test_kdf1_is_acknowledged_on_the_delivery_stream_only_with_the_real_reason(archive: ArchiveTemplate) -> None:
-    (stream,) = [c for c in archive.stage.archive.node.find_all() if isinstance(c, firehose.CfnDeliveryStream)]
-    found = [a for a in acknowledgements(archive.stage.archive) if a.rule_id == "AwsSolutions-KDF1"]
+    (stream,) = [c for c in archive.stack.node.find_all() if isinstance(c, firehose.CfnDeliveryStream)]
+    found = [a for a in acknowledgements(archive.stack) if a.rule_id == "AwsSolutions-KDF1"]
     assert [a.scope for a in found] == [stream.node.path]
     reason = found[0].reason
     assert "not available with a Kinesis stream source" in reason
@@ -455,7 +461,7 @@ def test_kdf1_is_acknowledged_on_the_delivery_stream_only_with_the_real_reason(a
 
 def test_archive_acknowledges_nothing_beyond_its_known_findings(archive: ArchiveTemplate) -> None:
     bucket = archive.raw_bucket
-    assert sorted(a.rule_id for a in acknowledgements(archive.stage.archive)) == sorted(
+    assert sorted(a.rule_id for a in acknowledgements(archive.stack)) == sorted(
         [
             "AwsSolutions-KDF1",
             "AwsSolutions-S1",  # on the access-log bucket itself

@@ -20,7 +20,7 @@ ROLLBACK = RollbackThresholds(errors=3, iterator_age_seconds=240)
 IngestService = SynthesizedService[IngestConfig, IngestStack]
 
 
-def synthesize_ingest(overrides: Mapping[str, Any] | None = None) -> dict[str, IngestService]:
+def synthesize_ingest(overrides: Mapping[str, Any] | None = None, only: str | None = None) -> dict[str, IngestService]:
     def build(scope: Construct, environment: StageEnvironment, config: IngestConfig) -> IngestStack:
         return IngestStack(
             scope,
@@ -31,4 +31,4 @@ def synthesize_ingest(overrides: Mapping[str, Any] | None = None) -> dict[str, I
             smoke_test_account=SMOKE_TEST_ACCOUNT,
         )
 
-    return synthesize_per_stage(build, config_type=IngestConfig, section="ingest", overrides=overrides)
+    return synthesize_per_stage(build, config_type=IngestConfig, section="ingest", overrides=overrides, only=only)

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from pipeline.config import PlatformConfig
 from services.ingest import capacity
 from services.ingest.capacity import HEADROOM_LIMIT, MIB, Load, Utilisation, utilisations
 from services.ingest.config import IngestConfig
+from shared.config import committed_context, load_section
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 CHECKS = (
@@ -31,8 +31,8 @@ CHECKS = (
 
 
 @pytest.fixture
-def prod(platform_config: PlatformConfig) -> IngestConfig:
-    return platform_config.stage("prod").ingest
+def prod() -> IngestConfig:
+    return load_section(committed_context(), IngestConfig, "stages", "prod", "ingest")
 
 
 def by_name(rows: list[Utilisation]) -> dict[str, float]:
@@ -126,9 +126,9 @@ def test_each_limit_can_break_the_headroom(
     assert over == expected
 
 
-def test_on_demand_streams_are_outside_the_model(platform_config: PlatformConfig) -> None:
+def test_on_demand_streams_are_outside_the_model() -> None:
     with pytest.raises(ValueError, match="provisioned streams only"):
-        utilisations(platform_config.stage("dev").ingest)
+        utilisations(load_section(committed_context(), IngestConfig, "stages", "dev", "ingest"))
 
 
 def test_the_document_shows_what_the_command_prints() -> None:
@@ -142,3 +142,10 @@ def test_the_document_shows_what_the_command_prints() -> None:
     assert "| lambda reserved concurrency | 64 | 100 concurrent invocations | 64.0% | yes |" in printed
     document = (REPO_ROOT / "docs" / "capacity.md").read_text(encoding="utf-8")
     assert printed.strip() in document, "docs/capacity.md is stale: paste `python -m services.ingest.capacity`"
+
+
+def test_an_unknown_stage_is_an_error_that_names_it(capsys: pytest.CaptureFixture[str]) -> None:
+    assert capacity.main(["qa"]) == 2
+    assert "iot.stages.qa: missing" in capsys.readouterr().err
+    assert capacity.main(["dev"]) == 2  # configured, but on demand: outside the model
+    assert "dev: the capacity model covers provisioned streams only" in capsys.readouterr().err

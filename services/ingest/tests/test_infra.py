@@ -435,7 +435,8 @@ def test_alert_topic_is_encrypted_and_subscribes_the_configured_addresses(ingest
 
 def test_configured_alert_emails_each_get_one_email_subscription() -> None:
     """The committed config has no addresses; an override shows each one becomes a subscription (one more synth)."""
-    dev = synthesize_ingest(overrides={"iot.stages.dev.ingest.alertEmails": "a@example.com,b@example.com"})["dev"]
+    overrides = {"iot.stages.dev.ingest.alertEmails": "a@example.com,b@example.com"}
+    dev = synthesize_ingest(overrides, only="dev")["dev"]
     assert dev.config.alert_emails == ("a@example.com", "b@example.com")
     template = dev.template
     topic = template.to_json()["Outputs"]["AlertTopicArn"]["Value"]

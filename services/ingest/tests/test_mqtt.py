@@ -2,51 +2,45 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Template
 
-from pipeline.config import PlatformConfig, load_platform_config
+from services.ingest.config import IngestConfig
 from services.ingest.infra.mqtt import THING_NAME, device_topic
 from services.ingest.infra.stack import SMOKE_TEST_DEVICE
-from shared.config import ConfigError, committed_context
+from services.ingest.tests.stacks import synthesize_ingest
+from shared.config import ConfigError, committed_context, load_section
 from shared.infra.naming import MQTT_ERROR_PREFIX
 from shared.testing.templates import Statement, arn, objects_in, ref
-from stages.iot_stage import IotStage
-from tools.cdk_app import build_from_cdk_json
 
 pytestmark = pytest.mark.synth  # synthesizes the app or an asset: not in `make unit`
 
 ACCOUNTS = {"dev": "222222222222", "staging": "333333333333", "prod": "444444444444"}
 
 
-def _load(**overrides: Any) -> PlatformConfig:
-    return load_platform_config({**committed_context(), **overrides})
+def _load(stage: str, **overrides: Any) -> IngestConfig:
+    return load_section({**committed_context(), **overrides}, IngestConfig, "stages", stage, "ingest")
 
 
 # --- configuration -------------------------------------------------------------------------------------------------
 
 
-def test_mqtt_is_on_in_dev_and_off_in_staging_and_prod_as_committed(platform_config: PlatformConfig) -> None:
-    assert {stage.name: stage.ingest.mqtt.enabled for stage in platform_config.stages} == {
-        "dev": True,
-        "staging": False,
-        "prod": False,
-    }
-    assert platform_config.stage("dev").ingest.mqtt.topic_filter == "sensors/+/readings"
+def test_mqtt_is_on_in_dev_and_off_in_staging_and_prod_as_committed() -> None:
+    assert {name: _load(name).mqtt.enabled for name in ACCOUNTS} == {"dev": True, "staging": False, "prod": False}
+    assert _load("dev").mqtt.topic_filter == "sensors/+/readings"
 
 
 def test_mqtt_can_be_switched_on_for_one_stage_from_the_command_line() -> None:
-    config = _load(**{"iot.stages.prod.ingest.mqtt.enabled": "true", "iot.stages.dev.ingest.mqtt.enabled": "false"})
-    assert config.stage("prod").ingest.mqtt.enabled is True
-    assert config.stage("dev").ingest.mqtt.enabled is False
+    overrides = {"iot.stages.prod.ingest.mqtt.enabled": "true", "iot.stages.dev.ingest.mqtt.enabled": "false"}
+    assert _load("prod", **overrides).mqtt.enabled is True
+    assert _load("dev", **overrides).mqtt.enabled is False
 
 
 def test_enabled_must_be_a_boolean() -> None:
-    with pytest.raises(ConfigError, match=r"stage 'prod': ingest.mqtt.enabled: must be true or false, got 'yes'"):
-        _load(**{"iot.stages.prod.ingest.mqtt.enabled": "yes"})
+    with pytest.raises(ConfigError, match=r"stages\.prod\.ingest\.mqtt\.enabled: must be true or false, got 'yes'"):
+        _load("prod", **{"iot.stages.prod.ingest.mqtt.enabled": "yes"})
 
 
 @pytest.mark.parametrize(
@@ -54,7 +48,7 @@ def test_enabled_must_be_a_boolean() -> None:
     [("+", 1), ("sensors/+/readings", 2), ("a/b/c/d/e/f/g/+", 8), ("+/b/c/d/e/f/g/h", 1), ("plant_1/site-a/+", 3)],
 )
 def test_a_topic_filter_with_one_device_level_is_accepted(topic_filter: str, level: int) -> None:
-    mqtt = _load(**{"iot.stages.dev.ingest.mqtt.topicFilter": topic_filter}).stage("dev").ingest.mqtt
+    mqtt = _load("dev", **{"iot.stages.dev.ingest.mqtt.topicFilter": topic_filter}).mqtt
     assert mqtt.device_level == level
 
 
@@ -74,8 +68,8 @@ def test_a_topic_filter_with_one_device_level_is_accepted(topic_filter: str, lev
     ],
 )
 def test_any_other_topic_filter_is_rejected_naming_the_field(topic_filter: str) -> None:
-    with pytest.raises(ConfigError, match=r"stage 'dev': ingest.mqtt.topicFilter: must be an MQTT topic filter"):
-        _load(**{"iot.stages.dev.ingest.mqtt.topicFilter": topic_filter})
+    with pytest.raises(ConfigError, match=r"stages\.dev\.ingest\.mqtt\.topicFilter: must be an MQTT topic filter"):
+        _load("dev", **{"iot.stages.dev.ingest.mqtt.topicFilter": topic_filter})
 
 
 def test_a_device_topic_replaces_only_the_device_level() -> None:
@@ -86,8 +80,9 @@ def test_a_device_topic_replaces_only_the_device_level() -> None:
 # --- templates -----------------------------------------------------------------------------------------------------
 
 
-def _ingest(stages: list[IotStage], name: str) -> Template:
-    return Template.from_stack(next(stage.ingest for stage in stages if stage.config.name == name))
+@pytest.fixture(scope="module")
+def templates() -> dict[str, Template]:
+    return {name: service.template for name, service in synthesize_ingest().items()}
 
 
 def _one(template: Template, resource_type: str) -> tuple[str, dict[str, Any]]:
@@ -103,8 +98,8 @@ def _logical_id(template: Template, output: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def dev(stages: list[IotStage]) -> Template:
-    return _ingest(stages, "dev")
+def dev(templates: dict[str, Template]) -> Template:
+    return templates["dev"]
 
 
 def test_the_rule_selects_every_message_on_the_topic_filter_unchanged(dev: Template) -> None:
@@ -231,34 +226,25 @@ def test_the_smoke_test_role_may_publish_as_the_smoke_test_device_only(dev: Temp
 
 
 @pytest.mark.parametrize("name", ["staging", "prod"])
-def test_a_stage_with_mqtt_off_has_no_rule_policy_role_or_outputs(stages: list[IotStage], name: str) -> None:
-    template = _ingest(stages, name)
+def test_a_stage_with_mqtt_off_has_no_rule_policy_role_or_outputs(templates: dict[str, Template], name: str) -> None:
+    template = templates[name]
     template.resource_count_is("AWS::IoT::TopicRule", 0)
     template.resource_count_is("AWS::IoT::Policy", 0)
     assert not any(output.startswith("Mqtt") for output in template.to_json()["Outputs"])
     assert "iot.amazonaws.com" not in str(template.find_resources("AWS::IAM::Role"))
 
 
-def test_switching_mqtt_on_in_prod_with_another_topic_filter_follows_the_filter(tmp_path: Path) -> None:
-    """One more synth (a sandbox copy of prod, which nag checks too): the rule and policy follow the config."""
-    app = build_from_cdk_json(
-        outdir=tmp_path,
-        overrides={
-            "sandbox": "prod",
-            "sandboxAccount": "555555555555",
-            "iot.stages.prod.ingest.mqtt.enabled": "true",
-            "iot.stages.prod.ingest.mqtt.topicFilter": "plant/+/telemetry/v1",
-        },
-        with_pipeline=False,
-    )
-    app.synth()  # raises on any unacknowledged nag finding
-    stage = app.node.find_child("Sandbox")
-    assert isinstance(stage, IotStage)
-    template = Template.from_stack(stage.ingest)
+def test_switching_mqtt_on_in_prod_with_another_topic_filter_follows_the_filter() -> None:
+    """One more synth of prod's ingest stack, which nag checks too: the rule and policy follow the config."""
+    overrides = {
+        "iot.stages.prod.ingest.mqtt.enabled": "true",
+        "iot.stages.prod.ingest.mqtt.topicFilter": "plant/+/telemetry/v1",
+    }
+    template = synthesize_ingest(overrides, only="prod")["prod"].template
     _, rule = _one(template, "AWS::IoT::TopicRule")
     assert rule["TopicRulePayload"]["Sql"] == "SELECT * FROM 'plant/+/telemetry/v1'"
     assert rule["TopicRulePayload"]["Actions"][0]["Kinesis"]["PartitionKey"] == "${topic(2)}"
     _, policy = _one(template, "AWS::IoT::Policy")
     assert policy["PolicyDocument"]["Statement"][1]["Resource"] == (
-        "arn:aws:iot:eu-west-1:555555555555:topic/plant/${iot:Connection.Thing.ThingName}/telemetry/v1"
+        "arn:aws:iot:eu-west-1:444444444444:topic/plant/${iot:Connection.Thing.ThingName}/telemetry/v1"
     )

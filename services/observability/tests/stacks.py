@@ -1,0 +1,36 @@
+"""The observability stack of every configured stage, synthesized on its own (the service's infra tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aws_cdk import Duration
+from constructs import Construct
+
+from services.observability.config import ObservabilityConfig
+from services.observability.infra.stack import ObservabilityStack
+from shared.environment import StageEnvironment
+from shared.testing.service_stacks import SynthesizedService, synthesize_per_stage
+
+# The archive team's Firehose buffer, which the stage passes in (tests/test_stage.py checks the real one).
+FIREHOSE_BUFFER_SECONDS = 120
+
+ObservabilityService = SynthesizedService[ObservabilityConfig, ObservabilityStack]
+
+
+def synthesize_observability(
+    overrides: Mapping[str, Any] | None = None, only: str | None = None
+) -> dict[str, ObservabilityService]:
+    def build(scope: Construct, environment: StageEnvironment, config: ObservabilityConfig) -> ObservabilityStack:
+        return ObservabilityStack(
+            scope,
+            "Observability",
+            environment=environment,
+            config=config,
+            firehose_buffer_interval=Duration.seconds(FIREHOSE_BUFFER_SECONDS),
+        )
+
+    return synthesize_per_stage(
+        build, config_type=ObservabilityConfig, section="observability", overrides=overrides, only=only
+    )
