@@ -15,7 +15,7 @@ from shared.infra.email_subscriptions import subscribe_emails
 from shared.infra.encryption import rotating_key
 from tools.nag_report import read_findings, render
 
-pytestmark = pytest.mark.synth  # synthesizes the app or an asset: not in `make unit`
+pytestmark = pytest.mark.synth  # synthesizes stacks or the Lambda asset: not in `make unit`
 
 
 def test_the_app_runs_every_pack_so_its_synth_fails_on_any_finding(app: App) -> None:

@@ -37,7 +37,7 @@ from tools.change_report import (
     select,
 )
 
-pytestmark = pytest.mark.synth  # synthesizes the app or an asset: not in `make unit`
+pytestmark = pytest.mark.synth  # synthesizes stacks or the Lambda asset: not in `make unit`
 
 STACK = "iot-prod-data"
 

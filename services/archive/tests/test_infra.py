@@ -18,6 +18,8 @@ from shared.infra.compliance import acknowledgements
 from shared.readings.schema import Reading
 from shared.testing.templates import Statement, arn, objects_in, ref
 
+pytestmark = pytest.mark.synth  # synthesizes the archive stack of every stage: not in `make unit`
+
 STAGE_NAMES = ("dev", "staging", "prod")
 RETAINED = {"dev": False, "staging": False, "prod": True}
 BLOCK_ALL = {

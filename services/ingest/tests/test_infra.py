@@ -29,7 +29,7 @@ from shared.infra.naming import SMOKE_RUN_PREFIX, SMOKE_SENSOR_PREFIX
 from shared.synthetic.readings import synthetic_records
 from shared.testing.templates import Statement, allows, arn, objects_in, ref
 
-pytestmark = pytest.mark.synth  # synthesizes the app or an asset: not in `make unit`
+pytestmark = pytest.mark.synth  # synthesizes stacks or the Lambda asset: not in `make unit`
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 STAGE_NAMES = ("dev", "staging", "prod")

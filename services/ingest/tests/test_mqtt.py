@@ -15,7 +15,7 @@ from shared.config import ConfigError, committed_context, load_section
 from shared.infra.naming import MQTT_ERROR_PREFIX
 from shared.testing.templates import Statement, arn, objects_in, ref
 
-pytestmark = pytest.mark.synth  # synthesizes the app or an asset: not in `make unit`
+pytestmark = pytest.mark.synth  # synthesizes stacks or the Lambda asset: not in `make unit`
 
 ACCOUNTS = {"dev": "222222222222", "staging": "333333333333", "prod": "444444444444"}
 

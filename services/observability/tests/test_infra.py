@@ -19,7 +19,7 @@ import pytest
 from services.observability.config import ObservabilityConfig
 from services.observability.tests.stacks import FIREHOSE_BUFFER_SECONDS, ObservabilityService, synthesize_observability
 
-pytestmark = pytest.mark.synth  # synthesizes the app or an asset: not in `make unit`
+pytestmark = pytest.mark.synth  # synthesizes stacks or the Lambda asset: not in `make unit`
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 STAGE_NAMES = ("dev", "staging", "prod")
