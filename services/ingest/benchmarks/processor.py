@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     import botocore.session
 
 REGION = "eu-west-1"
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[3]
 SEED_HANDLER = REPO_ROOT.parent / "shared" / "baseline" / "seed_handler.py"
 
 
