@@ -8,4 +8,4 @@ from services.ingest.benchmarks import processor
 def test_the_benchmark_runs_from_the_repository_root_and_looks_for_the_seed_beside_it() -> None:
     assert (processor.REPO_ROOT / "cdk.json").is_file()
     assert (processor.REPO_ROOT / "services" / "ingest" / "runtime" / "handler.py").is_file()
-    assert processor.SEED_HANDLER == processor.REPO_ROOT.parent / "shared" / "baseline" / "seed_handler.py"
+    assert processor.REPO_ROOT.parent / "shared" / "baseline" / "seed_handler.py" == processor.SEED_HANDLER
