@@ -33,6 +33,32 @@ class SynthesizedService(Generic[Settings, StackOf]):
     template: Template
 
 
+class ServiceTemplate(Generic[Settings, StackOf]):
+    """One stage's synthesized stack of a service, with the lookups every infra test makes."""
+
+    def __init__(self, service: SynthesizedService[Settings, StackOf]) -> None:
+        self.stack = service.stack
+        self.environment = service.environment
+        self.config = service.config
+        self.template = service.template
+        self.body: Mapping[str, Any] = self.template.to_json()
+
+    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {name: r for name, r in self.body["Resources"].items() if r["Type"] == resource_type}
+
+    def props(self, logical_id: str) -> dict[str, Any]:
+        properties: dict[str, Any] = self.body["Resources"][logical_id].get("Properties", {})
+        return properties
+
+    def output_target(self, output: str, resource_type: str) -> str:
+        """The logical id an output refers to (``Ref`` or ``GetAtt .Arn``), checked to be a ``resource_type``."""
+        value = self.body["Outputs"][output]["Value"]
+        logical_id = value["Ref"] if "Ref" in value else value["Fn::GetAtt"][0]
+        assert self.body["Resources"][logical_id]["Type"] == resource_type, output
+        assert isinstance(logical_id, str)
+        return logical_id
+
+
 def synthesize_per_stage(
     build: Callable[[Construct, StageEnvironment, Settings], StackOf],
     *,

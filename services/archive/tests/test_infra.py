@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
@@ -13,9 +12,11 @@ from aws_cdk import aws_kinesisfirehose as firehose
 
 from services.archive import contract
 from services.archive.config import ArchiveConfig
-from services.archive.tests.stacks import ArchiveService, synthesize_archive
+from services.archive.infra.stack import ArchiveStack
+from services.archive.tests.stacks import synthesize_archive
 from shared.infra.compliance import acknowledgements
 from shared.readings.schema import Reading
+from shared.testing.service_stacks import ServiceTemplate
 from shared.testing.templates import Statement, arn, objects_in, ref
 
 pytestmark = pytest.mark.synth  # synthesizes the archive stack of every stage: not in `make unit`
@@ -53,22 +54,8 @@ ARCHIVE_WRITES = {
 # --- reading the template ----------------------------------------------------------------------------------------
 
 
-class ArchiveTemplate:
+class ArchiveTemplate(ServiceTemplate[ArchiveConfig, ArchiveStack]):
     """The synthesized archive stack of one stage, with its resources found through outputs and references."""
-
-    def __init__(self, service: ArchiveService) -> None:
-        self.stack = service.stack
-        self.environment = service.environment
-        self.config: ArchiveConfig = service.config
-        self.template = service.template
-        self.body: Mapping[str, Any] = self.template.to_json()
-
-    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
-        return {name: r for name, r in self.body["Resources"].items() if r["Type"] == resource_type}
-
-    def props(self, logical_id: str) -> dict[str, Any]:
-        properties: dict[str, Any] = self.body["Resources"][logical_id].get("Properties", {})
-        return properties
 
     def the(self, resource_type: str) -> str:
         """The logical id of the only resource of ``resource_type``."""

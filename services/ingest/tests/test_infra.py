@@ -23,10 +23,12 @@ from services.ingest.contract import ALIAS_NAME
 from services.ingest.infra.deployment import rollback_alarm_name
 from services.ingest.infra.packaging import HANDLER, REQUIREMENTS, build_bundle
 from services.ingest.infra.processor import TIMEOUT
+from services.ingest.infra.stack import IngestStack
 from services.ingest.runtime.settings import encode_bounds, parse_bounds
-from services.ingest.tests.stacks import ROLLBACK, SMOKE_TEST_ACCOUNT, IngestService, synthesize_ingest
+from services.ingest.tests.stacks import ROLLBACK, SMOKE_TEST_ACCOUNT, synthesize_ingest
 from shared.infra.naming import SMOKE_RUN_PREFIX, SMOKE_SENSOR_PREFIX
 from shared.synthetic.readings import synthetic_records
+from shared.testing.service_stacks import ServiceTemplate
 from shared.testing.templates import Statement, allows, arn, objects_in, ref
 
 pytestmark = pytest.mark.synth  # synthesizes stacks or the Lambda asset: not in `make unit`
@@ -63,29 +65,8 @@ DESTRUCTIVE_S3_ACTIONS = (
 # --- reading the template ----------------------------------------------------------------------------------------
 
 
-class IngestTemplate:
+class IngestTemplate(ServiceTemplate[IngestConfig, IngestStack]):
     """The synthesized ingest stack of one stage, with its resources found through the stack's outputs."""
-
-    def __init__(self, service: IngestService) -> None:
-        self.environment = service.environment
-        self.config: IngestConfig = service.config
-        self.template = service.template
-        self.body: Mapping[str, Any] = self.template.to_json()
-
-    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
-        return {name: r for name, r in self.body["Resources"].items() if r["Type"] == resource_type}
-
-    def props(self, logical_id: str) -> dict[str, Any]:
-        properties: dict[str, Any] = self.body["Resources"][logical_id].get("Properties", {})
-        return properties
-
-    def output_target(self, output: str, resource_type: str) -> str:
-        """The logical id an output refers to (``Ref`` or ``GetAtt .Arn``), checked to be a ``resource_type``."""
-        value = self.body["Outputs"][output]["Value"]
-        logical_id = value["Ref"] if "Ref" in value else value["Fn::GetAtt"][0]
-        assert self.body["Resources"][logical_id]["Type"] == resource_type, output
-        assert isinstance(logical_id, str)
-        return logical_id
 
     @cached_property
     def stream(self) -> str:

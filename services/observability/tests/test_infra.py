@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -17,7 +17,10 @@ from typing import Any
 import pytest
 
 from services.observability.config import ObservabilityConfig
-from services.observability.tests.stacks import FIREHOSE_BUFFER_SECONDS, ObservabilityService, synthesize_observability
+from services.observability.infra.stack import ObservabilityStack
+from services.observability.tests.stacks import FIREHOSE_BUFFER_SECONDS, synthesize_observability
+from shared.testing.service_stacks import ServiceTemplate
+from shared.testing.templates import ref
 
 pytestmark = pytest.mark.synth  # synthesizes stacks or the Lambda asset: not in `make unit`
 
@@ -134,25 +137,8 @@ COMPOSITE = "data-path-unhealthy"
 ALL_SYMPTOMS = (*(a.symptom for a in EXPECTED_ALARMS), QUARANTINE_SHARE, COMPOSITE)
 
 
-def ref(logical_id: str) -> dict[str, str]:
-    return {"Ref": logical_id}
-
-
-class ObservabilityTemplate:
+class ObservabilityTemplate(ServiceTemplate[ObservabilityConfig, ObservabilityStack]):
     """The synthesized observability stack of one stage."""
-
-    def __init__(self, service: ObservabilityService) -> None:
-        self.environment = service.environment
-        self.config: ObservabilityConfig = service.config
-        self.template = service.template
-        self.body: Mapping[str, Any] = self.template.to_json()
-
-    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
-        return {name: r for name, r in self.body["Resources"].items() if r["Type"] == resource_type}
-
-    def props(self, logical_id: str) -> dict[str, Any]:
-        properties: dict[str, Any] = self.body["Resources"][logical_id]["Properties"]
-        return properties
 
     def name(self, symptom: str) -> str:
         return f"iot-{self.environment.name}-{symptom}"
