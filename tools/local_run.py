@@ -84,9 +84,16 @@ def local_platform(
     *, log_path: Path, faults: Mapping[str, Any] | None = None, assembly_dir: Path | None = None
 ) -> Iterator[LocalPlatform]:
     """The emulator with the local stage deployed and its local loops running."""
-    with embedded_aws(LOCAL_REGION):
+    with embedded_aws(LOCAL_REGION) as emulator:
         stage_dir = synthesize_local_stage(assembly_dir) if assembly_dir else cached_local_stage()
-        deployed = deploy_stage(stage_dir, _stack_files(stage_dir), account=LOCAL_ACCOUNT, region=LOCAL_REGION)
+        deployed = deploy_stage(
+            stage_dir,
+            _stack_files(stage_dir),
+            account=LOCAL_ACCOUNT,
+            region=LOCAL_REGION,
+            modelled_types=emulator.modelled_types,
+        )
+        emulator.split()
         platform = LocalPlatform(deployed, log_path=log_path, faults=faults)
         try:
             yield platform

@@ -1,0 +1,88 @@
+"""moto's server for the local run: one process to deploy into, then a copy of it per group of services.
+
+Started by tools/local/emulator.py as ``python emulator_server.py``; it speaks JSON lines on stdin and stdout:
+- once listening it replies ``{"port": ..., "modelled_types": [...]}``: its loopback port, and the resource types
+  moto's CloudFormation models (the deploy needs them, and would otherwise import all of moto a second time);
+- ``{"fork": "<group>"}`` forks a copy of this process, with every resource deployed so far, that listens on a
+  port of its own and replies ``{"group": ..., "port": ..., "pid": ...}``. Services that share no state each get a
+  copy, so that their requests run on every core instead of in one interpreter;
+- the end of stdin stops this process and every copy it forked; a copy stops when its parent is gone.
+Standard library and moto only; request logs are off (they cost the emulator more than the requests' parsing).
+"""
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from typing import Any
+
+# jsonschema (which moto's API Gateway imports) builds a Lark grammar for the IRI formats when rfc3987_syntax is
+# importable, and that alone is seconds of every start. Nothing deployed here validates an IRI, and jsonschema
+# treats the module as optional.
+sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]
+
+from moto import backends  # noqa: E402 - after the import block above
+from moto.cloudformation.parsing import get_model_map  # noqa: E402
+from moto.moto_server.werkzeug_app import (  # noqa: E402
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import BaseWSGIServer, make_server  # noqa: E402
+
+HOST = "127.0.0.1"
+PARENT_POLL_SECONDS = 0.5
+
+# moto lists its own package directory on every request to route it; the listing never changes while it runs.
+_MOTO_MODULES = frozenset(backends.list_of_moto_modules())
+backends.list_of_moto_modules = lambda: _MOTO_MODULES
+
+
+def serve(app: DomainDispatcherApplication) -> BaseWSGIServer:
+    return make_server(HOST, 0, app, threaded=True, request_handler=MotoRequestHandler)
+
+
+def reply(document: dict[str, Any]) -> None:
+    os.write(sys.stdout.fileno(), (json.dumps(document) + "\n").encode())
+
+
+def main() -> None:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    app = DomainDispatcherApplication(create_backend_app)
+    server = serve(app)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    reply({"port": server.port, "modelled_types": sorted(get_model_map())})
+    copies: list[int] = []
+    for line in sys.stdin:
+        group = str(json.loads(line)["fork"])
+        pid = os.fork()
+        if pid == 0:
+            _serve_copy(app, server, group)
+        copies.append(pid)
+    for pid in copies:
+        os.kill(pid, signal.SIGTERM)
+        os.waitpid(pid, 0)
+
+
+def _serve_copy(app: DomainDispatcherApplication, parent_server: BaseWSGIServer, group: str) -> None:
+    """In the forked child: listen on a port of its own until killed, or until the parent is gone."""
+    parent = os.getppid()
+    parent_server.socket.close()  # the parent's port stays the parent's
+    server = serve(app)
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
+    reply({"group": group, "port": server.port, "pid": os.getpid()})
+    server.serve_forever()
+    os._exit(0)
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_SECONDS)
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
