@@ -164,12 +164,22 @@ def _upload_assets(assembly_dir: Path, assets_file: Path, *, account: str, regio
     s3 = boto3.client("s3")
     for asset in json.loads(assets_file.read_text()).get("files", {}).values():
         source = assembly_dir / asset["source"]["path"]
-        body = _zip_directory(source) if source.is_dir() else source.read_bytes()
+        body = _zipped(source) if source.is_dir() else source.read_bytes()
         for destination in asset["destinations"].values():
             bucket = destination["bucketName"].replace("${AWS::AccountId}", account).replace("${AWS::Region}", region)
             if bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
                 s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})  # type: ignore[typeddict-item]
             s3.put_object(Bucket=bucket, Key=destination["objectKey"], Body=body)
+
+
+def _zipped(directory: Path) -> bytes:
+    """An asset directory as a zip, kept beside it: CDK names an asset directory by a digest of what it is built from."""
+    archive = directory.with_name(f"{directory.name}.zip")
+    if not archive.exists():
+        staging = directory.with_name(f"{directory.name}.{uuid.uuid4().hex}.zip.tmp")
+        staging.write_bytes(_zip_directory(directory))
+        staging.rename(archive)
+    return archive.read_bytes()
 
 
 def _zip_directory(directory: Path) -> bytes:
