@@ -173,7 +173,7 @@ def _upload_assets(assembly_dir: Path, assets_file: Path, *, account: str, regio
 
 
 def _zipped(directory: Path) -> bytes:
-    """An asset directory as a zip, kept beside it: CDK names an asset directory by a digest of what it is built from."""
+    """An asset directory as a zip, kept beside it: CDK names an asset directory by a digest of its sources."""
     archive = directory.with_name(f"{directory.name}.zip")
     if not archive.exists():
         staging = directory.with_name(f"{directory.name}.{uuid.uuid4().hex}.zip.tmp")

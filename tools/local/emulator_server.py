@@ -7,7 +7,7 @@ Started by tools/local/emulator.py as ``python emulator_server.py``; it speaks J
   port of its own and replies ``{"group": ..., "port": ..., "pid": ...}``. Services that share no state each get a
   copy, so that their requests run on every core instead of in one interpreter;
 - the end of stdin stops this process and every copy it forked; a copy stops when its parent is gone.
-Standard library and moto only; request logs are off (they cost the emulator more than the requests' parsing).
+Standard library and moto only.
 """
 
 import json
@@ -17,28 +17,62 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
-# jsonschema (which moto's API Gateway imports) builds a Lark grammar for the IRI formats when rfc3987_syntax is
-# importable, and that alone is seconds of every start. Nothing deployed here validates an IRI, and jsonschema
-# treats the module as optional.
-sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]
+if __name__ == "__main__":
+    # jsonschema (which moto's API Gateway imports) builds a Lark grammar for the IRI formats when rfc3987_syntax is
+    # importable, and that alone is seconds of every start. Nothing deployed here validates an IRI, and jsonschema
+    # treats the module as optional.
+    sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]
 
-from moto import backends  # noqa: E402 - after the import block above
-from moto.cloudformation.parsing import get_model_map  # noqa: E402
-from moto.moto_server.werkzeug_app import (  # noqa: E402
+from moto import backends
+from moto.cloudformation.parsing import get_model_map
+from moto.core.responses import ActionContext, ActionResult
+from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
     create_backend_app,
 )
-from werkzeug.serving import BaseWSGIServer, make_server  # noqa: E402
+from werkzeug.serving import BaseWSGIServer, make_server
 
 HOST = "127.0.0.1"
 PARENT_POLL_SECONDS = 0.5
+# Item operations, whose results moto builds as JSON documents already in DynamoDB's wire shape.
+PLAIN_JSON_OPERATIONS = frozenset(
+    ("dynamodb", operation) for operation in ("BatchGetItem", "BatchWriteItem", "GetItem", "PutItem", "Query", "Scan")
+)
+Serialize = Callable[[ActionResult, ActionContext], Any]
 
-# moto lists its own package directory on every request to route it; the listing never changes while it runs.
-_MOTO_MODULES = frozenset(backends.list_of_moto_modules())
-backends.list_of_moto_modules = lambda: _MOTO_MODULES
+
+def with_plain_json(serialize: Serialize) -> Serialize:
+    """moto's response serializer, except that item operations' results are written with ``json.dumps``.
+
+    moto's serializer walks the API model for every attribute value (a structure of ten members), which made
+    reading items back most of the checks' time. Whatever ``json.dumps`` cannot write as it is (a value still held
+    as a moto object, a null that the model would leave out) goes through moto's serializer.
+    """
+
+    def serialized(result: ActionResult, context: ActionContext) -> Any:
+        document = result.result
+        operation = (context.service_model.service_name, context.operation_model.name)
+        if operation in PLAIN_JSON_OPERATIONS and isinstance(document, dict) and None not in document.values():
+            try:
+                return 200, {"Content-Type": "application/x-amz-json-1.0"}, json.dumps(document)
+            except TypeError:
+                pass
+        return serialize(result, context)
+
+    return serialized
+
+
+def install_shortcuts() -> None:
+    """Spare the emulator work that changes nothing in what it answers."""
+    # moto lists its own package directory on every request to route it; the listing never changes while it runs.
+    moto_modules = frozenset(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: moto_modules
+    ActionResult.execute_result = with_plain_json(ActionResult.execute_result)  # type: ignore[method-assign,assignment]
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a log line per request costs more than parsing it
 
 
 def serve(app: DomainDispatcherApplication) -> BaseWSGIServer:
@@ -50,7 +84,7 @@ def reply(document: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    install_shortcuts()
     app = DomainDispatcherApplication(create_backend_app)
     server = serve(app)
     threading.Thread(target=server.serve_forever, daemon=True).start()
