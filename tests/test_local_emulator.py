@@ -9,10 +9,11 @@ from typing import Any
 import boto3
 import pytest
 from moto.core.responses import ActionResult
+from moto.kinesis.models import Shard
 
 from tests.local_loops import REGION, emulated_account
 from tools.local.emulator import embedded_aws, endpoint_variable
-from tools.local.emulator_server import PLAIN_JSON_OPERATIONS, with_plain_json
+from tools.local.emulator_server import PLAIN_JSON_OPERATIONS, last_sequence_number, with_plain_json
 
 # Every attribute type DynamoDB has but the binary ones, nested ones included.
 ITEM = {
@@ -106,6 +107,14 @@ def test_other_operations_go_through_motos_serializer(dynamodb: Any, monkeypatch
     monkeypatch.setattr(ActionResult, "execute_result", with_plain_json(counted))
     assert dynamodb.describe_table(TableName="t")["Table"]["TableName"] == "t"
     assert calls == ["DescribeTable"]
+
+
+@pytest.mark.parametrize("records", [0, 1, 3])
+def test_the_last_sequence_number_is_motos_own(records: int) -> None:
+    shard = Shard(0, 0, 2**128)
+    for index in range(records):
+        shard.put_record(f"key-{index}", "ZGF0YQ==", "")
+    assert last_sequence_number(shard) == shard.get_max_sequence_number() == records
 
 
 def test_a_split_service_keeps_what_was_deployed_and_its_own_state_after() -> None:

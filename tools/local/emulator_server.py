@@ -29,6 +29,7 @@ if __name__ == "__main__":
 from moto import backends
 from moto.cloudformation.parsing import get_model_map
 from moto.core.responses import ActionContext, ActionResult
+from moto.kinesis.models import Shard
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -66,12 +67,19 @@ def with_plain_json(serialize: Serialize) -> Serialize:
     return serialized
 
 
+def last_sequence_number(shard: Shard) -> int:
+    return next(reversed(shard.records), 0)
+
+
 def install_shortcuts() -> None:
     """Spare the emulator work that changes nothing in what it answers."""
     # moto lists its own package directory on every request to route it; the listing never changes while it runs.
     moto_modules = frozenset(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: moto_modules
     ActionResult.execute_result = with_plain_json(ActionResult.execute_result)  # type: ignore[method-assign,assignment]
+    # moto finds a shard's last sequence number by copying all of its keys, on every record put: quadratic in the
+    # stream's length. Its records are kept in order of arrival, so the last key is the last sequence number.
+    Shard.get_max_sequence_number = last_sequence_number  # type: ignore[method-assign,assignment]
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a log line per request costs more than parsing it
 
 
