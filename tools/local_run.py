@@ -1,9 +1,10 @@
-"""The main job: the whole data path on this machine, on moto's server in process (no AWS account).
+"""The main job: the whole data path on this machine, on moto's server (no AWS account).
 
     python -m tools.local_run [--records 10000] [--rate R] [--anomaly-share 0.01] [--producer kpl] [--keep-running]
 
 1. starts the emulator and synthesizes the app with a ``local`` stage (the dev config, moto's account);
-2. creates that stage's real templates (ingest, archive, observability) through CloudFormation;
+2. creates that stage's real templates (ingest, archive, observability) through CloudFormation, then gives
+   Kinesis, DynamoDB, S3 and SNS+SQS each a copy of the emulator with what was deployed (tools/local/emulator.py);
 3. runs the processor from the code CloudFormation deployed, behind a local event source mapping configured
    from the deployed mapping, and a local Firehose configured from the deployed delivery stream;
 4. streams synthetic readings, one per Kinesis record or (``--producer kpl``) aggregated as the Kinesis
@@ -84,9 +85,16 @@ def local_platform(
     *, log_path: Path, faults: Mapping[str, Any] | None = None, assembly_dir: Path | None = None
 ) -> Iterator[LocalPlatform]:
     """The emulator with the local stage deployed and its local loops running."""
-    with embedded_aws(LOCAL_REGION):
+    with embedded_aws(LOCAL_REGION) as emulator:
         stage_dir = synthesize_local_stage(assembly_dir) if assembly_dir else cached_local_stage()
-        deployed = deploy_stage(stage_dir, _stack_files(stage_dir), account=LOCAL_ACCOUNT, region=LOCAL_REGION)
+        deployed = deploy_stage(
+            stage_dir,
+            _stack_files(stage_dir),
+            account=LOCAL_ACCOUNT,
+            region=LOCAL_REGION,
+            modelled_types=emulator.modelled_types,
+        )
+        emulator.split()
         platform = LocalPlatform(deployed, log_path=log_path, faults=faults)
         try:
             yield platform

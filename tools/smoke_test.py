@@ -26,8 +26,10 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import boto3
@@ -111,6 +113,16 @@ class Landing:
     def add(self, index: int, place: str) -> None:
         self.places.setdefault(index, set()).add(place)
 
+    @classmethod
+    def merged(cls, parts: Sequence[Landing]) -> Landing:
+        whole = cls()
+        for part in parts:
+            for index, places in part.places.items():
+                whole.places.setdefault(index, set()).update(places)
+            whole.problems.update(part.problems)
+            whole.quarantine_reasons.update(part.quarantine_reasons)
+        return whole
+
 
 def put_records(
     kinesis: Any,
@@ -189,21 +201,32 @@ class Checks:
 
 
 def locate(session: Any, targets: Targets, sent: Sequence[Sent], *, checks: Checks) -> Landing:
-    landing = Landing()
-    _find_in_table(session.client("dynamodb"), targets.table_name, sent, landing)
+    """Where each sent record landed. The places are searched at once: each search waits mostly on its own service."""
+    archive_bucket = targets.archive_bucket
+    if checks.archive and not archive_bucket:
+        raise SystemExit("error: the archive check needs the archive stack's RawBucketName output")
     s3 = session.client("s3")
-    _find_in_quarantine(s3, targets.processed_bucket, sent, landing)
-    _find_in_failures(s3, targets.failure_bucket, sent, landing)
-    if checks.archive:
-        if not targets.archive_bucket:
-            raise SystemExit("error: the archive check needs the archive stack's RawBucketName output")
-        _find_in_archive(s3, targets.archive_bucket, sent, landing)
+    searches: list[Callable[[Landing], None]] = [
+        partial(_find_in_table, session.client("dynamodb"), targets.table_name, sent),
+        partial(_find_in_quarantine, s3, targets.processed_bucket, sent),
+        partial(_find_in_failures, s3, targets.failure_bucket, sent),
+    ]
+    if checks.archive and archive_bucket:
+        searches.append(partial(_find_in_archive, s3, archive_bucket, sent))
     if checks.alerts is not None:
-        checks.alerts.collect()
-        for index, item in enumerate(sent):
-            if item.record.reading_id and checks.alerts.reading_ids[item.record.reading_id]:
-                landing.add(index, "alert")
-    return landing
+        searches.append(partial(_find_alerted, checks.alerts, sent))
+    landings = [Landing() for _ in searches]
+    with ThreadPoolExecutor(max_workers=len(searches)) as pool:
+        for search in [pool.submit(search, landing) for search, landing in zip(searches, landings, strict=True)]:
+            search.result()
+    return Landing.merged(landings)
+
+
+def _find_alerted(alerts: AlertInbox, sent: Sequence[Sent], landing: Landing) -> None:
+    alerts.collect()
+    for index, item in enumerate(sent):
+        if item.record.reading_id and alerts.reading_ids[item.record.reading_id]:
+            landing.add(index, "alert")
 
 
 def _find_in_table(dynamodb: Any, table: str, sent: Sequence[Sent], landing: Landing) -> None:

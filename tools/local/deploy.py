@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from moto.cloudformation.parsing import get_model_map
 
 BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
 BOOTSTRAP_VERSION = "30"
@@ -50,8 +49,13 @@ class DeployedStage:
     stacks: dict[str, DeployedStack] = field(default_factory=dict)  # by service: ingest, archive, observability
 
 
-def deploy_stage(assembly_dir: Path, stack_files: dict[str, str], *, account: str, region: str) -> DeployedStage:
-    """Create each stack (in the order given) from ``<assembly_dir>/<file>.template.json``."""
+def deploy_stage(
+    assembly_dir: Path, stack_files: dict[str, str], *, account: str, region: str, modelled_types: frozenset[str]
+) -> DeployedStage:
+    """Create each stack (in the order given) from ``<assembly_dir>/<file>.template.json``.
+
+    ``modelled_types``: the resource types the emulator's CloudFormation creates (the emulator reports them).
+    """
     boto3.client("ssm").put_parameter(
         Name=BOOTSTRAP_VERSION_PARAMETER, Value=BOOTSTRAP_VERSION, Type="String", Overwrite=True
     )
@@ -63,7 +67,9 @@ def deploy_stage(assembly_dir: Path, stack_files: dict[str, str], *, account: st
         stack_name = template_stack_name(assembly_dir, file_stem)
         cloudformation.create_stack(
             StackName=stack_name,
-            TemplateBody=json.dumps(prepare_template(template, account=account, region=region)),
+            TemplateBody=json.dumps(
+                prepare_template(template, account=account, region=region, modelled_types=modelled_types)
+            ),
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
         )
         description = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
@@ -99,9 +105,11 @@ def template_stack_name(assembly_dir: Path, file_stem: str) -> str:
     return str(properties.get("stackName", file_stem))
 
 
-def prepare_template(template: dict[str, Any], *, account: str, region: str) -> dict[str, Any]:
+def prepare_template(
+    template: dict[str, Any], *, account: str, region: str, modelled_types: frozenset[str]
+) -> dict[str, Any]:
     prepared = copy.deepcopy(template)
-    modelled = set(get_model_map()) - POORLY_MODELLED
+    modelled = modelled_types - POORLY_MODELLED
     resources = prepared["Resources"]
     # ARN-shaped, because most references end up in IAM policies, which moto validates.
     stand_ins = {
@@ -156,12 +164,22 @@ def _upload_assets(assembly_dir: Path, assets_file: Path, *, account: str, regio
     s3 = boto3.client("s3")
     for asset in json.loads(assets_file.read_text()).get("files", {}).values():
         source = assembly_dir / asset["source"]["path"]
-        body = _zip_directory(source) if source.is_dir() else source.read_bytes()
+        body = _zipped(source) if source.is_dir() else source.read_bytes()
         for destination in asset["destinations"].values():
             bucket = destination["bucketName"].replace("${AWS::AccountId}", account).replace("${AWS::Region}", region)
             if bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
                 s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})  # type: ignore[typeddict-item]
             s3.put_object(Bucket=bucket, Key=destination["objectKey"], Body=body)
+
+
+def _zipped(directory: Path) -> bytes:
+    """An asset directory as a zip, kept beside it: CDK names an asset directory by a digest of its sources."""
+    archive = directory.with_name(f"{directory.name}.zip")
+    if not archive.exists():
+        staging = directory.with_name(f"{directory.name}.{uuid.uuid4().hex}.zip.tmp")
+        staging.write_bytes(_zip_directory(directory))
+        staging.rename(archive)
+    return archive.read_bytes()
 
 
 def _zip_directory(directory: Path) -> bytes:

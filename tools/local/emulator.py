@@ -1,72 +1,120 @@
-"""moto's server in a process of its own: an AWS endpoint on loopback that every boto3 client of this run uses.
+"""The emulator: moto's server (emulator_server.py) in processes of its own, on loopback, for every boto3 client.
 
-Its own process, so the emulator and this process's loops (producer, event source mapping, Firehose, checks)
-each get a core instead of sharing one interpreter's lock.
+The stage is deployed into one process; ``split`` then gives each group of services that shares no state with the
+others a copy of that process, deployed resources included, and points those services' clients at it
+(``AWS_ENDPOINT_URL_<SERVICE>``, which boto3 and the deployed function's botocore both read). The emulator's
+requests then run on every core, beside this process's loops (producer, event source mapping, Firehose, checks).
 """
 
 from __future__ import annotations
 
+import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import IO
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
 
 LOCAL_ACCOUNT = "123456789012"  # moto's account: every ARN it returns carries it
 LOCAL_REGION = "eu-west-1"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
-STARTUP_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 10
+SERVER = Path(__file__).with_name("emulator_server.py")
+# Services whose state the others never read at run time, each group in a process of its own. SNS delivers to SQS
+# inside moto, so those two share one. Everything else (CloudFormation, Lambda, IAM, KMS, ...) stays where the
+# stage was deployed.
+SERVICE_GROUPS: Mapping[str, Sequence[str]] = {
+    "kinesis": ("kinesis",),
+    "dynamodb": ("dynamodb",),
+    "s3": ("s3",),
+    "alerts": ("sns", "sqs"),
+}
 
 
 class EmulatorError(RuntimeError):
     pass
 
 
+@dataclass
+class Emulator:
+    endpoint: str
+    modelled_types: frozenset[str]  # the resource types moto's CloudFormation creates
+    _server: subprocess.Popen[bytes]
+    _log: IO[bytes]
+    endpoints: dict[str, str] = field(default_factory=dict)  # service -> endpoint, for the services split off
+
+    def split(self, groups: Mapping[str, Sequence[str]] = SERVICE_GROUPS) -> None:
+        """Give each group of services its own copy of the emulator, with everything deployed so far."""
+        for group, services in groups.items():
+            copy = self._command({"fork": group})
+            for service in services:
+                self.endpoints[service] = f"http://127.0.0.1:{copy['port']}"
+                os.environ[endpoint_variable(service)] = self.endpoints[service]
+
+    def _command(self, command: dict[str, Any]) -> dict[str, Any]:
+        assert self._server.stdin is not None
+        self._server.stdin.write((json.dumps(command) + "\n").encode())
+        self._server.stdin.flush()
+        return _read_reply(self._server, self._log)
+
+
+def endpoint_variable(service: str) -> str:
+    return f"AWS_ENDPOINT_URL_{service.upper()}"
+
+
 @contextmanager
-def embedded_aws(region: str = LOCAL_REGION) -> Iterator[str]:
-    """Start the emulator on a free loopback port; yield its endpoint URL; stop it and restore the environment."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    # Its request log and its notes on resource types its CloudFormation skips would bury the run's output
-    # (tools/local/deploy.py deals with those types on purpose): they go to a file, shown if it fails to start.
+def embedded_aws(region: str = LOCAL_REGION) -> Iterator[Emulator]:
+    """Start the emulator; yield it; stop it (and every copy it split off) and restore the environment."""
+    # Its notes on resource types its CloudFormation skips would bury the run's output (tools/local/deploy.py deals
+    # with those types on purpose): they go to a file, shown if it fails.
     with tempfile.TemporaryFile() as log:
-        server = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
+        server = subprocess.Popen(  # noqa: S603 - this interpreter, our server script
+            [sys.executable, str(SERVER)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
             env={**os.environ, "PYTHONWARNINGS": "ignore"},
         )
+        touched = [endpoint_variable(s) for services in SERVICE_GROUPS.values() for s in services]
+        previous = {name: os.environ.get(name) for name in [*CREDENTIALS, "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION",
+                                                            "AWS_REGION", *touched]}  # fmt: skip
         try:
-            _wait_until_listening(server, port, log)
-            endpoint = f"http://127.0.0.1:{port}"
-            settings = {**CREDENTIALS, "AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": region, "AWS_REGION": region}
-            with _environment(settings):
-                yield endpoint
+            started = _read_reply(server, log)
+            endpoint = f"http://127.0.0.1:{started['port']}"
+            for name in touched:  # a split of an earlier run must not leak into this one
+                os.environ.pop(name, None)
+            os.environ.update(
+                {**CREDENTIALS, "AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": region, "AWS_REGION": region}
+            )
+            yield Emulator(
+                endpoint=endpoint, modelled_types=frozenset(started["modelled_types"]), _server=server, _log=log
+            )
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            _restore(previous)
+            _stop(server)
 
 
-def _wait_until_listening(server: subprocess.Popen[bytes], port: int, log: IO[bytes]) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise EmulatorError(f"moto's server exited with {server.returncode}: {_tail(log)}")
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise EmulatorError(f"moto's server did not listen on port {port} within {STARTUP_TIMEOUT_SECONDS} s")
+def _read_reply(server: subprocess.Popen[bytes], log: IO[bytes]) -> dict[str, Any]:
+    assert server.stdout is not None
+    line = server.stdout.readline()  # a reply, or nothing once the server has exited
+    if not line:
+        raise EmulatorError(f"moto's server exited with {server.poll()}: {_tail(log)}")
+    reply: dict[str, Any] = json.loads(line)
+    return reply
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    if server.stdin is not None:
+        server.stdin.close()  # the server stops its copies, then itself
+    try:
+        server.wait(timeout=STOP_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
 
 
 def _tail(log: IO[bytes], size: int = 2000) -> str:
@@ -74,15 +122,9 @@ def _tail(log: IO[bytes], size: int = 2000) -> str:
     return log.read().decode(errors="replace")[-size:]
 
 
-@contextmanager
-def _environment(settings: dict[str, str]) -> Iterator[None]:
-    previous = {name: os.environ.get(name) for name in settings}
-    os.environ.update(settings)
-    try:
-        yield
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+def _restore(previous: dict[str, str | None]) -> None:
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value

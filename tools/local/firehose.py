@@ -77,6 +77,12 @@ def _resolve(value: Any, stack: DeployedStack) -> str:
 
 
 @dataclass
+class _Buffer:
+    chunks: list[bytes] = field(default_factory=list)
+    size: int = 0  # kept as chunks arrive: summing them on every record made buffering quadratic
+
+
+@dataclass
 class DeliveryStats:
     records: int = 0
     errors: int = 0
@@ -91,7 +97,7 @@ class LocalFirehose:
         self._query = jq.compile(settings.partition_query) if settings.partition_query else None
         self._kinesis = boto3.client("kinesis")
         self._s3 = boto3.client("s3")
-        self._buffers: dict[str, list[bytes]] = defaultdict(list)
+        self._buffers: dict[str, _Buffer] = defaultdict(_Buffer)
         self._buffer_started = time.monotonic()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -120,10 +126,10 @@ class LocalFirehose:
     def drain(self) -> None:
         """Write every buffer now, as Firehose does when its buffer interval ends."""
         with self._lock:
-            buffers, self._buffers = self._buffers, defaultdict(list)
+            buffers, self._buffers = self._buffers, defaultdict(_Buffer)
             self._buffer_started = time.monotonic()
-        for key_prefix, records in buffers.items():
-            self._write(key_prefix, records)
+        for key_prefix, buffer in buffers.items():
+            self._write(key_prefix, buffer.chunks)
 
     def stop(self) -> None:
         self._stop.set()
@@ -147,8 +153,10 @@ class LocalFirehose:
             payload = (json.dumps(_error_record(data, arrival, str(error))) + "\n").encode()
             counter = "errors"
         with self._lock:
-            self._buffers[key_prefix].append(payload)
-            full = sum(len(chunk) for chunk in self._buffers[key_prefix]) >= self.settings.buffer_bytes
+            buffer = self._buffers[key_prefix]
+            buffer.chunks.append(payload)
+            buffer.size += len(payload)
+            full = buffer.size >= self.settings.buffer_bytes
         with self.stats.lock:
             setattr(self.stats, counter, getattr(self.stats, counter) + 1)
         if full:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -21,6 +22,7 @@ import boto3
 from tools.local.deploy import DeployedStack
 
 WORKER = Path(__file__).with_name("lambda_worker.py")
+CODE_CACHE = Path(tempfile.gettempdir()) / "local-lambda-code"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,8 +52,7 @@ class LocalFunction:
         )
         self.name = function_name
         self.version = str(configuration["Configuration"].get("Version", "$LATEST"))  # what the qualifier resolved to
-        self.code_dir = Path(tempfile.mkdtemp(prefix=f"{function_name}-"))
-        zipfile.ZipFile(io.BytesIO(code)).extractall(self.code_dir)
+        self.code_dir = unpacked(code)
         environment = {
             **{k: v for k, v in os.environ.items() if k.startswith("AWS_")},
             **configuration["Configuration"].get("Environment", {}).get("Variables", {}),
@@ -93,10 +94,22 @@ class LocalFunction:
             self._idle.put(worker)
 
     def close(self) -> None:
-        for worker in self._workers:
+        for worker in self._workers:  # every worker is told first, so they all wind down at once
             if worker.stdin:
                 worker.stdin.close()
+        for worker in self._workers:
             worker.wait(timeout=10)
+
+
+def unpacked(code: bytes, root: Path = CODE_CACHE) -> Path:
+    """The directory holding ``code`` (a zip) unpacked: named by the zip's digest, so unchanged code is reused."""
+    target = root / hashlib.sha256(code).hexdigest()[:32]
+    if not target.is_dir():
+        root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=root))
+        zipfile.ZipFile(io.BytesIO(code)).extractall(staging)
+        staging.rename(target)  # whole or not at all: a run stopped half-way leaves only a staging directory
+    return target
 
 
 def deployed_code(stack: DeployedStack, function_logical_id: str, *, account: str, region: str) -> bytes:
