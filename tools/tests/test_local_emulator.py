@@ -11,9 +11,9 @@ import pytest
 from moto.core.responses import ActionResult
 from moto.kinesis.models import Shard
 
-from tests.local_loops import REGION, emulated_account
 from tools.local.emulator import embedded_aws, endpoint_variable
 from tools.local.emulator_server import PLAIN_JSON_OPERATIONS, last_sequence_number, with_plain_json
+from tools.tests.local_loops import REGION, emulated_account
 
 # Every attribute type DynamoDB has but the binary ones, nested ones included.
 ITEM = {
