@@ -47,6 +47,7 @@ _ISO_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]
 PUT_BATCH = 500
 PUT_ATTEMPTS = 8
 GET_BATCH = 100
+TABLE_READERS = 3
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -236,25 +237,36 @@ def _find_in_table(dynamodb: Any, table: str, sent: Sequence[Sent], landing: Lan
             reading = parse_reading(item.record.data, now=datetime.fromtimestamp(item.put_at, tz=UTC))
             keys.setdefault((reading.sensor_id, reading.sort_key), []).append(index)
     pending = list(keys)
-    for start in range(0, len(pending), GET_BATCH):
-        request = {
-            table: {
-                "Keys": [{PARTITION_KEY: {"S": p}, SORT_KEY: {"S": s}} for p, s in pending[start : start + GET_BATCH]],
-                # Only what is checked: whole items made the responses (and moto's serializer) 4 times larger.
-                "ProjectionExpression": "#pk, #sk, anomaly",
-                "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#sk": SORT_KEY},
-            }
-        }
-        while request:
-            response = dynamodb.batch_get_item(RequestItems=request)
-            for item in response["Responses"].get(table, []):
-                for index in keys[(item[PARTITION_KEY]["S"], item[SORT_KEY]["S"])]:
+    chunks = [pending[start : start + GET_BATCH] for start in range(0, len(pending), GET_BATCH)]
+    # A few requests in flight: the service answers one while this process parses the last (two processes, two cores
+    # on the emulator; overlapping round trips in AWS).
+    with ThreadPoolExecutor(max_workers=TABLE_READERS) as pool:
+        for stored in pool.map(partial(stored_items, dynamodb, table), chunks):
+            for found in stored:
+                for index in keys[(found[PARTITION_KEY]["S"], found[SORT_KEY]["S"])]:
                     landing.add(index, "table")
-                    if item.get("anomaly", {}).get("BOOL", False) != sent[index].record.anomaly:
+                    if found.get("anomaly", {}).get("BOOL", False) != sent[index].record.anomaly:
                         landing.problems[index] = (
-                            f"anomaly flag is {item.get('anomaly')}, expected {sent[index].record.anomaly}"
+                            f"anomaly flag is {found.get('anomaly')}, expected {sent[index].record.anomaly}"
                         )
-            request = response.get("UnprocessedKeys") or {}
+
+
+def stored_items(dynamodb: Any, table: str, chunk: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+    """The items of ``chunk``'s keys that are in the table, with only the attributes the checks read."""
+    request = {
+        table: {
+            "Keys": [{PARTITION_KEY: {"S": p}, SORT_KEY: {"S": s}} for p, s in chunk],
+            # Only what is checked: whole items made the responses (and moto's serializer) 4 times larger.
+            "ProjectionExpression": "#pk, #sk, anomaly",
+            "ExpressionAttributeNames": {"#pk": PARTITION_KEY, "#sk": SORT_KEY},
+        }
+    }
+    found: list[dict[str, Any]] = []
+    while request:
+        response = dynamodb.batch_get_item(RequestItems=request)
+        found.extend(response["Responses"].get(table, []))
+        request = response.get("UnprocessedKeys") or {}
+    return found
 
 
 def _objects(s3: Any, bucket: str, prefix: str, since: float) -> list[str]:

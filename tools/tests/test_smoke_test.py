@@ -26,6 +26,7 @@ from tools.smoke_test import (
     locate,
     put_records,
     report,
+    stored_items,
 )
 from tools.tests.landing import create_landing, stored_item
 
@@ -204,3 +205,23 @@ def test_targets_from_the_pipeline_environment_include_the_alert_inbox() -> None
     assert (targets.alert_inbox_url, targets.archive_bucket) == ("https://sqs/inbox", "raw")
     with pytest.raises(SystemExit, match="TableName"):
         Targets.from_environment({**environment, "INGEST_TABLENAME": ""})
+
+
+def test_keys_the_table_leaves_unprocessed_are_asked_for_again() -> None:
+    table, first, second = "readings", {"sensor_id": {"S": "a"}}, {"sensor_id": {"S": "b"}}
+    answers: Iterator[dict[str, Any]] = iter(
+        [
+            {"Responses": {table: [first]}, "UnprocessedKeys": {table: {"Keys": ["rest"]}}},
+            {"Responses": {table: [second]}, "UnprocessedKeys": {}},
+        ]
+    )
+    asked: list[dict[str, Any]] = []
+
+    class Table:
+        def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803 - the SDK's name
+            asked.append(RequestItems)
+            return next(answers)
+
+    assert stored_items(Table(), table, [("a", "t1"), ("b", "t2")]) == [first, second]
+    assert asked[1] == {table: {"Keys": ["rest"]}}
+    assert asked[0][table]["ProjectionExpression"] == "#pk, #sk, anomaly"
