@@ -15,18 +15,29 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from aws_cdk import App
 
 from pipeline.config import PlatformConfig, load_platform_config
-from pipeline.pipeline_stack import PipelineStack
 from shared.config import committed_context
-from stages.iot_stage import IotStage
-from tools.cdk_app import build_from_cdk_json
+
+if TYPE_CHECKING:  # CDK takes seconds to import: only the tests that synthesize load it
+    from aws_cdk import App
+
+    from pipeline.pipeline_stack import PipelineStack
+    from stages.iot_stage import IotStage
 
 SYNTH_TIMEOUT_SECONDS = 300
 EMULATED_AWS_FIXTURES = frozenset({"aws", "moto"})
+SYNTH_MODULE_MARK = "\npytestmark = pytest.mark.synth"
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """With synthesis deselected (``make unit``), a module marked ``synth`` as a whole is not even imported."""
+    if "not synth" not in (config.getoption("markexpr") or "") or collection_path.suffix != ".py":
+        return None
+    return SYNTH_MODULE_MARK in collection_path.read_text(encoding="utf-8") or None
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -77,6 +88,8 @@ def assembly_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def app(assembly_dir: Path) -> App:
     """The real app with every nag pack; synth raises if any finding is unacknowledged."""
+    from tools.cdk_app import build_from_cdk_json  # noqa: PLC0415 - see TYPE_CHECKING above
+
     application = build_from_cdk_json(outdir=assembly_dir)
     application.synth()
     return application
@@ -84,6 +97,8 @@ def app(assembly_dir: Path) -> App:
 
 @pytest.fixture(scope="session")
 def pipeline_stack(app: App) -> PipelineStack:
+    from pipeline.pipeline_stack import PipelineStack  # noqa: PLC0415 - see TYPE_CHECKING above
+
     stack = app.node.find_child("IotPipeline")
     assert isinstance(stack, PipelineStack)
     return stack

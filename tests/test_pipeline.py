@@ -13,6 +13,8 @@ from pipeline.notifications import NOTIFICATION_SERVICE
 from pipeline.pipeline_stack import CHANGE_REPORT_DIR, CHANGE_REPORT_PROJECT, PipelineStack
 from tools.cdk_app import REPO_ROOT
 
+pytestmark = pytest.mark.synth  # reads the synthesized app: not in `make unit`
+
 
 @pytest.fixture(scope="module")
 def template(pipeline_stack: PipelineStack) -> Template:

@@ -12,6 +12,8 @@ from shared.infra.naming import smoke_test_role_name
 from shared.testing.templates import Statement, arn, objects_in
 from stages.iot_stage import IotStage
 
+pytestmark = pytest.mark.synth  # reads the synthesized app: not in `make unit`
+
 
 def _policies_of_smoke_role(template: Template, stage: str) -> list[dict[str, Any]]:
     return [

@@ -11,6 +11,8 @@ from aws_cdk.assertions import Match, Template
 
 from stages.iot_stage import IotStage
 
+pytestmark = pytest.mark.synth  # reads the synthesized app: not in `make unit`
+
 SERVICES = ("ingest", "archive", "observability")
 OWNERS = {"ingest": "iot-ingest", "archive": "iot-data", "observability": "iot-sre"}
 

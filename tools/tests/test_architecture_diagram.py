@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from aws_cdk import App
 
 from shared.testing.templates import arn, objects_in, ref
 from tools.architecture_diagram import (
@@ -27,6 +26,9 @@ from tools.architecture_diagram import (
 )
 
 ARCHITECTURE_DOC = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
+if TYPE_CHECKING:
+    from aws_cdk import App
+
 STAGE_PATH = "App/Dev"
 PROCESSOR = "Ingest_Processor_Function"
 STREAM = "Ingest_Readings_Stream"

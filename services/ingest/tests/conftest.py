@@ -10,12 +10,15 @@ os.environ.update(
     POWERTOOLS_SERVICE_NAME="processor", POWERTOOLS_METRICS_NAMESPACE="IotPlatform", POWERTOOLS_TRACE_DISABLED="true"
 )
 
+import functools
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
+import botocore.session
 import pytest
+from botocore.loaders import Loader
 from moto import mock_aws
 
 from services.ingest.runtime import handler
@@ -24,6 +27,30 @@ from services.ingest.runtime.settings import encode_bounds
 from services.ingest.tests.harness import BUCKET, REGION, TABLE, Aws
 from services.ingest.tests.resources import create_processor_resources
 from shared.readings.anomalies import DEFAULT_ANOMALY_BOUNDS
+
+
+@functools.cache
+def _test_session() -> boto3.Session:
+    """One session for every test's clients: each new default session reads the service models again (~50 ms a
+    client); moto intercepts the clients of any session while a test's mock is active."""
+    return boto3.Session(
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # pragma: allowlist secret (moto only)
+    )
+
+
+@functools.cache
+def _service_models() -> Loader:
+    loader: Loader = botocore.session.Session().get_component("data_loader")
+    return loader
+
+
+def _session_with_loaded_models() -> botocore.session.Session:
+    """A new botocore session, as the handler makes one, that reads no service model from disk again."""
+    session = botocore.session.Session()
+    session.register_component("data_loader", _service_models())
+    return session
 
 
 @pytest.fixture
@@ -43,14 +70,16 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("WEBHOOK_SECRET_ARN", raising=False)
+    monkeypatch.setattr(botocore.session, "get_session", _session_with_loaded_models)
     with mock_aws():
-        resources = create_processor_resources(region=REGION, table_name=TABLE, bucket=BUCKET)
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        s3 = boto3.client("s3", region_name=REGION)
-        sns = boto3.client("sns", region_name=REGION)
+        session = _test_session()
+        resources = create_processor_resources(region=REGION, table_name=TABLE, bucket=BUCKET, session=session)
+        dynamodb = session.client("dynamodb")
+        s3 = session.client("s3")
+        sns = session.client("sns")
         topic_arn = resources.topic_arn
         monkeypatch.setenv("ALERT_TOPIC_ARN", topic_arn)
-        sqs = boto3.client("sqs", region_name=REGION)
+        sqs = session.client("sqs")
         queue_url = sqs.create_queue(QueueName="alerts-subscriber")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})

@@ -18,9 +18,11 @@ class ProcessorResources:
 
 
 def create_processor_resources(
-    *, region: str, table_name: str = "readings", bucket: str = "processed"
+    *, region: str, table_name: str = "readings", bucket: str = "processed", session: boto3.Session | None = None
 ) -> ProcessorResources:
-    dynamodb: Any = boto3.client("dynamodb", region_name=region)
+    """On ``session``'s clients (boto3's default session without one)."""
+    aws = session or boto3.Session(region_name=region)
+    dynamodb: Any = aws.client("dynamodb", region_name=region)
     dynamodb.create_table(
         TableName=table_name,
         BillingMode="PAY_PER_REQUEST",
@@ -43,7 +45,7 @@ def create_processor_resources(
             }
         ],
     )
-    s3: Any = boto3.client("s3", region_name=region)
+    s3: Any = aws.client("s3", region_name=region)
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
-    topic_arn = boto3.client("sns", region_name=region).create_topic(Name="alerts")["TopicArn"]
+    topic_arn = aws.client("sns", region_name=region).create_topic(Name="alerts")["TopicArn"]
     return ProcessorResources(table_name=table_name, bucket=bucket, topic_arn=topic_arn)

@@ -31,22 +31,23 @@ from shared.readings.schema import Reason
 from shared.synthetic.kinesis_events import kinesis_event
 
 VALID_SENSORS = [f"s-{index}" for index in range(6)]
+FIRST_SEQUENCE = 1000  # kinesis_event numbers the records from here
 
 
-def between_valid_readings(data: bytes) -> dict[str, Any]:
-    """Three valid readings, the record, three more: sequence numbers 1000..1006, the record at 1003."""
-    valid = [reading(sensor_id=sensor) for sensor in VALID_SENSORS]
-    return kinesis_event([*valid[:3], data, *valid[3:]])
-
-
-@pytest.mark.parametrize(("data", "reason"), HOSTILE.values(), ids=HOSTILE.keys())
-def test_a_hostile_record_among_valid_readings_is_quarantined_and_the_rest_stored(
-    aws: Aws, data: bytes, reason: Reason
-) -> None:
-    assert invoke(between_valid_readings(data)) == {"batchItemFailures": []}
-    assert sensor_ids(items(aws)) == set(VALID_SENSORS)
-    (document,) = quarantined(aws)
-    assert (document["reason"], document["sequence_number"]) == (reason, "1003")
+def test_every_hostile_record_is_quarantined_with_its_reason_and_every_valid_neighbour_stored(aws: Aws) -> None:
+    """One batch: each class of the corpus between three valid readings on either side, all in one invocation."""
+    records: list[bytes] = []
+    expected_reasons: dict[str, Reason] = {}
+    valid_sensors: set[str] = set()
+    for group, (data, reason) in enumerate(HOSTILE.values()):
+        neighbours = [f"s-{group}-{index}" for index in range(6)]
+        valid = [reading(sensor_id=sensor) for sensor in neighbours]
+        expected_reasons[str(FIRST_SEQUENCE + len(records) + 3)] = reason
+        records += [*valid[:3], data, *valid[3:]]
+        valid_sensors.update(neighbours)
+    assert invoke(kinesis_event(records)) == {"batchItemFailures": []}
+    assert sensor_ids(items(aws)) == valid_sensors
+    assert {document["sequence_number"]: document["reason"] for document in quarantined(aws)} == expected_reasons
 
 
 def test_an_unexpected_error_judging_one_record_quarantines_it_as_unprocessable(
