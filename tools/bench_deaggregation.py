@@ -23,7 +23,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DECODERS = {
-    "own decoder": "services.ingest.runtime.aggregation",
+    "own decoder": "shared.kinesis.aggregation",
     "aws-kinesis-agg": "aws_kinesis_agg.deaggregator",
 }
 
