@@ -82,7 +82,7 @@ def published(key: str, value: Any) -> Resource:
 
 
 def read_parameter(name: str, parameter_type: str = "AWS::SSM::Parameter::Value<String>") -> dict[str, Any]:
-    """What `ServiceStack.read_shared` adds to a consuming stack: a template parameter resolved from SSM at deploy time."""
+    """What `ServiceStack.read_shared` adds to a consuming stack: a parameter resolved from SSM at deploy time."""
     return {"Type": parameter_type, "Default": name}
 
 
