@@ -8,7 +8,10 @@ from typing import Any
 import pytest
 
 from pipeline.config import PlatformConfig, load_platform_config
-from shared.config import ConfigError, committed_context
+from services.archive.config import ArchiveConfig
+from services.ingest.config import IngestConfig
+from shared.config import ConfigError, committed_context, configured_stages, load_section
+from shared.environment import load_stage_environment
 from stages.config import sandbox_stage
 
 
@@ -143,3 +146,50 @@ def test_sandbox_needs_a_valid_account(platform_config: PlatformConfig) -> None:
 def test_sandbox_of_unknown_stage_fails(platform_config: PlatformConfig) -> None:
     with pytest.raises(ConfigError, match="stage 'qa' is not configured"):
         sandbox_stage(platform_config.stage("qa"), account="999999999999")
+
+
+# --- one owner's section alone (shared/config.py, shared/environment.py) -------------------------------------------
+
+
+def test_a_service_loads_its_own_section_with_the_overrides_applied() -> None:
+    context = {**committed_context(), "iot.stages.prod.ingest.shardCount": "20"}
+    assert load_section(context, IngestConfig, "stages", "prod", "ingest").shard_count == 20
+    assert load_section(context, ArchiveConfig, "stages", "prod", "archive").expiration_days == 2555
+
+
+@pytest.mark.parametrize(
+    ("path", "override", "message"),
+    [
+        (("stages", "qa", "ingest"), {}, r"iot\.stages\.qa: missing"),
+        (("stages", "dev", "ingest"), {"iot.stages.dev.ingest.shardCount": "0"}, "stages.dev.ingest.shardCount: must"),
+        (
+            ("stages", "dev", "archive"),
+            {"iot.stages.dev.archive.expirationDays": "60"},
+            "stages.dev.archive.expiration",
+        ),
+    ],
+)
+def test_a_bad_or_missing_section_names_its_path(path: tuple[str, ...], override: dict[str, str], message: str) -> None:
+    config_type = IngestConfig if path[-1] == "ingest" else ArchiveConfig
+    with pytest.raises(ConfigError, match=message):
+        load_section({**committed_context(), **override}, config_type, *path)
+
+
+def test_the_stage_environment_is_read_without_the_services_settings() -> None:
+    prod = load_stage_environment(committed_context(), "prod")
+    assert (prod.name, prod.account, prod.removal_policy, prod.is_production) == (
+        "prod",
+        "444444444444",
+        "retain",
+        True,
+    )
+    with pytest.raises(ConfigError, match=r"stages\.dev\.account: must be a 12-digit AWS account id"):
+        load_stage_environment({**committed_context(), "iot.stages.dev.account": "12"}, "dev")
+    with pytest.raises(ConfigError, match="prod must retain its data"):
+        load_stage_environment({**committed_context(), "iot.stages.prod.removalPolicy": "destroy"}, "prod")
+
+
+def test_configured_stages_include_one_added_on_the_command_line() -> None:
+    assert configured_stages(committed_context()) == ("dev", "staging", "prod")
+    added = {**committed_context(), "iot.stages.qa": '{"account": "555555555555"}'}
+    assert configured_stages(added) == ("dev", "staging", "prod", "qa")
