@@ -164,7 +164,9 @@ def test_a_record_more_than_the_limit_is_rejected_and_the_limit_itself_is_accept
     table = _field(1, b"k")
     record = _record(data=b"x")
     assert len(unpack(_sealed(table + record * MAX_USER_RECORDS), partition_key="o").records) == MAX_USER_RECORDS
-    assert _defect(_sealed(table + record * (MAX_USER_RECORDS + 1))) == Defect.TOO_MANY_RECORDS
+    with pytest.raises(CorruptAggregateError) as caught:
+        unpack(_sealed(table + record * (MAX_USER_RECORDS + 1)), partition_key="o")
+    assert (caught.value.defect, caught.value.detail) == (Defect.TOO_MANY_RECORDS, "more than 1000 user records")
 
 
 @pytest.mark.parametrize(
@@ -195,6 +197,40 @@ def test_a_malformed_protobuf_is_rejected_with_what_is_wrong(message: bytes, det
     with pytest.raises(CorruptAggregateError, match=detail) as caught:
         unpack(_sealed(message), partition_key="outer")
     assert caught.value.defect == Defect.MALFORMED_PROTOBUF
+
+
+KEY_TABLE = _field(1, b"k")
+
+
+@pytest.mark.parametrize(
+    ("message", "detail"),
+    [
+        (KEY_TABLE + b"\x80", "AggregatedRecord ends inside a varint"),  # a field's key
+        (KEY_TABLE + b"\x1a", "AggregatedRecord ends inside a varint"),  # a length
+        (KEY_TABLE + _field(3, b"\x08\x80"), "Record 0 ends inside a varint"),  # a value
+        (KEY_TABLE + b"\x1a\x10\x08", "AggregatedRecord field 3 claims 16 bytes, 1 remain"),
+        (KEY_TABLE + b"\x1a" + b"\x80" * 9 + b"\x02", "AggregatedRecord has a varint beyond 64 bits"),  # 2**64
+        (
+            KEY_TABLE + _field(3, _field(1, 0) + _field(2, b"h") + _field(3, b"d")),
+            "Record 0 field 2 has wire type 2, expected 0",
+        ),
+        (_field(2, 5) + KEY_TABLE + _record(), "AggregatedRecord field 2 has wire type 0, expected 2"),
+        (KEY_TABLE + _record() + _field(3, _field(1, 0)), "Record 1 has no data"),
+        (KEY_TABLE + _record() + _record(key_index=3), "Record 1 names partition key 3, the table has 1"),
+    ],
+)
+def test_the_detail_says_where_in_the_aggregate_and_what(message: bytes, detail: str) -> None:
+    with pytest.raises(CorruptAggregateError) as caught:
+        unpack(_sealed(message), partition_key="outer")
+    assert (caught.value.defect, caught.value.detail) == (Defect.MALFORMED_PROTOBUF, detail)
+    assert str(caught.value) == f"malformed_protobuf: {detail}"
+
+
+def test_multi_byte_lengths_and_indexes_are_read_whole() -> None:
+    """A varint of two or three bytes: a data length of 300 and a partition key index of 200."""
+    keys = b"".join(_field(1, f"k{index}".encode()) for index in range(201))
+    (record,) = unpack(_sealed(keys + _record(key_index=200, data=b"x" * 300)), partition_key="o").records
+    assert (record.partition_key, record.data) == ("k200", b"x" * 300)
 
 
 def test_a_bad_record_after_good_ones_rejects_the_whole_aggregate() -> None:

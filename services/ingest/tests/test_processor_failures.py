@@ -100,8 +100,16 @@ def test_items_the_table_leaves_unprocessed_are_retried_alone_and_neither_alerte
     assert (metrics["AnomaliesDetected"], metrics["ReadingsQuarantined"]) == (1, 0)
     assert [record["count"] for record in logged(caplog, "readings not stored after retries")] == [2]
     (settled,) = logged(caplog, "batch settled")
-    summary = {name: settled[name] for name in ("received", "stored", "quarantined", "anomalies", "alerts_refused")}
-    assert summary == {"received": 6, "stored": 4, "quarantined": 0, "anomalies": 1, "alerts_refused": 0}
+    names = ("received", "aggregates", "stored", "quarantined", "anomalies", "alerts_refused")
+    summary = {name: settled[name] for name in names}
+    assert summary == {
+        "received": 6,
+        "aggregates": 0,
+        "stored": 4,
+        "quarantined": 0,
+        "anomalies": 1,
+        "alerts_refused": 0,
+    }
     assert settled["failed"] == 2
 
 
@@ -203,8 +211,11 @@ def test_a_failed_quarantine_write_fails_only_that_record(
     assert (metrics["ReadingsStored"], metrics["ReadingsQuarantined"], metrics["ReadingsFailed"]) == (2, 1, 1)
     (failed_write,) = logged(caplog, "quarantine write failed; the record will be retried")
     assert failed_write["error"] == "ClientError SlowDown: SlowDown (injected)"
-    attempts = [(r["reason"], r["sequence_number"], r["detail"][:9]) for r in logged(caplog, "reading quarantined")]
-    assert attempts == [("not_json", sequence(1), "Expecting"), ("not_utf8", sequence(2), "byte 0 is")]
+    attempts = [
+        (r["reason"], r["sequence_number"], r["sub_record"], r["detail"][:9])
+        for r in logged(caplog, "reading quarantined")
+    ]
+    assert attempts == [("not_json", sequence(1), None, "Expecting"), ("not_utf8", sequence(2), None, "byte 0 is")]
 
 
 def test_a_record_that_cannot_be_judged_is_quarantined_as_unprocessable(
@@ -225,7 +236,8 @@ def test_a_record_that_cannot_be_judged_is_quarantined_as_unprocessable(
     assert document["arrival"] == arrival.isoformat()
     assert objects(aws, "processed/")[0].startswith(f"processed/{arrival:%Y/%m/%d/%H}/")  # UTC, not local time
     assert sensor_ids(items(aws)) == {"s-0"}
-    assert [record["sequence_number"] for record in logged(caplog, "record unprocessable")] == [sequence(1)]
+    unprocessable = logged(caplog, "record unprocessable")
+    assert [(record["sequence_number"], record["sub_record"]) for record in unprocessable] == [(sequence(1), None)]
 
 
 # --- the processed output ----------------------------------------------------------------------------------------
