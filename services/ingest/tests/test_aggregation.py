@@ -209,6 +209,7 @@ KEY_TABLE = _field(1, b"k")
         (KEY_TABLE + b"\x1a", "AggregatedRecord ends inside a varint"),  # a length
         (KEY_TABLE + _field(3, b"\x08\x80"), "Record 0 ends inside a varint"),  # a value
         (KEY_TABLE + b"\x1a\x10\x08", "AggregatedRecord field 3 claims 16 bytes, 1 remain"),
+        (KEY_TABLE + b"\x1a\x08\x08", "AggregatedRecord field 3 claims 8 bytes, 1 remain"),  # fewer than the message
         (KEY_TABLE + b"\x1a" + b"\x80" * 9 + b"\x02", "AggregatedRecord has a varint beyond 64 bits"),  # 2**64
         (
             KEY_TABLE + _field(3, _field(1, 0) + _field(2, b"h") + _field(3, b"d")),
@@ -224,6 +225,21 @@ def test_the_detail_says_where_in_the_aggregate_and_what(message: bytes, detail:
         unpack(_sealed(message), partition_key="outer")
     assert (caught.value.defect, caught.value.detail) == (Defect.MALFORMED_PROTOBUF, detail)
     assert str(caught.value) == f"malformed_protobuf: {detail}"
+
+
+def test_a_truncated_unverifiable_or_empty_aggregate_says_so_in_its_detail() -> None:
+    cases = {
+        MAGIC + b"\x00" * 15: (Defect.TRUNCATED, "19 bytes is shorter than the magic bytes and the MD5 digest"),
+        _sealed(KEY_TABLE + _record())[:-1] + b"\x00": (
+            Defect.CHECKSUM_MISMATCH,
+            f"the MD5 digest of the {len(KEY_TABLE + _record())}-byte message does not match its trailer",
+        ),
+        _sealed(KEY_TABLE): (Defect.EMPTY, "the aggregate holds no user records"),
+    }
+    for data, (defect, detail) in cases.items():
+        with pytest.raises(CorruptAggregateError) as caught:
+            unpack(data, partition_key="outer")
+        assert (caught.value.defect, caught.value.detail) == (defect, detail)
 
 
 def test_multi_byte_lengths_and_indexes_are_read_whole() -> None:
