@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from pipeline.config import PlatformConfig, load_platform_config
-from services.archive.config import ArchiveConfig
-from services.ingest.config import IngestConfig
-from shared.config import ConfigError, committed_context, configured_stages, load_section
+from shared.config import ConfigError, between, checked, committed_context, configured_stages, load_section
 from shared.environment import load_stage_environment
 from stages.config import sandbox_stage
 
@@ -151,38 +150,47 @@ def test_sandbox_of_unknown_stage_fails(platform_config: PlatformConfig) -> None
 # --- one owner's section alone (shared/config.py, shared/environment.py) -------------------------------------------
 
 
-def test_a_service_loads_its_own_section_with_the_overrides_applied() -> None:
-    context = {**committed_context(), "iot.stages.prod.ingest.shardCount": "20"}
-    assert load_section(context, IngestConfig, "stages", "prod", "ingest").shard_count == 20
-    assert load_section(context, ArchiveConfig, "stages", "prod", "archive").expiration_days == 2555
+@dataclass(frozen=True, kw_only=True)
+class Window:
+    """A stand-in for a service's settings: one checked field and one rule across fields."""
+
+    opens_at: int = checked(between(0, 23))
+    closes_at: int = checked(between(0, 23))
+
+    def cross_field_errors(self) -> list[str]:
+        return [] if self.closes_at > self.opens_at else ["closesAt must be later than opensAt"]
+
+
+WINDOWS = {"iot": {"stages": {"dev": {"window": {"opensAt": 8, "closesAt": 18}}}}}
+
+
+def test_an_owner_loads_its_own_section_with_the_overrides_applied() -> None:
+    assert load_section(WINDOWS, Window, "stages", "dev", "window") == Window(opens_at=8, closes_at=18)
+    overridden = {**WINDOWS, "iot.stages.dev.window.closesAt": "20"}
+    assert load_section(overridden, Window, "stages", "dev", "window").closes_at == 20
 
 
 @pytest.mark.parametrize(
-    ("path", "override", "message"),
+    ("stage", "section", "override", "message"),
     [
-        (("stages", "qa", "ingest"), {}, r"iot\.stages\.qa: missing"),
-        (("stages", "dev", "ingest"), {"iot.stages.dev.ingest.shardCount": "0"}, "stages.dev.ingest.shardCount: must"),
-        (
-            ("stages", "dev", "archive"),
-            {"iot.stages.dev.archive.expirationDays": "60"},
-            "stages.dev.archive.expiration",
-        ),
+        ("qa", "window", {}, r"iot\.stages\.qa: missing"),
+        ("dev", "door", {}, r"iot\.stages\.dev\.door: missing"),
+        ("dev", "window", {"iot.stages.dev.window.opensAt": "24"}, r"stages\.dev\.window\.opensAt: must be between"),
+        ("dev", "window", {"iot.stages.dev.window.closesAt": "7"}, r"stages\.dev\.window\.closesAt must be later"),
+        ("dev", "window", {"iot.stages.dev.window.open": "1"}, r"stages\.dev\.window\.open: unknown setting"),
     ],
 )
-def test_a_bad_or_missing_section_names_its_path(path: tuple[str, ...], override: dict[str, str], message: str) -> None:
-    config_type = IngestConfig if path[-1] == "ingest" else ArchiveConfig
+def test_a_bad_or_missing_section_names_its_path(
+    stage: str, section: str, override: dict[str, str], message: str
+) -> None:
     with pytest.raises(ConfigError, match=message):
-        load_section({**committed_context(), **override}, config_type, *path)
+        load_section({**WINDOWS, **override}, Window, "stages", stage, section)
 
 
 def test_the_stage_environment_is_read_without_the_services_settings() -> None:
     prod = load_stage_environment(committed_context(), "prod")
-    assert (prod.name, prod.account, prod.removal_policy, prod.is_production) == (
-        "prod",
-        "444444444444",
-        "retain",
-        True,
-    )
+    assert (prod.name, prod.account, prod.removal_policy) == ("prod", "444444444444", "retain")
+    assert prod.is_production
     with pytest.raises(ConfigError, match=r"stages\.dev\.account: must be a 12-digit AWS account id"):
         load_stage_environment({**committed_context(), "iot.stages.dev.account": "12"}, "dev")
     with pytest.raises(ConfigError, match="prod must retain its data"):
