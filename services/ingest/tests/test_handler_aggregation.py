@@ -11,7 +11,17 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from services.ingest.tests.harness import BUCKET, Aws, invoke, items, objects, quarantined, reading, sensor_ids
+from services.ingest.tests.harness import (
+    BUCKET,
+    Aws,
+    batch_metrics,
+    invoke,
+    items,
+    objects,
+    quarantined,
+    reading,
+    sensor_ids,
+)
 from shared.kinesis.aggregation import MAGIC
 from shared.synthetic.kinesis_events import kinesis_event
 from shared.synthetic.kpl import kpl_record
@@ -143,3 +153,22 @@ def test_a_failed_quarantine_write_inside_an_aggregate_fails_only_that_aggregate
     response = invoke(kinesis_event([reading(sensor_id="plain"), _aggregate(reading(sensor_id="in"), b"bad")]))
     assert response == {"batchItemFailures": [{"itemIdentifier": str(FIRST + 1)}]}
     assert sensor_ids(items(aws)) == {"plain", "in"}  # stored; the retry rewrites the same item
+
+
+def test_metrics_count_every_reading_received_and_every_aggregate_corrupt_ones_included(
+    aws: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = kinesis_event(
+        [
+            CORRUPT["empty"],
+            _aggregate(*_five()),
+            CORRUPT["truncated"],
+            _aggregate(reading(sensor_id="pair-0"), reading(sensor_id="pair-1")),
+            reading(sensor_id="plain"),
+        ]
+    )
+    assert invoke(event) == {"batchItemFailures": []}
+    metrics = batch_metrics(capsys.readouterr().out)
+    # 2 corrupt records (one each, refused whole), 5 + 2 readings of the two aggregates, 1 plain reading
+    assert (metrics["ReadingsReceived"], metrics["AggregatesReceived"]) == (10, 2)
+    assert (metrics["ReadingsStored"], metrics["ReadingsQuarantined"]) == (8, 2)
