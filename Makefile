@@ -81,7 +81,7 @@ nag-report: install ## write reports/nag-report.md: packs, findings by rule and 
 bench: install ## processor benchmark on moto: throughput, CPU per reading, cold import time
 	$(BIN)/python -m services.ingest.benchmarks.processor --readings 10000 --batch-size 500
 
-mutation: install ## mutation score of the data path (mutmut, ~15 min): score, and every mutant the tests miss
+mutation: install ## mutation score of the data path (mutmut, about 2 h on 2 cores): the score, and every mutant the tests miss
 	rm -rf mutants
 	$(BIN)/mutmut run --max-children 2 > /dev/null
 	$(BIN)/python -m tools.mutation_report --fail-under 90
