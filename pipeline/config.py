@@ -19,6 +19,7 @@ from shared.config import (
     matches,
     not_blank,
     platform_settings,
+    raise_if_invalid,
 )
 from stages.config import StageConfig, build_stages
 
@@ -57,6 +58,5 @@ def load_platform_config(context: Mapping[str, Any]) -> PlatformConfig:
     errors: list[str] = []
     pipeline = build(PipelineConfig, raw.get("pipeline"), "pipeline.", errors)
     stages = build_stages(raw.get("stages", {}), errors)
-    if errors:
-        raise ConfigError("invalid iot configuration in cdk.json / -c overrides:\n  - " + "\n  - ".join(errors))
+    raise_if_invalid(errors)
     return PlatformConfig(pipeline=pipeline, stages=stages)

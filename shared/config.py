@@ -96,16 +96,26 @@ def platform_settings(context: Mapping[str, Any]) -> dict[str, Any]:
 
 def load_section(context: Mapping[str, Any], cls: type[Settings], *path: str) -> Settings:
     """One owner's settings at ``iot.<path>`` (overrides applied), or a ConfigError naming every bad field."""
+    errors: list[str] = []
+    built = build(cls, section(context, *path), f"{'.'.join(path)}.", errors)
+    raise_if_invalid(errors)
+    return typing.cast(Settings, built)
+
+
+def section(context: Mapping[str, Any], *path: str) -> Any:
+    """The raw value at ``iot.<path>``, overrides applied; a ConfigError names the first part that is missing."""
     node: Any = platform_settings(context)
     for depth, part in enumerate(path):
         node = as_object(node, ".".join(path[:depth]) or CONTEXT_KEY).get(part)
         if node is None:
             raise ConfigError(f"{CONTEXT_KEY}.{'.'.join(path[: depth + 1])}: missing")
-    errors: list[str] = []
-    built = build(cls, node, f"{'.'.join(path)}.", errors)
+    return node
+
+
+def raise_if_invalid(errors: list[str]) -> None:
+    """One ConfigError listing every problem ``build`` found, if it found any."""
     if errors:
-        raise ConfigError("invalid configuration in cdk.json / -c overrides:\n  - " + "\n  - ".join(errors))
-    return typing.cast(Settings, built)
+        raise ConfigError("invalid iot configuration in cdk.json / -c overrides:\n  - " + "\n  - ".join(errors))
 
 
 def as_object(value: Any, path: str) -> dict[str, Any]:

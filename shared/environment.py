@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from shared.config import (
-    ConfigError,
     as_object,
     aws_account,
     aws_region,
@@ -17,7 +16,8 @@ from shared.config import (
     checked,
     matches,
     not_blank,
-    platform_settings,
+    raise_if_invalid,
+    section,
 )
 
 RemovalMode = Literal["destroy", "retain"]
@@ -45,12 +45,11 @@ class StageEnvironment:
 
 def load_stage_environment(context: Mapping[str, Any], stage: str) -> StageEnvironment:
     """The environment fields of ``iot.stages.<stage>`` alone, for code that needs no other stage setting."""
-    stage_raw = as_object(as_object(platform_settings(context).get("stages", {}), "stages").get(stage, {}), stage)
+    stage_raw = as_object(section(context, "stages", stage), f"stages.{stage}")
     names = {camel(spec.name) for spec in dataclasses.fields(StageEnvironment)}
     errors: list[str] = []
     raw = {"name": stage, **{key: value for key, value in stage_raw.items() if key in names}}
     environment = build(StageEnvironment, raw, f"stages.{stage}.", errors)
-    if errors:
-        raise ConfigError("invalid configuration in cdk.json / -c overrides:\n  - " + "\n  - ".join(errors))
+    raise_if_invalid(errors)
     assert isinstance(environment, StageEnvironment)
     return environment

@@ -195,6 +195,8 @@ def test_the_stage_environment_is_read_without_the_services_settings() -> None:
         load_stage_environment({**committed_context(), "iot.stages.dev.account": "12"}, "dev")
     with pytest.raises(ConfigError, match="prod must retain its data"):
         load_stage_environment({**committed_context(), "iot.stages.prod.removalPolicy": "destroy"}, "prod")
+    with pytest.raises(ConfigError, match=r"iot\.stages\.qa: missing"):
+        load_stage_environment(committed_context(), "qa")
 
 
 def test_configured_stages_include_one_added_on_the_command_line() -> None:
