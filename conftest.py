@@ -35,7 +35,7 @@ SYNTH_MODULE_MARK = "\npytestmark = pytest.mark.synth"
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
     """With synthesis deselected (``make unit``), a module marked ``synth`` as a whole is not even imported."""
-    if "not synth" not in (config.getoption("markexpr") or "") or collection_path.suffix != ".py":
+    if "not synth" not in (config.getoption("markexpr") or "") or not collection_path.match("test_*.py"):
         return None
     return SYNTH_MODULE_MARK in collection_path.read_text(encoding="utf-8") or None
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -10,6 +9,7 @@ import boto3
 from services.ingest.contract import ANOMALY_FLAG, PARTITION_KEY, SORT_KEY
 from shared.readings.anomalies import DEFAULT_ANOMALY_BOUNDS, severity_of
 from shared.readings.schema import Reading
+from tools.smoke_test import Targets
 
 
 def stored_item(reading: Reading) -> dict[str, Any]:
@@ -21,15 +21,10 @@ def stored_item(reading: Reading) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True, kw_only=True)
-class Landing:
-    table_name: str
-    processed_bucket: str
-
-
-def create_landing(*, region: str) -> Landing:
-    """The readings table (its key only) and the processed bucket, as the smoke test sees a stage, on moto."""
-    table, bucket = "readings", "processed"
+def create_landing(*, region: str) -> Targets:
+    """The readings table (its key only), the processed and the failure bucket, as the smoke test sees a stage, on
+    moto; the stream's name (create the stream where a test puts records), no archive."""
+    table, bucket, failures = "readings", "processed", "failures"
     boto3.client("dynamodb", region_name=region).create_table(
         TableName=table,
         BillingMode="PAY_PER_REQUEST",
@@ -40,5 +35,12 @@ def create_landing(*, region: str) -> Landing:
         AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in (PARTITION_KEY, SORT_KEY)],
     )
     s3: Any = boto3.client("s3", region_name=region)
-    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
-    return Landing(table_name=table, processed_bucket=bucket)
+    for name in (bucket, failures):
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+    return Targets(
+        stream_name="readings",
+        table_name=table,
+        processed_bucket=bucket,
+        failure_bucket=failures,
+        archive_bucket=None,
+    )

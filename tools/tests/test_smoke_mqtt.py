@@ -30,15 +30,7 @@ def targets(monkeypatch: pytest.MonkeyPatch) -> Iterator[Targets]:
     # moto serves the data plane on the generic host only, not on the account endpoint AWS hands out
     monkeypatch.setattr(smoke_mqtt, "data_endpoint", lambda _: f"data-ats.iot.{REGION}.amazonaws.com")
     with mock_aws():
-        landing = create_landing(region=REGION)
-        boto3.client("s3").create_bucket(Bucket="failures", CreateBucketConfiguration={"LocationConstraint": REGION})
-        yield Targets(
-            stream_name="readings",
-            table_name=landing.table_name,
-            processed_bucket=landing.processed_bucket,
-            failure_bucket="failures",
-            archive_bucket=None,
-        )
+        yield create_landing(region=REGION)
 
 
 def _published() -> list[tuple[str, bytes]]:

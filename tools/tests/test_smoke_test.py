@@ -38,16 +38,9 @@ def targets(monkeypatch: pytest.MonkeyPatch) -> Iterator[Targets]:
     for name, value in {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
-        landing = create_landing(region=REGION)
-        boto3.client("kinesis").create_stream(StreamName="readings", ShardCount=2)
-        boto3.client("s3").create_bucket(Bucket="failures", CreateBucketConfiguration={"LocationConstraint": REGION})
-        yield Targets(
-            stream_name="readings",
-            table_name=landing.table_name,
-            processed_bucket=landing.processed_bucket,
-            failure_bucket="failures",
-            archive_bucket=None,
-        )
+        targets = create_landing(region=REGION)
+        boto3.client("kinesis").create_stream(StreamName=targets.stream_name, ShardCount=2)
+        yield targets
 
 
 def _sent(targets: Targets) -> list[Sent]:
