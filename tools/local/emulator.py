@@ -50,7 +50,7 @@ class Emulator:
     def split(self, groups: Mapping[str, Sequence[str]] = SERVICE_GROUPS) -> None:
         """Give each group of services its own copy of the emulator, with everything deployed so far."""
         for group, services in groups.items():
-            copy = self._command({"fork": group})
+            copy = self._command({"fork": group, "services": list(services)})
             for service in services:
                 self.endpoints[service] = f"http://127.0.0.1:{copy['port']}"
                 os.environ[endpoint_variable(service)] = self.endpoints[service]

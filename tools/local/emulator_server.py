@@ -3,13 +3,14 @@
 Started by tools/local/emulator.py as ``python emulator_server.py``; it speaks JSON lines on stdin and stdout:
 - once listening it replies ``{"port": ..., "modelled_types": [...]}``: its loopback port, and the resource types
   moto's CloudFormation models (the deploy needs them, and would otherwise import all of moto a second time);
-- ``{"fork": "<group>"}`` forks a copy of this process, with every resource deployed so far, that listens on a
-  port of its own and replies ``{"group": ..., "port": ..., "pid": ...}``. Services that share no state each get a
-  copy, so that their requests run on every core instead of in one interpreter;
+- ``{"fork": "<group>", "services": [...]}`` forks a copy of this process, with every resource deployed so far,
+  that listens on a port of its own and replies ``{"group": ..., "port": ..., "pid": ...}``. Services that share no
+  state each get a copy, so that their requests run on every core instead of in one interpreter;
 - the end of stdin stops this process and every copy it forked; a copy stops when its parent is gone.
 Standard library and moto only.
 """
 
+import base64
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 if __name__ == "__main__":
@@ -28,7 +30,11 @@ if __name__ == "__main__":
 
 from moto import backends
 from moto.cloudformation.parsing import get_model_map
-from moto.core.responses import ActionContext, ActionResult
+from moto.core.responses import ActionContext, ActionResult, BaseResponse
+from moto.core.serialize import TimestampSerializer
+from moto.core.utils import get_service_model
+from moto.dynamodb.exceptions import ItemSizeTooLarge
+from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.kinesis.models import Shard
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -39,32 +45,89 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 HOST = "127.0.0.1"
 PARENT_POLL_SECONDS = 0.5
-# Item operations, whose results moto builds as JSON documents already in DynamoDB's wire shape.
+# Operations whose results moto builds as JSON documents already in the wire shape: DynamoDB's item operations, and
+# Kinesis's reads and puts (whose bytes and times the wire carries as base64 and epoch seconds).
 PLAIN_JSON_OPERATIONS = frozenset(
-    ("dynamodb", operation) for operation in ("BatchGetItem", "BatchWriteItem", "GetItem", "PutItem", "Query", "Scan")
+    [("dynamodb", operation) for operation in ("BatchGetItem", "BatchWriteItem", "GetItem", "PutItem", "Query", "Scan")]
+    + [("kinesis", operation) for operation in ("GetRecords", "PutRecords")]
 )
 Serialize = Callable[[ActionResult, ActionContext], Any]
+# DynamoDB's item operations, whose requests moto's parser returns as they came when they carry no binary value: the
+# only blobs in their input are attribute values' B and BS, and they have no timestamps and no floats.
+PLAIN_JSON_REQUESTS = frozenset(operation for operation in PLAIN_JSON_OPERATIONS if operation[0] == "dynamodb")
+BINARY_ATTRIBUTE_MARKERS = (b'"B"', b'"BS"')
+ParseParameters = Callable[[BaseResponse, Any], None]
+ITEM_SIZE_LIMIT = 405_000  # bytes: the largest item moto accepts (its LimitedSizeDict's check)
 
 
 def with_plain_json(serialize: Serialize) -> Serialize:
-    """moto's response serializer, except that item operations' results are written with ``json.dumps``.
+    """moto's response serializer, except that the plain-JSON operations' results are written with ``json.dumps``.
 
-    moto's serializer walks the API model for every attribute value (a structure of ten members), which made
-    reading items back most of the checks' time. Whatever ``json.dumps`` cannot write as it is (a value still held
-    as a moto object, a null that the model would leave out) goes through moto's serializer.
+    moto's serializer walks the API model for every value (for DynamoDB, a structure of ten members per attribute
+    value; for Kinesis, every record), which made reading items back most of the checks' time and serializing
+    records most of the Kinesis emulator's. Whatever ``json.dumps`` cannot write as the model would (a value still
+    held as a moto object, a null that the model would leave out) goes through moto's serializer.
     """
 
     def serialized(result: ActionResult, context: ActionContext) -> Any:
         document = result.result
-        operation = (context.service_model.service_name, context.operation_model.name)
+        service_model = context.service_model
+        operation = (service_model.service_name, context.operation_model.name)
         if operation in PLAIN_JSON_OPERATIONS and isinstance(document, dict) and None not in document.values():
             try:
-                return 200, {"Content-Type": "application/x-amz-json-1.0"}, json.dumps(document)
+                body = json.dumps(document, default=_wire_value)
             except TypeError:
-                pass
+                return serialize(result, context)
+            return 200, {"Content-Type": f"application/x-amz-json-{service_model.metadata['jsonVersion']}"}, body
         return serialize(result, context)
 
     return serialized
+
+
+def _wire_value(value: object) -> object:
+    """A blob or a timestamp as the JSON protocol writes it, by moto's own rules."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, datetime):
+        return TimestampSerializer._timestamp_unixtimestamp(value)
+    raise TypeError(f"{type(value).__name__} is not plain JSON")
+
+
+def with_plain_json_requests(parse: ParseParameters) -> ParseParameters:
+    """moto's request parser, except that a plain-JSON request is taken as ``json.loads`` reads it.
+
+    moto's parser walks the API model for every attribute value of every item written, a quarter of the DynamoDB
+    emulator's time. A request with a binary value (or an attribute named B or BS) goes through moto's parser, which
+    decodes the base64.
+    """
+
+    def parse_parameters(response: BaseResponse, request: Any) -> None:
+        operation = (response.boto3_service_name, response._get_action())
+        body = request.data
+        if operation in PLAIN_JSON_REQUESTS and not any(marker in body for marker in BINARY_ATTRIBUTE_MARKERS):
+            try:
+                response.params = json.loads(body)
+            except ValueError:
+                pass  # moto's parser answers a body that is not JSON in its own way
+            else:
+                return
+        parse(response, request)
+
+    return parse_parameters
+
+
+def item_sized_once(item: Item, hash_key: DynamoType, range_key: DynamoType | None, attrs: dict[str, Any]) -> None:
+    """moto's ``Item.__init__``, with the item's size summed once instead of once per attribute.
+
+    moto's attribute dict sums the sizes of all the attributes it holds each time one is added, a third of the
+    DynamoDB emulator's time on ten-attribute items. Sizes are never negative, so an item is refused on some
+    addition exactly when its whole size is over the limit; the same error is raised.
+    """
+    item.hash_key = hash_key
+    item.range_key = range_key
+    item.attrs = LimitedSizeDict({key: DynamoType(value) for key, value in attrs.items()})  # update() checks nothing
+    if item.size() > ITEM_SIZE_LIMIT:
+        raise ItemSizeTooLarge
 
 
 def last_sequence_number(shard: Shard) -> int:
@@ -77,6 +140,8 @@ def install_shortcuts() -> None:
     moto_modules = frozenset(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: moto_modules
     ActionResult.execute_result = with_plain_json(ActionResult.execute_result)  # type: ignore[method-assign,assignment]
+    BaseResponse.parse_parameters = with_plain_json_requests(BaseResponse.parse_parameters)  # type: ignore[method-assign,assignment]
+    Item.__init__ = item_sized_once  # type: ignore[method-assign,assignment]
     # moto finds a shard's last sequence number by copying all of its keys, on every record put: quadratic in the
     # stream's length. Its records are kept in order of arrival, so the last key is the last sequence number.
     Shard.get_max_sequence_number = last_sequence_number  # type: ignore[method-assign,assignment]
@@ -99,7 +164,12 @@ def main() -> None:
     reply({"port": server.port, "modelled_types": sorted(get_model_map())})
     copies: list[int] = []
     for line in sys.stdin:
-        group = str(json.loads(line)["fork"])
+        command = json.loads(line)
+        group = str(command["fork"])
+        for service in command["services"]:
+            # moto loads a service's model on its first request, and every request that arrives before that load
+            # ends loads it again: loaded once here, before the fork, no copy does it under load.
+            get_service_model(service)
         pid = os.fork()
         if pid == 0:
             _serve_copy(app, server, group)
