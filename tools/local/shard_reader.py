@@ -10,7 +10,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-IDLE_POLL_SECONDS = 0.05
+IDLE_POLL_SECONDS = 0.05  # the pause after a first empty page
+# Each further empty page doubles the pause, up to the rate at which Lambda and Firehose poll an idle shard: once a
+# second. An idle reader then costs the emulator one request a second instead of twenty.
+MAX_IDLE_POLL_SECONDS = 1.0
 logger = logging.getLogger(__name__)
 
 
@@ -39,6 +42,7 @@ class ShardReader:
         iterator = self._kinesis.get_shard_iterator(
             StreamName=self._stream_name, ShardId=self._shard_id, ShardIteratorType=self._position
         )["ShardIterator"]
+        pause = IDLE_POLL_SECONDS
         while not self._stop.is_set():
             try:
                 response = self._kinesis.get_records(ShardIterator=iterator, Limit=10_000)
@@ -51,6 +55,8 @@ class ShardReader:
             records = list(response["Records"])
             if records:
                 self._deliver(records)
+                pause = IDLE_POLL_SECONDS
             self.at_tip = not records and response.get("MillisBehindLatest", 0) == 0
             if not records:
-                time.sleep(IDLE_POLL_SECONDS)
+                time.sleep(pause)
+                pause = min(2 * pause, MAX_IDLE_POLL_SECONDS)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from tools.local.shard_reader import IDLE_POLL_SECONDS, ShardReader
+from tools.local.shard_reader import IDLE_POLL_SECONDS, MAX_IDLE_POLL_SECONDS, ShardReader
 
 
 class ScriptedKinesis:
@@ -82,6 +82,14 @@ def test_the_tip_is_an_empty_page_with_nothing_behind(sleeps: list[float], behin
     assert reader.at_tip is at_tip
     assert delivered == [[{"Data": "a"}]]
     assert sleeps == [IDLE_POLL_SECONDS]  # an empty page: pause before polling again
+
+
+def test_empty_pages_in_a_row_double_the_pause_up_to_once_a_second_and_records_reset_it(sleeps: list[float]) -> None:
+    empty = [page(f"iterator-{index}") for index in range(7)]
+    read(*empty, page("iterator-7", "a"), page("iterator-8"))
+    assert IDLE_POLL_SECONDS == 0.05
+    assert MAX_IDLE_POLL_SECONDS == 1.0
+    assert sleeps == [0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 0.05]
 
 
 def test_a_page_with_records_is_never_the_tip(sleeps: list[float]) -> None:
