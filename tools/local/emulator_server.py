@@ -35,7 +35,7 @@ from moto.core.serialize import TimestampSerializer
 from moto.core.utils import get_service_model
 from moto.dynamodb.exceptions import ItemSizeTooLarge
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
-from moto.kinesis.models import Shard
+from moto.kinesis.models import Record, Shard
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -134,6 +134,33 @@ def last_sequence_number(shard: Shard) -> int:
     return next(reversed(shard.records), 0)
 
 
+_MOTOS_GET_RECORDS = Shard.get_records
+
+
+def records_after(shard: Shard, last_sequence_id: str, limit: int | None) -> tuple[list[Record], int, int]:
+    """moto's ``Shard.get_records``, reading only the records after the iterator's position.
+
+    moto walks the shard from its first record on every read, so each poll cost grows with the stream. It numbers
+    each record one past the shard's last, so the numbers run without gaps and the records after a position are
+    found by number. A shard whose numbers have gaps, and a limit below 1 (which the API refuses and moto reads in a
+    way of its own), are read moto's way.
+    """
+    records = shard.records
+    last = int(last_sequence_id)
+    if not records:
+        return [], last, 0
+    first, newest = next(iter(records)), next(reversed(records))
+    if newest - first + 1 != len(records) or (limit is not None and limit < 1):
+        found, last_read, millis_behind = _MOTOS_GET_RECORDS(shard, last_sequence_id, limit)
+        return found, last_read, millis_behind
+    start = max(last + 1, first)
+    stop = newest if limit is None else min(newest, start + limit - 1)
+    found = [records[number] for number in range(start, stop + 1)]
+    if not found:
+        return [], last, 0
+    return found, stop, int((records[newest].created_at - found[-1].created_at) * 1000)
+
+
 def install_shortcuts() -> None:
     """Spare the emulator work that changes nothing in what it answers."""
     # moto lists its own package directory on every request to route it; the listing never changes while it runs.
@@ -142,9 +169,11 @@ def install_shortcuts() -> None:
     ActionResult.execute_result = with_plain_json(ActionResult.execute_result)  # type: ignore[method-assign,assignment]
     BaseResponse.parse_parameters = with_plain_json_requests(BaseResponse.parse_parameters)  # type: ignore[method-assign,assignment]
     Item.__init__ = item_sized_once  # type: ignore[method-assign,assignment]
-    # moto finds a shard's last sequence number by copying all of its keys, on every record put: quadratic in the
-    # stream's length. Its records are kept in order of arrival, so the last key is the last sequence number.
+    # moto finds a shard's last sequence number by copying all of its keys, on every record put, and the records after
+    # an iterator by walking the shard from its start, on every read: both grow with the stream. Its records are kept
+    # in order of arrival, numbered without gaps.
     Shard.get_max_sequence_number = last_sequence_number  # type: ignore[method-assign,assignment]
+    Shard.get_records = records_after  # type: ignore[method-assign,assignment]
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a log line per request costs more than parsing it
 
 

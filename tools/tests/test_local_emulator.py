@@ -23,6 +23,7 @@ from tools.local.emulator_server import (
     PLAIN_JSON_REQUESTS,
     item_sized_once,
     last_sequence_number,
+    records_after,
     with_plain_json,
     with_plain_json_requests,
 )
@@ -219,6 +220,30 @@ def test_the_last_sequence_number_is_motos_own(records: int) -> None:
     for index in range(records):
         shard.put_record(f"key-{index}", "ZGF0YQ==", "")
     assert last_sequence_number(shard) == shard.get_max_sequence_number() == records
+
+
+def _shard(records: int) -> Shard:
+    shard = Shard(0, 0, 2**128)
+    for index in range(records):
+        shard.put_record(f"key-{index}", "ZGF0YQ==", "")
+        shard.records[index + 1].created_at = 1_000.0 + index * 0.25  # distinct arrivals: milliseconds behind differ
+    return shard
+
+
+@pytest.mark.parametrize("records", [0, 1, 5])
+@pytest.mark.parametrize("last", [-1, 0, 1, 3, 5, 7])
+@pytest.mark.parametrize("limit", [None, 0, 1, 2, 10])
+def test_records_after_a_position_are_motos_own(records: int, last: int, limit: int | None) -> None:
+    shard = _shard(records)
+    assert records_after(shard, str(last), limit) == Shard.get_records(shard, str(last), limit)
+
+
+def test_a_shard_with_gaps_in_its_numbers_is_read_motos_way() -> None:
+    shard = _shard(5)
+    del shard.records[3]
+    for last in range(6):
+        assert records_after(shard, str(last), 2) == Shard.get_records(shard, str(last), 2)
+    assert [record.sequence_number for record in records_after(shard, "2", 2)[0]] == [4, 5]
 
 
 def test_a_split_service_keeps_what_was_deployed_and_its_own_state_after() -> None:
