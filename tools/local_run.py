@@ -33,12 +33,14 @@ from typing import Any
 import boto3
 
 from shared.synthetic.readings import SyntheticRecord, synthetic_records
+from tools.arguments import positive_int, share
 from tools.local.deploy import DeployedStage, deploy_stage
 from tools.local.emulator import LOCAL_ACCOUNT, LOCAL_REGION, embedded_aws
 from tools.local.event_source_mapping import LocalEventSourceMapping, MappingSettings
 from tools.local.firehose import DeliverySettings, LocalFirehose
 from tools.local.function import LocalFunction, deployed_code
 from tools.local.producers import put_aggregated
+from tools.local.shard_reader import StreamPositions
 from tools.smoke_test import AlertInbox, Checks, Landing, Sent, Targets, put_records, report, wait_for_landing
 
 LOCAL_STAGE_ID = "Sandbox"
@@ -100,6 +102,14 @@ def local_platform(
             yield platform
         finally:
             platform.close()
+
+
+def last_put(sent: Sequence[Sent]) -> dict[str, int]:
+    """The sequence number of the last record put to each shard."""
+    through: dict[str, int] = {}
+    for item in sent:
+        through[item.shard_id] = max(through.get(item.shard_id, -1), int(item.sequence_number))
+    return through
 
 
 def synthesize_local_stage(outdir: Path) -> Path:
@@ -174,8 +184,9 @@ class LocalPlatform:
         self.mapping.start()
         self.firehose.start()
 
-    def settled(self) -> bool:
-        return self.mapping.idle() and self.firehose.caught_up()
+    def settled(self, through: StreamPositions) -> bool:
+        """Both consumers have read past ``through`` and the function has settled every batch it was given."""
+        return self.mapping.idle(through) and self.firehose.caught_up(through)
 
     def run(
         self,
@@ -190,7 +201,7 @@ class LocalPlatform:
         put = PRODUCERS[producer]
         sent = put(boto3.client("kinesis"), self.targets.stream_name, records, rate=rate, progress=progress)
         put_seconds = time.monotonic() - started
-        self._wait_until_settled(timeout=SETTLE_TIMEOUT_SECONDS)
+        self._wait_until_settled(last_put(sent), timeout=SETTLE_TIMEOUT_SECONDS)
         self.firehose.drain()
         settle_seconds = time.monotonic() - started
         landing = wait_for_landing(
@@ -219,10 +230,9 @@ class LocalPlatform:
         if self.checks.alerts is not None:
             self.checks.alerts.reading_ids.clear()
 
-    def _wait_until_settled(self, timeout: float) -> None:
+    def _wait_until_settled(self, through: StreamPositions, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        time.sleep(0.5)
-        while not self.settled() and time.monotonic() < deadline:
+        while not self.settled(through) and time.monotonic() < deadline:
             time.sleep(0.1)
 
     def close(self) -> None:
@@ -270,13 +280,13 @@ def _row(label: str, value: str, detail: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "--records", type=_positive_int, default=10_000, help="synthetic readings to stream (default 10000)"
+        "--records", type=positive_int, default=10_000, help="synthetic readings to stream (default 10000)"
     )
     parser.add_argument(
         "--rate", type=float, default=None, help="records per second to put (default: as fast as possible)"
     )
-    parser.add_argument("--anomaly-share", type=_share, default=0.01, help="share of anomalies (default 0.01)")
-    parser.add_argument("--invalid-share", type=_share, default=0.01, help="share of invalid records (default 0.01)")
+    parser.add_argument("--anomaly-share", type=share, default=0.01, help="share of anomalies (default 0.01)")
+    parser.add_argument("--invalid-share", type=share, default=0.01, help="share of invalid records (default 0.01)")
     parser.add_argument(
         "--producer",
         choices=sorted(PRODUCERS),
@@ -316,20 +326,6 @@ def main(argv: list[str] | None = None) -> int:
             print("stopped")
     print(f"processor logs: {args.log}; total {time.monotonic() - started:.1f} s")
     return 0 if ok else 1
-
-
-def _positive_int(raw: str) -> int:
-    value = int(raw)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {raw}")
-    return value
-
-
-def _share(raw: str) -> float:
-    value = float(raw)
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {raw}")
-    return value
 
 
 if __name__ == "__main__":

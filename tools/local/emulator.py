@@ -47,6 +47,11 @@ class Emulator:
     _log: IO[bytes]
     endpoints: dict[str, str] = field(default_factory=dict)  # service -> endpoint, for the services split off
 
+    @property
+    def pid(self) -> int:
+        """The process the stage is deployed into (the copies split off are its children)."""
+        return self._server.pid
+
     def split(self, groups: Mapping[str, Sequence[str]] = SERVICE_GROUPS) -> None:
         """Give each group of services its own copy of the emulator, with everything deployed so far."""
         for group, services in groups.items():

@@ -26,7 +26,7 @@ import boto3
 from shared.synthetic.kinesis_events import event_record
 from tools.local.deploy import DeployedStack
 from tools.local.function import LocalFunction
-from tools.local.shard_reader import IDLE_POLL_SECONDS, ShardReader
+from tools.local.shard_reader import IDLE_POLL_SECONDS, ShardReader, StreamPositions, kinesis_client
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,7 +102,7 @@ class LocalEventSourceMapping:
         self.stats = MappingStats()
         self._function = function
         self._clock = clock
-        self._kinesis = boto3.client("kinesis")
+        self._kinesis = kinesis_client()
         self._s3 = boto3.client("s3")
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -136,10 +136,11 @@ class LocalEventSourceMapping:
         for thread in self._threads:
             thread.start()
 
-    def idle(self) -> bool:
-        """True once every shard is read to its tip and no lane holds or processes records."""
+    def idle(self, through: StreamPositions | None = None) -> bool:
+        """True once every shard is read to its tip, past ``through``'s records, and no lane holds or invokes any."""
         with self._busy_lock:
-            return all(reader.at_tip for reader in self._readers) and self._busy == 0 and not any(self._pending)
+            read = all(reader.at_tip_past(through or {}) for reader in self._readers)
+            return read and self._busy == 0 and not any(self._pending)
 
     def stop(self) -> None:
         self._stop.set()

@@ -26,7 +26,7 @@ import jq
 
 from shared.kinesis.aggregation import CorruptAggregateError, unpack
 from tools.local.deploy import DeployedStack
-from tools.local.shard_reader import ShardReader
+from tools.local.shard_reader import ShardReader, StreamPositions, kinesis_client
 
 _PLACEHOLDER = re.compile(r"!\{([a-zA-Z]+):([^}]+)\}")
 
@@ -95,7 +95,7 @@ class LocalFirehose:
         self.settings = settings
         self.stats = DeliveryStats()
         self._query = jq.compile(settings.partition_query) if settings.partition_query else None
-        self._kinesis = boto3.client("kinesis")
+        self._kinesis = kinesis_client()
         self._s3 = boto3.client("s3")
         self._buffers: dict[str, _Buffer] = defaultdict(_Buffer)
         self._buffer_started = time.monotonic()
@@ -120,8 +120,9 @@ class LocalFirehose:
         for thread in self._threads:
             thread.start()
 
-    def caught_up(self) -> bool:
-        return all(reader.at_tip for reader in self._readers)
+    def caught_up(self, through: StreamPositions | None = None) -> bool:
+        """True once every shard is read to its tip, past ``through``'s records: all of them are in a buffer."""
+        return all(reader.at_tip_past(through or {}) for reader in self._readers)
 
     def drain(self) -> None:
         """Write every buffer now, as Firehose does when its buffer interval ends."""

@@ -384,6 +384,22 @@ def test_an_idle_mapping_is_one_whose_readers_are_at_the_tip_with_nothing_pendin
         local.stop()
 
 
+def test_a_mapping_is_idle_only_past_the_records_it_is_asked_about(aws: Any) -> None:
+    stream = new_stream("k", "k")
+    (shard,) = boto3.client("kinesis").list_shards(StreamName=stream)["Shards"]
+    shard_id = shard["ShardId"]
+    local = mapping(ScriptedFunction(), stream_name=stream)
+    local.start()
+    try:
+        wait_until(lambda: len(local.stats.completed_at) == 2 and local.idle())
+        last = max(int(sequence) for sequence in local.stats.completed_at)
+        assert local.idle({shard_id: last})
+        assert not local.idle({shard_id: last + 1})  # a record put since the reader last found the tip
+        assert local.idle({"shardId-000000000009": last + 1})
+    finally:
+        local.stop()
+
+
 # --- configuration from the deployed template -----------------------------------------------------------------------
 
 

@@ -218,9 +218,11 @@ def test_the_buffer_interval_writes_what_is_buffered_and_stop_writes_the_rest(s3
         assert len(started) == 2 + 1  # a reader per shard and the interval's flusher
         assert all(thread.daemon for thread in started)  # a run that stops early never waits for them
         wait_until(lambda: interval.stats.objects >= 1 and interval.stats.records == 3)
-        boto3.client("kinesis").put_record(StreamName=stream, Data=record, PartitionKey="late")
+        late = boto3.client("kinesis").put_record(StreamName=stream, Data=record, PartitionKey="late")
         wait_until(lambda: archived_records(s3) == 4)  # the interval goes on after a flush
-        wait_until(interval.caught_up)
+        position = int(late["SequenceNumber"])
+        wait_until(lambda: interval.caught_up({late["ShardId"]: position}))
+        assert not interval.caught_up({late["ShardId"]: position + 1})  # not read yet: a record still to come
     finally:
         interval.stop()
     assert archived_records(s3) == 4

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.utils import parse_timestamp
 
-from tools.local.shard_reader import IDLE_POLL_SECONDS, MAX_IDLE_POLL_SECONDS, ShardReader
+from tools.local.shard_reader import (
+    IDLE_POLL_SECONDS,
+    MAX_IDLE_POLL_SECONDS,
+    ShardReader,
+    kinesis_client,
+    utc_timestamp,
+)
+from tools.tests.local_loops import REGION, emulated_account
 
 
 class ScriptedKinesis:
@@ -36,10 +46,18 @@ class ScriptedKinesis:
 
 
 def page(next_iterator: str, *records: str, behind: int | None = 0) -> dict[str, Any]:
-    response: dict[str, Any] = {"NextShardIterator": next_iterator, "Records": [{"Data": r} for r in records]}
+    """A GetRecords answer; a record's sequence number is 10 plus its position in the page."""
+    response: dict[str, Any] = {
+        "NextShardIterator": next_iterator,
+        "Records": [{"Data": r, "SequenceNumber": str(10 + index)} for index, r in enumerate(records, start=1)],
+    }
     if behind is not None:
         response["MillisBehindLatest"] = behind
     return response
+
+
+def data(delivered: list[list[Any]]) -> list[list[str]]:
+    return [[record["Data"] for record in records] for records in delivered]
 
 
 @pytest.fixture
@@ -71,7 +89,7 @@ def test_pages_are_delivered_in_order_following_the_next_iterator(sleeps: list[f
         {"StreamName": "readings", "ShardId": "shardId-000000000003", "ShardIteratorType": "LATEST"}
     ]
     assert kinesis.reads == [("iterator-0", 10_000), ("iterator-1", 10_000)]
-    assert delivered == [[{"Data": "a"}, {"Data": "b"}], [{"Data": "c"}]]
+    assert data(delivered) == [["a", "b"], ["c"]]
     assert sleeps == []  # no pause while there is data
     assert reader.at_tip is False
 
@@ -80,7 +98,7 @@ def test_pages_are_delivered_in_order_following_the_next_iterator(sleeps: list[f
 def test_the_tip_is_an_empty_page_with_nothing_behind(sleeps: list[float], behind: int | None, at_tip: bool) -> None:
     reader, _, delivered = read(page("iterator-1", "a"), page("iterator-2", behind=behind))
     assert reader.at_tip is at_tip
-    assert delivered == [[{"Data": "a"}]]
+    assert data(delivered) == [["a"]]
     assert sleeps == [IDLE_POLL_SECONDS]  # an empty page: pause before polling again
 
 
@@ -90,6 +108,16 @@ def test_empty_pages_in_a_row_double_the_pause_up_to_once_a_second_and_records_r
     assert IDLE_POLL_SECONDS == 0.05
     assert MAX_IDLE_POLL_SECONDS == 1.0
     assert sleeps == [0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 0.05]
+
+
+def test_the_tip_counts_only_past_the_last_record_delivered(sleeps: list[float]) -> None:
+    """A tip found before the latest put is no tip for it: the record must have been delivered."""
+    reader, _, _ = read(page("iterator-1", "a", "b"), page("iterator-2"))
+    assert reader.last_read == 12
+    assert reader.at_tip_past({}) is True
+    assert reader.at_tip_past({"shardId-000000000003": 12}) is True
+    assert reader.at_tip_past({"shardId-000000000003": 13}) is False
+    assert reader.at_tip_past({"shardId-000000000009": 99}) is True  # another shard's records are not this reader's
 
 
 def test_a_page_with_records_is_never_the_tip(sleeps: list[float]) -> None:
@@ -109,7 +137,7 @@ def test_a_failed_read_is_retried_with_the_same_iterator(
 ) -> None:
     _, kinesis, delivered = read(page("iterator-1", "a"), error, page("iterator-2", "b"))
     assert [iterator for iterator, _ in kinesis.reads] == ["iterator-0", "iterator-1", "iterator-1"]
-    assert delivered == [[{"Data": "a"}], [{"Data": "b"}]]
+    assert data(delivered) == [["a"], ["b"]]
     assert sleeps == [IDLE_POLL_SECONDS]
     (record,) = [r for r in caplog.records if r.getMessage() == "get_records failed on shardId-000000000003; retrying"]
     assert record.exc_info is not None
@@ -132,3 +160,31 @@ def test_a_stopped_reader_reads_nothing_and_is_not_at_the_tip(sleeps: list[float
     reader.run()
     assert kinesis.reads == []
     assert reader.at_tip is False
+
+
+@pytest.mark.parametrize("value", [1_767_225_600, 1_767_225_600.123, "2026-01-01T00:00:00.123Z", "1767225600"])
+def test_a_timestamp_is_the_instant_botocore_reads(value: Any) -> None:
+    assert utc_timestamp(value) == parse_timestamp(value)
+
+
+def test_epoch_seconds_are_read_in_utc() -> None:
+    assert utc_timestamp(1_767_225_600.5) == datetime(2026, 1, 1, 0, 0, 0, 500_000, tzinfo=UTC)
+    assert utc_timestamp(1_767_225_600.5).tzinfo is UTC
+
+
+def test_the_consumers_client_reads_arrival_times_in_utc() -> None:
+    with emulated_account():
+        default = boto3.client("kinesis", region_name=REGION)
+        default.create_stream(StreamName="s", ShardCount=1)
+        default.put_record(StreamName="s", Data=b"x", PartitionKey="k")
+        shard_id = default.list_shards(StreamName="s")["Shards"][0]["ShardId"]
+
+        def arrival(client: Any) -> datetime:
+            iterator = client.get_shard_iterator(StreamName="s", ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")
+            (record,) = client.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+            stamp: datetime = record["ApproximateArrivalTimestamp"]
+            return stamp
+
+        ours, botocores = arrival(kinesis_client()), arrival(default)
+    assert ours == botocores
+    assert ours.tzinfo is UTC
