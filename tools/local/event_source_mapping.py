@@ -83,6 +83,9 @@ def _invoked_alias(stack: DeployedStack, function_name: Any) -> dict[str, Any]:
     return properties
 
 
+LaneEntry = tuple[float, dict[str, Any]]  # when the record was read, the record
+
+
 @dataclass
 class MappingStats:
     invocations: int = 0
@@ -108,13 +111,13 @@ class LocalEventSourceMapping:
         self._threads: list[threading.Thread] = []
         self._busy = 0
         self._busy_lock = threading.Lock()
-        self._pending: list[list[dict[str, Any]]] = []
+        self._pending: list[list[LaneEntry]] = []
         self._readers: list[ShardReader] = []
 
     def start(self) -> None:
         shards = self._kinesis.list_shards(StreamName=self.settings.stream_name)["Shards"]
         for shard in shards:
-            lanes: list[list[dict[str, Any]]] = [[] for _ in range(self.settings.parallelization_factor)]
+            lanes: list[list[LaneEntry]] = [[] for _ in range(self.settings.parallelization_factor)]
             lane_locks = [threading.Lock() for _ in lanes]
             reader = ShardReader(
                 self._kinesis,
@@ -147,36 +150,32 @@ class LocalEventSourceMapping:
         for thread in self._threads:
             thread.join(timeout=30)
 
-    def _distribute(self, lanes: list[list[dict[str, Any]]], locks: list[threading.Lock], records: list[Any]) -> None:
-        """Split a shard's records over the lanes by partition key, so each key keeps its order."""
+    def _distribute(self, lanes: list[list[LaneEntry]], locks: list[threading.Lock], records: list[Any]) -> None:
+        """Split a shard's records over the lanes by partition key, so each key keeps its order; each with the time
+        it was read, from which its batching window runs."""
+        read_at = self._clock()
         for record in records:
             lane = zlib.crc32(record["PartitionKey"].encode()) % len(lanes)
             with locks[lane]:
-                lanes[lane].append(record)
+                lanes[lane].append((read_at, record))
 
-    def _run_lane(
-        self, shard_id: str, lanes: list[list[dict[str, Any]]], locks: list[threading.Lock], index: int
-    ) -> None:
-        oldest_wait = None
+    def _run_lane(self, shard_id: str, lanes: list[list[LaneEntry]], locks: list[threading.Lock], index: int) -> None:
+        """Invoke with a full batch at once, or with what the lane holds once its oldest record has waited out the
+        batching window (records that waited while the function was busy are not made to wait again)."""
         while not self._stop.is_set():
             with locks[index]:
-                waiting = len(lanes[index])
-                full = waiting >= self.settings.batch_size
-                if waiting and oldest_wait is None:
-                    oldest_wait = self._clock()
-                window_over = (
-                    oldest_wait is not None and self._clock() - oldest_wait >= self.settings.batching_window_seconds
-                )
+                lane = lanes[index]
+                full = len(lane) >= self.settings.batch_size
+                window_over = bool(lane) and self._clock() - lane[0][0] >= self.settings.batching_window_seconds
                 batch: list[dict[str, Any]] = []
-                if waiting and (full or window_over):
-                    batch = lanes[index][: self.settings.batch_size]
-                    del lanes[index][: len(batch)]
+                if full or window_over:
+                    batch = [record for _, record in lane[: self.settings.batch_size]]
+                    del lane[: len(batch)]
                     with self._busy_lock:
                         self._busy += 1
             if not batch:
                 time.sleep(IDLE_POLL_SECONDS)
                 continue
-            oldest_wait = None
             try:
                 self._settle(shard_id, batch, attempt=0)
             finally:

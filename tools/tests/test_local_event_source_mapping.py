@@ -297,8 +297,8 @@ def test_full_batches_go_at_once_and_the_rest_when_the_window_ends(aws: Any) -> 
     try:
         wait_until(lambda: len(function.batches) == 2)  # two full batches, with the clock standing still
         boto3.client("kinesis").put_record(StreamName=stream, Data=b"k-6", PartitionKey="k")
-        # Settling the second batch reads the clock once; then the lane reads it to start the new record's window
-        # and to check the window: from then on the window's start is known.
+        # Settling the second batch reads the clock once; the new record is stamped with it when it is read (its
+        # window starts there), and the lane reads it to check the window.
         wait_until(lambda: clock.reads >= 3 and not local.idle())
         clock.now += 59.9
         wait_until(lambda: clock.reads >= 6)  # the lane looked again
@@ -310,6 +310,34 @@ def test_full_batches_go_at_once_and_the_rest_when_the_window_ends(aws: Any) -> 
     assert [len(batch) for batch in function.batches] == [3, 3, 1]
     assert [int(s) for batch in function.batches for s in batch] == sorted(int(s) for b in function.batches for s in b)
     assert len(local.stats.completed_at) == 7
+
+
+def test_records_that_waited_out_their_window_while_the_function_was_busy_go_at_once(aws: Any) -> None:
+    stream = new_stream("k")
+    clock = Clock(datetime.now(UTC))
+    release = threading.Event()
+
+    def answer(_: list[str]) -> InvocationResult:
+        release.wait(WAIT_SECONDS)  # the first invocation holds the lane until released
+        return ok()
+
+    function = ScriptedFunction(answer)
+    local = mapping(function, clock, stream_name=stream, batch_size=3, batching_window_seconds=60)
+    local.start()
+    try:
+        wait_until(lambda: any(local._pending))  # the first record is in its lane, its window running
+        clock.now += 60
+        wait_until(lambda: len(function.batches) == 1)
+        boto3.client("kinesis").put_record(StreamName=stream, Data=b"k-1", PartitionKey="k")
+        wait_until(lambda: any(local._pending))  # read while the function is busy
+        clock.now += 60  # its window ends during the invocation
+        release.set()
+        wait_until(lambda: len(function.batches) == 2)  # with the clock standing still: no second window
+        wait_until(local.idle)
+    finally:
+        release.set()
+        local.stop()
+    assert [len(batch) for batch in function.batches] == [1, 1]
 
 
 def test_a_mapping_is_busy_while_any_lane_invokes(aws: Any) -> None:
