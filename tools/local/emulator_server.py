@@ -11,6 +11,7 @@ Standard library and moto only.
 """
 
 import base64
+import functools
 import json
 import logging
 import os
@@ -30,9 +31,10 @@ if __name__ == "__main__":
 
 from moto import backends
 from moto.cloudformation.parsing import get_model_map
+from moto.core import responses as moto_responses
 from moto.core.responses import ActionContext, ActionResult, BaseResponse
 from moto.core.serialize import TimestampSerializer
-from moto.core.utils import get_service_model
+from moto.core.utils import get_service_model, method_names_from_class
 from moto.dynamodb.exceptions import ItemSizeTooLarge
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.kinesis.models import Record, Shard
@@ -166,6 +168,9 @@ def install_shortcuts() -> None:
     # moto lists its own package directory on every request to route it; the listing never changes while it runs.
     moto_modules = frozenset(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: moto_modules
+    # moto finds a request's handler method by listing every member of the response class, on every request; a
+    # class's methods never change while it runs.
+    moto_responses.method_names_from_class = functools.cache(method_names_from_class)  # type: ignore[attr-defined]
     ActionResult.execute_result = with_plain_json(ActionResult.execute_result)  # type: ignore[method-assign,assignment]
     BaseResponse.parse_parameters = with_plain_json_requests(BaseResponse.parse_parameters)  # type: ignore[method-assign,assignment]
     Item.__init__ = item_sized_once  # type: ignore[method-assign,assignment]
