@@ -18,7 +18,7 @@ DIFF_BASE ?= HEAD~1
 DIFF_WORKTREE := $(REPORTS)/diff-base
 
 .PHONY: help install local test pytest unit test-ingest test-archive test-observability lint secrets synth docs nag-report \
-	bench mutation pipeline-synth verify-stage smoke-test bake \
+	bench bench-emulator mutation pipeline-synth verify-stage smoke-test bake \
 	change-report diff sbom lock clean
 
 help: ## list the targets
@@ -80,6 +80,9 @@ nag-report: install ## write reports/nag-report.md: packs, findings by rule and 
 
 bench: install ## processor benchmark on moto: throughput, CPU per reading, cold import time
 	$(BIN)/python -m services.ingest.benchmarks.processor --readings 10000 --batch-size 500
+
+bench-emulator: install ## what one request costs the embedded emulator and its client: the local run's ceiling
+	$(BIN)/python -m tools.bench_emulator --requests 300
 
 mutation: install ## mutation score of the data path (mutmut, about 2 h on 2 cores): the score, and every mutant the tests miss
 	rm -rf mutants
