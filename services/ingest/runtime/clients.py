@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from botocore.model import OperationModel
     from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_s3.client import S3Client
+    from mypy_boto3_secretsmanager.client import SecretsManagerClient
     from mypy_boto3_sns.client import SNSClient
 
 # Our own retry loop handles throttled batch writes with jitter; the SDK's adaptive mode covers the rest.
@@ -78,3 +79,7 @@ class AwsClients:
     @cached_property
     def sns(self) -> SNSClient:
         return cast("SNSClient", self._session.create_client("sns", config=_CONFIG))
+
+    @cached_property
+    def secretsmanager(self) -> SecretsManagerClient:
+        return cast("SecretsManagerClient", self._session.create_client("secretsmanager", config=_CONFIG))

@@ -15,6 +15,7 @@ from services.ingest.runtime.alerts import AlertTopic, Webhook
 from services.ingest.runtime.batch import ReadingProcessor
 from services.ingest.runtime.clients import AwsClients
 from services.ingest.runtime.objects import ProcessedBucket
+from services.ingest.runtime.secrets import CachedJsonSecret
 from services.ingest.runtime.settings import Settings
 from services.ingest.runtime.table import ReadingsTable
 
@@ -37,10 +38,11 @@ def reading_processor(clients: AwsClients | None = None) -> ReadingProcessor:
     aws = clients or AwsClients()
     webhook = None
     if settings.webhook_secret_arn:
-        secret_arn = settings.webhook_secret_arn
         webhook = Webhook(
-            secret_loader=lambda: dict(
-                _secrets().get_secret(secret_arn, transform="json", max_age=SECRET_CACHE_SECONDS)
+            secret_loader=CachedJsonSecret(
+                client=aws.secretsmanager,
+                secret_id=settings.webhook_secret_arn,
+                max_age_seconds=SECRET_CACHE_SECONDS,
             )
         )
     return ReadingProcessor(
@@ -51,14 +53,6 @@ def reading_processor(clients: AwsClients | None = None) -> ReadingProcessor:
         webhook=webhook,
         metrics=metrics,
     )
-
-
-def _secrets() -> Any:
-    """Powertools' parameters utility, imported only where a webhook is configured: it imports boto3 (~1/3 of a
-    cold import) for one secret read every five minutes."""
-    from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415 - see the docstring
-
-    return parameters
 
 
 @logger.inject_lambda_context

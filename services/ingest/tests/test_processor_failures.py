@@ -343,7 +343,10 @@ def webhook_secret(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[
 
 
 def test_a_failing_webhook_is_counted_and_never_fails_a_reading(
-    aws: Aws, webhook_secret: Callable[[dict[str, str]], None], capsys: pytest.CaptureFixture[str]
+    aws: Aws,
+    webhook_secret: Callable[[dict[str, str]], None],
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     webhook_secret({"url": "https://127.0.0.1:0/alerts", "token": "t"})  # port 0: the connection fails at once
     response = invoke(kinesis_event(readings(3, anomalies={1})))
@@ -351,6 +354,8 @@ def test_a_failing_webhook_is_counted_and_never_fails_a_reading(
     assert sensor_ids(items(aws)) == {"s-0", "s-1", "s-2"}
     assert alerted(aws) == ["s-1"]
     output = capsys.readouterr().out
+    failures = [record["exc_info"][0].__name__ for record in logged(caplog, "alert webhook failed")]
+    assert failures == ["URLError"]  # the secret was read, then the POST failed
     metrics = batch_metrics(output)
     assert metrics["WebhookFailures"] == 1
     assert batch_metrics(output, units=True)["WebhookFailures"] == "Count"
