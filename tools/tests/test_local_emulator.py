@@ -21,6 +21,7 @@ from tools.local.emulator_server import (
     ITEM_SIZE_LIMIT,
     PLAIN_JSON_OPERATIONS,
     PLAIN_JSON_REQUESTS,
+    backend_app,
     item_sized_once,
     last_sequence_number,
     records_after,
@@ -246,6 +247,10 @@ def test_a_shard_with_gaps_in_its_numbers_is_read_motos_way() -> None:
     assert [record.sequence_number for record in records_after(shard, "2", 2)[0]] == [4, 5]
 
 
+def test_motos_applications_run_out_of_flasks_debug_mode() -> None:
+    assert backend_app("dynamodb").debug is False
+
+
 def test_a_split_service_keeps_what_was_deployed_and_its_own_state_after() -> None:
     with embedded_aws(REGION) as emulator:
         assert "AWS::S3::Bucket" in emulator.modelled_types
@@ -255,6 +260,8 @@ def test_a_split_service_keeps_what_was_deployed_and_its_own_state_after() -> No
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket="after-split", CreateBucketConfiguration={"LocationConstraint": REGION})
         root = boto3.client("s3", endpoint_url=emulator.endpoint)
-        assert {b["Name"] for b in s3.list_buckets()["Buckets"]} == {"deployed", "after-split"}
+        listed = s3.list_buckets()
+        assert {b["Name"] for b in listed["Buckets"]} == {"deployed", "after-split"}
         assert {b["Name"] for b in root.list_buckets()["Buckets"]} == {"deployed"}
+        assert not [name for name in listed["ResponseMetadata"]["HTTPHeaders"] if name.startswith("access-control-")]
     assert endpoint_variable("s3") not in os.environ

@@ -14,6 +14,7 @@ from services.ingest.runtime.secrets import CachedJsonSecret, SecretFormatError
 from services.ingest.tests.harness import REGION, Aws, client_error
 
 SECRET_ID = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:webhook-AbCdEf"
+PRIVATE_URL = "https://hooks.example.com/private-path"  # what must never appear in an error
 MAX_AGE = 300.0
 
 
@@ -79,9 +80,9 @@ def test_a_caller_changing_the_value_does_not_change_the_cached_one() -> None:
     ("answer", "problem"),
     [
         ({"SecretBinary": b'{"url": "u"}'}, "holds binary data, not a JSON object"),
-        ({"SecretString": "url=https://hooks.example.com/private-token"}, "is not JSON"),
-        (text(["https://hooks.example.com/private-token"]), "is JSON but not an object"),
-        (text("https://hooks.example.com/private-token"), "is JSON but not an object"),
+        ({"SecretString": f"url={PRIVATE_URL}"}, "is not JSON"),
+        (text([PRIVATE_URL]), "is JSON but not an object"),
+        (text(PRIVATE_URL), "is JSON but not an object"),
     ],
 )
 def test_a_value_that_is_not_a_json_object_fails_naming_the_secret_and_never_its_value(
@@ -92,7 +93,7 @@ def test_a_value_that_is_not_a_json_object_fails_naming_the_secret_and_never_its
     with pytest.raises(SecretFormatError) as raised:
         read()
     assert str(raised.value) == f"secret {SECRET_ID} {problem}"
-    assert "private-token" not in repr(raised.value) + repr(raised.value.__cause__)
+    assert "private-path" not in repr(raised.value) + repr(raised.value.__cause__)
     assert read() == {"url": "u"}  # nothing was cached: the next call reads again
 
 
