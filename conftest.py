@@ -12,6 +12,7 @@ import os
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
+import gc
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +32,17 @@ if TYPE_CHECKING:  # CDK takes seconds to import: only the tests that synthesize
 SYNTH_TIMEOUT_SECONDS = 300
 EMULATED_AWS_FIXTURES = frozenset({"aws", "moto"})
 SYNTH_MODULE_MARK = "\npytestmark = pytest.mark.synth"
+# The suite's heap is large and long-lived (the imported libraries, synthesized apps, moto's backends) and holds few
+# reference cycles: with the default thresholds, the collector scanned it all again and again.
+GC_THRESHOLDS = (20_000, 20, 10)
+
+
+def pytest_configure() -> None:
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
+def pytest_collection_finish() -> None:
+    gc.freeze()  # what the collection imported (CDK, jsii, moto, botocore) lives as long as the session
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
