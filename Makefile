@@ -28,8 +28,10 @@ $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# Bytecode is compiled once, at install: where PYTHONDONTWRITEBYTECODE is set (this CI machine sets it), every process
+# would otherwise compile every module it imports, CDK's and moto's included, on every start (docs/performance.md).
 $(VENV)/.synced: uv.lock pyproject.toml | $(BIN)/uv
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --quiet
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --quiet --compile-bytecode
 	touch $@
 
 node_modules/.installed: package-lock.json
