@@ -239,11 +239,12 @@ class EmulatorRequestHandler(MotoRequestHandler):
             self.log_error("Error on request:\n%s", traceback.format_exc())
             status, body = "500 INTERNAL SERVER ERROR", b"Internal Server Error"
             headers = [("Content-Type", "text/plain; charset=utf-8"), ("Connection", "close")]  # the state is unknown
-        code, _, reason = status.partition(" ")
-        self.send_response(int(code), reason)
+        code_text, _, reason = status.partition(" ")
+        code = int(code_text)
+        self.send_response(code, reason)
         for name, value in headers:
             self.send_header(name, value)
-        bodiless = self.command == "HEAD" or int(code) in (204, 304) or int(code) < 200
+        bodiless = self.command == "HEAD" or code in (204, 304) or code < 200
         if not bodiless and not any(name.lower() == "content-length" for name, _ in headers):
             self.send_header("Content-Length", str(len(body)))
         self.end_headers()
