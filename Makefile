@@ -17,7 +17,7 @@ SBOM_DIR ?= $(REPORTS)/sbom
 DIFF_BASE ?= HEAD~1
 DIFF_WORKTREE := $(REPORTS)/diff-base
 
-.PHONY: help install local test pytest unit test-ingest test-archive test-observability lint secrets synth docs nag-report \
+.PHONY: help install local test pytest unit test-iot_processor test-iot_archive test-observability lint secrets synth docs nag-report \
 	bench bench-emulator mutation pipeline-synth verify-stage smoke-test bake \
 	change-report diff sbom lock clean
 
@@ -54,7 +54,7 @@ pytest: install ## every pytest test (unit, handler, infra, pipeline, nag, end-t
 unit: install ## the inner loop: every test that neither synthesizes nor runs end to end (under a minute)
 	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not synth and not e2e"
 
-test-ingest test-archive test-observability: test-%: install ## one service's tests, its infra tests included
+test-iot_processor test-iot_archive test-observability: test-%: install ## one service's tests, its infra tests included
 	$(BIN)/pytest $(PYTEST_PARALLEL) services/$*
 
 lint: install synth secrets ## ruff, mypy --strict, import contracts, cfn-lint on every synthesized template, actionlint, secrets
@@ -81,7 +81,7 @@ nag-report: install ## write reports/nag-report.md: packs, findings by rule and 
 	$(BIN)/python -m tools.nag_report --assembly-dir $(ASSEMBLY) --output $(REPORTS)/nag-report.md
 
 bench: install ## processor benchmark on moto: throughput, CPU per reading, cold import time
-	$(BIN)/python -m services.ingest.benchmarks.processor --readings 10000 --batch-size 500
+	$(BIN)/python -m services.iot_processor.benchmarks.processor --readings 10000 --batch-size 500
 
 bench-emulator: install ## what one request costs the embedded emulator and its client: the local run's ceiling
 	$(BIN)/python -m tools.bench_emulator --requests 300
@@ -99,7 +99,7 @@ pipeline-synth: install ## what the pipeline's Synth step runs: unit/infra tests
 
 sbom: install ## CycloneDX SBOMs: the processor asset's locked requirements and the dev environment, into SBOM_DIR
 	mkdir -p $(SBOM_DIR)
-	$(BIN)/cyclonedx-py requirements services/ingest/runtime/requirements.txt --of JSON \
+	$(BIN)/cyclonedx-py requirements services/iot_processor/runtime/requirements.txt --of JSON \
 		-o $(SBOM_DIR)/processor-asset.cdx.json
 	$(BIN)/cyclonedx-py environment $(BIN)/python --of JSON -o $(SBOM_DIR)/dev-environment.cdx.json
 
@@ -129,7 +129,7 @@ diff: install ## reports/change-report.md: this tree's synth against DIFF_BASE's
 
 lock: $(BIN)/uv ## re-resolve uv.lock and re-export the processor's runtime requirements from it
 	$(BIN)/uv lock
-	$(BIN)/uv export --frozen --only-group processor-runtime --no-emit-project -q -o services/ingest/runtime/requirements.txt
+	$(BIN)/uv export --frozen --only-group processor-runtime --no-emit-project -q -o services/iot_processor/runtime/requirements.txt
 
 clean: ## remove generated files (not the virtualenv)
 	rm -rf $(ASSEMBLY) $(REPORTS) mutants .pytest_cache .mypy_cache .ruff_cache

@@ -10,8 +10,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.archive.config import ArchiveConfig
-from services.ingest.config import IngestConfig
+from services.iot_archive.config import ArchiveConfig
+from services.iot_processor.config import IngestConfig
 from services.observability.config import ObservabilityConfig
 from shared.config import ConfigError, as_object, aws_account, between, build, checked
 from shared.environment import StageEnvironment

@@ -5,9 +5,9 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Duration, Environment, Stage
 from constructs import Construct
 
-from services.archive.infra.stack import ArchiveStack
-from services.ingest.config import RollbackThresholds
-from services.ingest.infra.stack import IngestStack
+from services.iot_archive.infra.stack import ArchiveStack
+from services.iot_processor.config import RollbackThresholds
+from services.iot_processor.infra.stack import IngestStack
 from services.observability.infra.stack import ObservabilityStack
 from shared.infra.service import ServiceStack
 from stages.config import StageConfig

@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 import pytest
 
-from services.ingest.contract import ALIAS_NAME
+from services.iot_processor.contract import ALIAS_NAME
 from shared.synthetic.readings import SyntheticRecord, synthetic_records
 from tools.local_run import LocalPlatform, RunResult, local_platform
 

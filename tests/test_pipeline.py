@@ -308,5 +308,5 @@ def test_synth_keeps_sboms_of_the_asset_and_the_dev_environment_in_the_cloud_ass
     recipe = makefile.split("\npipeline-synth:", 1)[1].split("\n\n", 1)[0]
     assert "$(MAKE) sbom SBOM_DIR=$(ASSEMBLY)/sbom" in recipe
     sbom = makefile.split("\nsbom:", 1)[1].split("\n\n", 1)[0]
-    assert "requirements services/ingest/runtime/requirements.txt" in sbom
+    assert "requirements services/iot_processor/runtime/requirements.txt" in sbom
     assert "environment $(BIN)/python" in sbom

@@ -30,7 +30,7 @@ DECODERS = {
 
 def extra_import_ms(module: str, *, runs: int) -> float:
     """The cumulative import time of ``module`` when the handler (and so its imports) comes first."""
-    code = f"import services.ingest.runtime.handler, {module}"
+    code = f"import services.iot_processor.runtime.handler, {module}"
     timings = []
     for _ in range(runs):
         trace = subprocess.run(  # noqa: S603 - fixed command

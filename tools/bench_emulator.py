@@ -24,7 +24,7 @@ from typing import Any
 
 import boto3
 
-from services.ingest.contract import PARTITION_KEY, SORT_KEY
+from services.iot_processor.contract import PARTITION_KEY, SORT_KEY
 from shared.readings.schema import parse_reading
 from shared.synthetic.readings import synthetic_records
 from tools.arguments import positive_int

@@ -40,7 +40,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from services.archive import contract as archive
+from services.iot_archive import contract as archive
 from shared.infra.naming import MQTT_ERROR_PREFIX, stack_name
 from shared.synthetic.readings import SyntheticRecord
 from tools.aws_session import session_for

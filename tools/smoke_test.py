@@ -35,14 +35,14 @@ from typing import Any
 import boto3
 from tqdm import tqdm
 
-from services.archive import contract as archive
-from services.ingest.contract import PARTITION_KEY, QUARANTINE_PREFIX, SORT_KEY, record_name
+from services.iot_archive import contract as archive
+from services.iot_processor.contract import PARTITION_KEY, QUARANTINE_PREFIX, SORT_KEY, record_name
 from shared.infra.naming import SMOKE_RUN_PREFIX, stack_name
 from shared.readings.schema import parse_reading
 from shared.synthetic.readings import SyntheticRecord, synthetic_records
 from tools.aws_session import session_for
 
-# The archive's layout (services/archive/infra/delivery.py; a test keeps the two in step).
+# The archive's layout (services/iot_archive/infra/delivery.py; a test keeps the two in step).
 _ISO_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
 PUT_BATCH = 500
 PUT_ATTEMPTS = 8

@@ -6,7 +6,7 @@ from typing import Any
 
 import boto3
 
-from services.ingest.contract import ANOMALY_FLAG, PARTITION_KEY, SORT_KEY
+from services.iot_processor.contract import ANOMALY_FLAG, PARTITION_KEY, SORT_KEY
 from shared.readings.anomalies import DEFAULT_ANOMALY_BOUNDS, severity_of
 from shared.readings.schema import Reading
 from tools.smoke_test import Targets

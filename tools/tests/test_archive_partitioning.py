@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import jq
 import pytest
 
-from services.archive import contract as archive
+from services.iot_archive import contract as archive
 from tools.local.firehose import PartitioningError, partition_values
 
 

@@ -18,7 +18,7 @@ import boto3
 import jq
 import pytest
 
-from services.archive.contract import ERROR_OUTPUT_PREFIX, PARTITION_QUERY, PARTITIONED_PREFIX
+from services.iot_archive.contract import ERROR_OUTPUT_PREFIX, PARTITION_QUERY, PARTITIONED_PREFIX
 from tools.local.deploy import DeployedStack
 from tools.local.firehose import DeliverySettings, LocalFirehose, PartitioningError, partition_values
 from tools.tests.local_loops import REGION, emulated_account, wait_until

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from services.archive import contract as archive
+from services.iot_archive import contract as archive
 from shared.synthetic.readings import SyntheticRecord
 from tools import replay
 from tools.local.event_source_mapping import LocalEventSourceMapping, MappingSettings

@@ -13,8 +13,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from services.archive import contract as archive
-from services.ingest.contract import StreamPosition, quarantine_key
+from services.iot_archive import contract as archive
+from services.iot_processor.contract import StreamPosition, quarantine_key
 from shared.readings.schema import InvalidReadingError, parse_reading
 from shared.synthetic.readings import synthetic_records
 from tools.smoke_test import (

@@ -9,7 +9,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
 from constructs import Construct
 
-from services.ingest.contract import ANOMALY_INDEX
+from services.iot_processor.contract import ANOMALY_INDEX
 from services.observability.infra.alarms import RUNBOOK, DataPathAlarms
 from services.observability.infra.metrics import DataPathMetrics
 from services.observability.infra.naming import stage_resource_name

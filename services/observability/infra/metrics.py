@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
 
-from services.archive import contract as archive
-from services.ingest import contract as ingest
-from services.ingest.contract import METRICS_NAMESPACE, METRICS_SERVICE
+from services.iot_archive import contract as archive
+from services.iot_processor import contract as ingest
+from services.iot_processor.contract import METRICS_NAMESPACE, METRICS_SERVICE
 from shared.infra.service import ServiceStack
 
 # S3 publishes storage metrics once a day; a shorter period shows no data at all.

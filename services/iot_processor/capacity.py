@@ -1,0 +1,204 @@
+"""Capacity arithmetic of the ingest path at the design load (docs/capacity.md): how much of each limit it uses.
+
+Pure functions of an ``IngestConfig`` and a ``Load``; no AWS, no CDK. The test keeps every figure below
+``HEADROOM_LIMIT``; ``python -m services.iot_processor.capacity [stage]`` prints the table that
+docs/capacity.md quotes (``prod`` by default, read from cdk.json).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from services.iot_processor.config import IngestConfig
+from shared.config import committed_context, load_section
+
+MIB = 1024 * 1024
+# Per-shard limits of a provisioned Kinesis data stream.
+SHARD_WRITE_RECORDS_PER_SECOND = 1000
+SHARD_WRITE_BYTES_PER_SECOND = 1 * MIB
+SHARD_READ_BYTES_PER_SECOND = 2 * MIB  # shared by every standard (polling) consumer of the shard
+SHARD_GET_RECORDS_PER_SECOND = 5  # GetRecords calls per shard, shared by every standard consumer
+GET_RECORDS_PER_CONSUMER_PER_SECOND = 1  # Lambda's mapping and Firehose each poll a shard about once a second
+# DynamoDB: one partition takes 1,000 WCU/s; an item of up to 1 KB costs one WCU per write.
+PARTITION_WRITE_UNITS_PER_SECOND = 1000
+# A new on-demand table or index starts at this many WCU/s unless warm throughput is set.
+ON_DEMAND_INITIAL_WRITE_UNITS = 4000
+# From `make bench`: processor cost per reading (decode, validate, anomaly check, its share of the batched
+# DynamoDB/S3 writes). An upper bound that includes AWS request latency, not only CPU time.
+MEASURED_SECONDS_PER_READING = 0.0005
+# At most this share of any limit may be used at the design load: 30 % headroom.
+HEADROOM_LIMIT = 0.70
+
+
+@dataclass(frozen=True, kw_only=True)
+class Load:
+    """The design load and the assumptions the figures rest on."""
+
+    readings_per_second: int = 10_000
+    reading_bytes: int = 300
+    # The processor's mapping and the archive's Firehose delivery stream; neither uses enhanced fan-out.
+    standard_consumers: int = 2
+    # Assumption: no single sensor emits more than this; a sensor is a partition key of the table.
+    max_readings_per_sensor_per_second: int = 10
+    seconds_per_reading: float = MEASURED_SECONDS_PER_READING
+
+
+@dataclass(frozen=True, kw_only=True)
+class Utilisation:
+    """``demand`` of one limit against its ``capacity``, both in ``unit``."""
+
+    name: str
+    demand: float
+    capacity: float
+    unit: str
+    basis: str
+
+    @property
+    def share(self) -> float:
+        return self.demand / self.capacity
+
+    @property
+    def within_headroom(self) -> bool:
+        return self.share <= HEADROOM_LIMIT
+
+
+def utilisations(config: IngestConfig, load: Load | None = None) -> list[Utilisation]:
+    """Every limit the design load meets on the ingest path, for a provisioned stream."""
+    if config.stream_mode != "provisioned":
+        raise ValueError(f"the capacity model covers provisioned streams only, got {config.stream_mode!r}")
+    load = load or Load()
+    shards = config.shard_count
+    bytes_per_second = load.readings_per_second * load.reading_bytes
+    partitions = shards * config.parallelization_factor  # concurrent batches: one per shard and PF slot
+    arrival = load.readings_per_second / partitions  # readings/s reaching one of those batches
+    fill_seconds = config.batch_size / arrival
+    # A batch goes when full or when the window closes; without a window, after the next poll (~1 s).
+    per_invocation = min(config.batch_size, arrival * max(config.max_batching_window_seconds, 1))
+    warm = (
+        f"warm throughput {config.warm_write_units_per_second:,} WCU/s (the index has its own, set to the same)"
+        if config.warm_write_units_per_second
+        else f"on-demand start {ON_DEMAND_INITIAL_WRITE_UNITS:,} WCU/s, no warm throughput set"
+    )
+    return [
+        Utilisation(
+            name="kinesis shard writes: records",
+            demand=load.readings_per_second / shards,
+            capacity=SHARD_WRITE_RECORDS_PER_SECOND,
+            unit="records/s per shard",
+            basis=f"{load.readings_per_second:,} readings/s spread over {shards} shards",
+        ),
+        Utilisation(
+            name="kinesis shard writes: bytes",
+            demand=bytes_per_second / shards / MIB,
+            capacity=SHARD_WRITE_BYTES_PER_SECOND / MIB,
+            unit="MiB/s per shard",
+            basis=f"{load.reading_bytes} bytes per reading",
+        ),
+        Utilisation(
+            name="kinesis shard reads: bytes",
+            demand=load.standard_consumers * bytes_per_second / shards / MIB,
+            capacity=SHARD_READ_BYTES_PER_SECOND / MIB,
+            unit="MiB/s per shard",
+            basis=f"{load.standard_consumers} standard consumers (processor, Firehose) each read every byte",
+        ),
+        Utilisation(
+            name="kinesis shard reads: GetRecords calls",
+            demand=load.standard_consumers * GET_RECORDS_PER_CONSUMER_PER_SECOND,
+            capacity=SHARD_GET_RECORDS_PER_SECOND,
+            unit="calls/s per shard",
+            basis="each standard consumer polls each shard about once a second",
+        ),
+        Utilisation(
+            name="lambda reserved concurrency",
+            demand=partitions,
+            capacity=config.reserved_concurrency,
+            unit="concurrent invocations",
+            basis=f"{shards} shards x parallelization factor {config.parallelization_factor}",
+        ),
+        Utilisation(
+            name="lambda time budget per shard-partition",
+            demand=arrival * load.seconds_per_reading,
+            capacity=1.0,
+            unit="busy s per s",
+            basis=(
+                f"{arrival:,.2f} readings/s per shard-partition x {load.seconds_per_reading} s per reading; "
+                f"a {config.batch_size}-reading batch would take {fill_seconds:,.1f} s to fill, the "
+                f"{config.max_batching_window_seconds} s window sends ~{per_invocation:,.0f} per invocation"
+            ),
+        ),
+        *(
+            Utilisation(
+                name=name,
+                demand=load.readings_per_second,
+                capacity=config.warm_write_units_per_second or ON_DEMAND_INITIAL_WRITE_UNITS,
+                unit="WCU/s",
+                basis=f"{why}; {warm}",
+            )
+            for name, why in (
+                ("dynamodb table writes", "one item of <= 1 KB per reading"),
+                ("dynamodb anomalies_by_type index writes", "worst case: every reading an anomaly in the sparse index"),
+            )
+        ),
+        Utilisation(
+            name="dynamodb busiest sensor partition key",
+            demand=load.max_readings_per_sensor_per_second,
+            capacity=PARTITION_WRITE_UNITS_PER_SECOND,
+            unit="WCU/s per partition",
+            basis=f"assumption: one sensor emits at most {load.max_readings_per_sensor_per_second} readings/s",
+        ),
+        Utilisation(
+            name="dynamodb anomalies_by_type partition",
+            demand=load.readings_per_second / config.anomaly_index_shards,
+            capacity=PARTITION_WRITE_UNITS_PER_SECOND,
+            unit="WCU/s per partition",
+            basis=(
+                f"worst case: every reading is an anomaly of one type, spread over "
+                f"{config.anomaly_index_shards} index shards"
+            ),
+        ),
+    ]
+
+
+def render(rows: Sequence[Utilisation]) -> str:
+    """A Markdown table of the figures, as docs/capacity.md shows them."""
+    lines = [
+        f"| limit | demand | capacity | used | within {HEADROOM_LIMIT:.0%} |",
+        "| --- | ---: | ---: | ---: | --- |",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row.name} | {_figure(row.demand)} | {_figure(row.capacity)} {row.unit} | {row.share:.1%} | "
+            f"{'yes' if row.within_headroom else 'NO'} |"
+        )
+    lines.append("")
+    lines.extend(f"- {row.name}: {row.basis}" for row in rows)
+    return "\n".join(lines)
+
+
+def _figure(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.3f}"
+
+
+def main(argv: Sequence[str] = ()) -> int:
+    stage = argv[0] if argv else "prod"
+    context = committed_context()
+    try:
+        config = load_section(context, IngestConfig, "stages", stage, "ingest")
+        rows = utilisations(config)
+    except ValueError as error:  # ConfigError included: an unknown stage or a bad setting
+        print(f"{stage}: {error}", file=sys.stderr)
+        return 2
+    load = Load()
+    print(
+        f"{stage}: {load.readings_per_second:,} readings/s of {load.reading_bytes} bytes, "
+        f"{config.shard_count} shards, parallelization factor {config.parallelization_factor}"
+    )
+    print()
+    print(render(rows))
+    return 0 if all(row.within_headroom for row in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,77 @@
+"""What the ingest service promises everyone else: names, keys and prefixes other services, tools and tests rely on.
+
+No CDK and no AWS clients here, so anything may import it (the processor's Lambda asset carries it too). Nothing
+outside services/iot_processor imports any other module of the service.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+SERVICE = "ingest"
+OWNER_TEAM = "iot-ingest"
+
+
+class SharedKey(StrEnum):
+    """Values the ingest stack publishes for the other stacks of its stage (SSM, see ADR 0002)."""
+
+    STREAM_ARN = "stream-arn"
+    STREAM_NAME = "stream-name"
+    STREAM_KEY_ARN = "stream-key-arn"
+    FUNCTION_NAME = "function-name"
+    TABLE_NAME = "table-name"
+    PROCESSED_BUCKET_NAME = "processed-bucket-name"
+    FAILURE_BUCKET_NAME = "failure-bucket-name"
+
+
+# The readings table: one item per reading, keyed by sensor and "<event time>#<reading id>" (Reading.sort_key).
+PARTITION_KEY = "sensor_id"
+SORT_KEY = "reading_key"
+ANOMALY_FLAG = "anomaly"  # BOOL on every item
+# The sparse index of anomalies: only anomalous items carry its keys.
+ANOMALY_INDEX = "anomalies_by_type"
+ANOMALY_PARTITION = "anomaly_partition"
+ANOMALY_SORT = "anomaly_sort"
+TTL_ATTRIBUTE = "expires_at"
+
+# The processor's metrics (EMF) and the alias its event source mapping invokes; deployments shift the alias.
+METRICS_NAMESPACE = "IotPlatform"
+METRICS_SERVICE = "processor"
+ALIAS_NAME = "live"
+
+# The processed bucket. Keys are deterministic: a retried batch overwrites its own objects, and two concurrent
+# invocations never collide, because each key carries the shard and the sequence numbers.
+QUARANTINE_PREFIX = "quarantine/"
+PROCESSED_PREFIX = "processed/"
+
+
+def record_name(sequence_number: str, sub_record: int | None) -> str:
+    """``<sequence number>`` for a plain record, ``<sequence number>-<index>`` for a reading inside an aggregate."""
+    return sequence_number if sub_record is None else f"{sequence_number}-{sub_record}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StreamPosition:
+    """Where a record sits in the stream; unique per record (per user record of a KPL aggregate)."""
+
+    shard_id: str
+    sequence_number: str  # of the Kinesis record; a retry or a partial batch failure names this one
+    partition_key: str
+    arrival: datetime
+    sub_record: int | None = None  # the index inside a KPL aggregate; None for a plain record
+
+    @property
+    def name(self) -> str:
+        return record_name(self.sequence_number, self.sub_record)
+
+
+def quarantine_key(position: StreamPosition) -> str:
+    """Where the processor puts a record it refused: the record's bytes and the reason, as JSON."""
+    return f"{QUARANTINE_PREFIX}{position.arrival:%Y/%m/%d}/{position.shard_id}/{position.name}.json"
+
+
+def processed_key(first: StreamPosition, last: StreamPosition) -> str:
+    """Where the processor puts the stored readings of one batch, as gzipped JSON lines."""
+    return f"{PROCESSED_PREFIX}{first.arrival:%Y/%m/%d/%H}/{first.shard_id}/{first.name}-{last.name}.jsonl.gz"
