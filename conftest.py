@@ -100,7 +100,7 @@ def assembly_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def app(assembly_dir: Path) -> App:
     """The real app with every nag pack; synth raises if any finding is unacknowledged."""
-    from tools.cdk_app import build_from_cdk_json  # noqa: PLC0415 - see TYPE_CHECKING above
+    from tools.common.cdk_app import build_from_cdk_json  # noqa: PLC0415 - see TYPE_CHECKING above
 
     application = build_from_cdk_json(outdir=assembly_dir)
     application.synth()

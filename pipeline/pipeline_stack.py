@@ -15,10 +15,13 @@ from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from pipeline import step_environment as variables
 from pipeline.compliance import acknowledge_security_check, harden_pipeline
 from pipeline.config import PlatformConfig
 from pipeline.notifications import PipelineNotifications
-from shared.infra.naming import smoke_test_role_arn, stack_name
+from services.iot_processor import contract as ingest
+from services.observability import contract as observability
+from shared.infra.naming import output_variable, smoke_test_role_arn, stack_name
 from shared.infra.secure_bucket import access_log_bucket
 from stages.config import StageConfig
 from stages.iot_stage import IotStage
@@ -138,8 +141,8 @@ def _change_report_step(
         additional_inputs={_ASSEMBLY_DIR: synth},
         install_commands=["make install"],
         env={
-            "LOOKUP_ROLE_ARN": lookup_role,
-            "STACKS": ",".join(stack_name(config.name, s.SERVICE.name) for s in stage.service_stacks),
+            variables.LOOKUP_ROLE_ARN: lookup_role,
+            variables.STACKS: ",".join(stack_name(config.name, s.SERVICE.name) for s in stage.service_stacks),
             "AWS_DEFAULT_REGION": config.region,
         },
         commands=["make change-report"],
@@ -156,14 +159,15 @@ def _verification_steps(stage: IotStage) -> list[pipelines.Step]:
     if minutes == 0:
         return [smoke]
     role_arn = smoke_test_role_arn(stage.config.name, stage.config.account)
+    role, alarm = ingest.Output.SMOKE_TEST_ROLE_ARN, observability.Output.COMPOSITE_ALARM_NAME
     bake = pipelines.CodeBuildStep(
         f"Bake{stage.node.id}",
         install_commands=["make install"],
         env_from_cfn_outputs={
-            "INGEST_SMOKETESTROLEARN": stage.ingest.outputs["SmokeTestRoleArn"],
-            "OBSERVABILITY_COMPOSITEALARMNAME": stage.observability.outputs["CompositeAlarmName"],
+            output_variable(ingest.SERVICE, role): stage.ingest.outputs[role],
+            output_variable(observability.SERVICE, alarm): stage.observability.outputs[alarm],
         },
-        env={"AWS_DEFAULT_REGION": stage.config.region, "BAKE_MINUTES": str(minutes)},
+        env={"AWS_DEFAULT_REGION": stage.config.region, variables.BAKE_MINUTES: str(minutes)},
         commands=["make bake"],
         role_policy_statements=[iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[role_arn])],
         timeout=Duration.minutes(minutes + _BAKE_OVERHEAD_MINUTES),
@@ -184,9 +188,9 @@ def _smoke_test_step(stage: IotStage) -> pipelines.Step:
         install_commands=["make install"],
         env_from_cfn_outputs=stage.verification_outputs(),
         env={
-            "STAGE_NAME": stage.config.name,
-            "STAGE_ACCOUNT": stage.config.account,
-            "STAGE_REGION": stage.config.region,
+            variables.STAGE_NAME: stage.config.name,
+            variables.STAGE_ACCOUNT: stage.config.account,
+            variables.STAGE_REGION: stage.config.region,
             "AWS_DEFAULT_REGION": stage.config.region,
         },
         commands=["make verify-stage", "make smoke-test"],

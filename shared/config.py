@@ -17,11 +17,13 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import field
-from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
+from shared.infra.naming import pascal_case
+from shared.repository import REPO_ROOT
+
 CONTEXT_KEY = "iot"
-CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"
+CDK_JSON = REPO_ROOT / "cdk.json"
 
 Settings = TypeVar("Settings")
 
@@ -146,8 +148,8 @@ def _apply_overrides(raw: dict[str, Any], context: Mapping[str, Any]) -> dict[st
 
 
 def camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
+    head, _, rest = name.partition("_")
+    return head + pascal_case(rest)
 
 
 def build(cls: type[Any], raw: Any, path: str, errors: list[str]) -> Any:

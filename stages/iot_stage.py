@@ -9,6 +9,7 @@ from services.iot_archive.infra.stack import ArchiveStack
 from services.iot_processor.config import RollbackThresholds
 from services.iot_processor.infra.stack import IngestStack
 from services.observability.infra.stack import ObservabilityStack
+from shared.infra.naming import output_variable
 from shared.infra.service import ServiceStack
 from stages.config import StageConfig
 
@@ -48,7 +49,7 @@ class IotStage(Stage):
     def verification_outputs(self) -> dict[str, CfnOutput]:
         """Every stack output of the stage, as environment variables such as ``INGEST_STREAMNAME``."""
         return {
-            f"{stack.SERVICE.name.upper()}_{output_id.upper()}": output
+            output_variable(stack.SERVICE.name, output_id): output
             for stack in self.service_stacks
             for output_id, output in stack.outputs.items()
         }

@@ -20,7 +20,7 @@ import pytest
 
 from services.iot_processor.contract import ALIAS_NAME
 from shared.synthetic.readings import SyntheticRecord, synthetic_records
-from tools.local_run import LocalPlatform, RunResult, local_platform
+from tools.local.run import LocalPlatform, RunResult, local_platform
 
 # Generous, as the first test pays for deploying the stage and settling every reading (~1 min here), yet a settle or
 # retry loop that never ends fails within minutes, with every thread's stack.

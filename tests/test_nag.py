@@ -13,7 +13,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from shared.infra.compliance import NAG_PACKS, acknowledge, acknowledgements, enable_nag
 from shared.infra.email_subscriptions import subscribe_emails
 from shared.infra.encryption import rotating_key
-from tools.nag_report import read_findings, render
+from tools.reports.nag_report import read_findings, render
 
 pytestmark = pytest.mark.synth  # synthesizes stacks or the Lambda asset: not in `make unit`
 

@@ -11,7 +11,7 @@ from aws_cdk.assertions import Match, Template
 from pipeline.config import PlatformConfig
 from pipeline.notifications import NOTIFICATION_SERVICE
 from pipeline.pipeline_stack import CHANGE_REPORT_DIR, CHANGE_REPORT_PROJECT, PipelineStack
-from tools.cdk_app import REPO_ROOT
+from shared.repository import REPO_ROOT
 
 pytestmark = pytest.mark.synth  # reads the synthesized app: not in `make unit`
 

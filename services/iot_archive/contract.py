@@ -20,6 +20,22 @@ class SharedKey(StrEnum):
     RAW_BUCKET_NAME = "raw-bucket-name"
 
 
+class Output(StrEnum):
+    """The archive stack's outputs (the pipeline's steps read them as ``ARCHIVE_<OUTPUT>``, in capitals)."""
+
+    DELIVERY_STREAM_NAME = "DeliveryStreamName"
+    RAW_BUCKET_NAME = "RawBucketName"
+    GLUE_DATABASE = "GlueDatabase"
+    ATHENA_WORKGROUP = "AthenaWorkgroup"
+
+
+# Each shared value is also an output of the stack.
+SHARED_OUTPUTS = {
+    SharedKey.DELIVERY_STREAM_NAME: Output.DELIVERY_STREAM_NAME,
+    SharedKey.RAW_BUCKET_NAME: Output.RAW_BUCKET_NAME,
+}
+
+
 READINGS_PREFIX = "readings/"
 ERROR_PREFIX = "errors/"
 PARTITION_KEYS = ("year", "month", "day", "hour")

@@ -26,6 +26,39 @@ class SharedKey(StrEnum):
     FAILURE_BUCKET_NAME = "failure-bucket-name"
 
 
+class Output(StrEnum):
+    """The ingest stack's outputs: what people and the pipeline's steps read (the steps as ``INGEST_<OUTPUT>``, in
+    capitals). The values shared through SSM are outputs too, under the names beside their keys."""
+
+    STREAM_ARN = "StreamArn"
+    STREAM_NAME = "StreamName"
+    STREAM_KEY_ARN = "StreamKeyArn"
+    FUNCTION_NAME = "FunctionName"
+    TABLE_NAME = "TableName"
+    PROCESSED_BUCKET_NAME = "ProcessedBucketName"
+    FAILURE_BUCKET_NAME = "FailureBucketName"
+    ALERT_TOPIC_ARN = "AlertTopicArn"
+    WEBHOOK_SECRET_ARN = "WebhookSecretArn"  # noqa: S105 - the name of an output, not a secret
+    SMOKE_TEST_ROLE_ARN = "SmokeTestRoleArn"
+    ALERT_INBOX_URL = "AlertInboxUrl"
+    # only where the stage has the MQTT front door
+    MQTT_TOPIC_FILTER = "MqttTopicFilter"
+    MQTT_SMOKE_TEST_TOPIC = "MqttSmokeTestTopic"
+    MQTT_DEVICE_POLICY_NAME = "MqttDevicePolicyName"
+
+
+# Each shared value is also an output of the stack.
+SHARED_OUTPUTS = {
+    SharedKey.STREAM_ARN: Output.STREAM_ARN,
+    SharedKey.STREAM_NAME: Output.STREAM_NAME,
+    SharedKey.STREAM_KEY_ARN: Output.STREAM_KEY_ARN,
+    SharedKey.FUNCTION_NAME: Output.FUNCTION_NAME,
+    SharedKey.TABLE_NAME: Output.TABLE_NAME,
+    SharedKey.PROCESSED_BUCKET_NAME: Output.PROCESSED_BUCKET_NAME,
+    SharedKey.FAILURE_BUCKET_NAME: Output.FAILURE_BUCKET_NAME,
+}
+
+
 # The readings table: one item per reading, keyed by sensor and "<event time>#<reading id>" (Reading.sort_key).
 PARTITION_KEY = "sensor_id"
 SORT_KEY = "reading_key"
@@ -40,6 +73,21 @@ TTL_ATTRIBUTE = "expires_at"
 METRICS_NAMESPACE = "IotPlatform"
 METRICS_SERVICE = "processor"
 ALIAS_NAME = "live"
+
+
+class Metric(StrEnum):
+    """Every metric the processor emits: a count per batch, but ``BatchDuration`` (milliseconds)."""
+
+    READINGS_RECEIVED = "ReadingsReceived"
+    AGGREGATES_RECEIVED = "AggregatesReceived"
+    READINGS_STORED = "ReadingsStored"
+    READINGS_QUARANTINED = "ReadingsQuarantined"
+    ANOMALIES_DETECTED = "AnomaliesDetected"
+    ALERTS_REFUSED = "AlertsRefused"
+    READINGS_FAILED = "ReadingsFailed"
+    BATCH_DURATION = "BatchDuration"
+    WEBHOOK_FAILURES = "WebhookFailures"
+
 
 # The processed bucket. Keys are deterministic: a retried batch overwrites its own objects, and two concurrent
 # invocations never collide, because each key carries the shard and the sequence numbers.

@@ -1,4 +1,4 @@
-"""What the observability service promises everyone else: the outputs the pipeline's bake step reads.
+"""What the observability service promises everyone else: the outputs the pipeline's steps read.
 
 No CDK and no AWS clients here, so anything may import it. Nothing outside services/observability imports any
 other module of the service.
@@ -6,8 +6,16 @@ other module of the service.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 SERVICE = "observability"
 OWNER_TEAM = "iot-sre"
 
-# The stack output naming the composite alarm (any data-path alarm in ALARM): the bake watches it.
-COMPOSITE_ALARM_OUTPUT = "CompositeAlarmName"
+
+class Output(StrEnum):
+    """The observability stack's outputs (the pipeline's steps read them as ``OBSERVABILITY_<OUTPUT>``, in capitals).
+    The bake watches the composite alarm: any data-path alarm in ALARM."""
+
+    OPS_TOPIC_ARN = "OpsTopicArn"
+    DASHBOARD_NAME = "DashboardName"
+    COMPOSITE_ALARM_NAME = "CompositeAlarmName"

@@ -10,6 +10,16 @@ def stack_name(stage: str, service: str) -> str:
     return f"{PLATFORM}-{stage}-{service}"
 
 
+def pascal_case(name: str) -> str:
+    """``archive-freshness`` or ``stream_name`` as ``ArchiveFreshness`` or ``StreamName``: a construct id."""
+    return "".join(part.title() for part in name.replace("_", "-").split("-"))
+
+
+def output_variable(service: str, output: str) -> str:
+    """``INGEST_STREAMNAME``: the environment variable in which the pipeline gives its steps a stack output."""
+    return f"{service.upper()}_{output.upper()}"
+
+
 def parameter_name(stage: str, service: str, key: str) -> str:
     """``/iot/prod/ingest/stream-arn``: where a service publishes a value other services of the stage read."""
     return f"/{PLATFORM}/{stage}/{service}/{key}"

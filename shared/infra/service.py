@@ -62,17 +62,17 @@ class ServiceStack(Stack):
         self.outputs[construct_id] = CfnOutput(self, construct_id, value=value, description=description)
         return self.outputs[construct_id]
 
-    def share(self, key: str, value: str, description: str) -> None:
-        """Publish ``value`` for the other stacks of the stage (SSM, under a key of this service's contract)."""
-        construct_id = "".join(part.title() for part in key.split("-"))
+    def share(self, key: str, value: str, description: str, *, output: str) -> None:
+        """Publish ``value`` for the other stacks of the stage (SSM, under a key of this service's contract), and as
+        the stack output ``output`` (the contract's name for it)."""
         ssm.StringParameter(
             self,
-            f"{construct_id}Parameter",
+            f"{output}Parameter",
             parameter_name=parameter_name(self.stage_environment.name, self.SERVICE.name, key),
             string_value=value,
             description=description,
         )
-        self.output(construct_id, value, description)
+        self.output(output, value, description)
 
     def read_shared(self, service: str, key: str) -> str:
         """A deploy-time token for a value another service of the stage shares (an SSM-typed stack parameter)."""

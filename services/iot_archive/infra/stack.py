@@ -10,7 +10,7 @@ from constructs import Construct
 
 from services.iot_archive import contract
 from services.iot_archive.config import ArchiveConfig
-from services.iot_archive.contract import SharedKey
+from services.iot_archive.contract import SHARED_OUTPUTS, Output, SharedKey
 from services.iot_archive.infra.compliance import acknowledge_findings
 from services.iot_archive.infra.delivery import ArchiveDelivery
 from services.iot_archive.infra.query import ArchiveQueries
@@ -95,11 +95,12 @@ class ArchiveStack(ServiceStack):
             results_bucket=results,
             results_key=key,
         )
-        self.share(
-            SharedKey.DELIVERY_STREAM_NAME, delivery.delivery_stream.ref, "Firehose delivery stream into the archive"
-        )
-        self.share(SharedKey.RAW_BUCKET_NAME, self.raw_bucket.bucket_name, "Raw archive bucket")
-        self.output("GlueDatabase", queries.database_name, "Glue database of the archive")
-        self.output("AthenaWorkgroup", queries.workgroup_name, "Athena workgroup for analysts")
+        for shared, value, description in (
+            (SharedKey.DELIVERY_STREAM_NAME, delivery.delivery_stream.ref, "Firehose delivery stream into the archive"),
+            (SharedKey.RAW_BUCKET_NAME, self.raw_bucket.bucket_name, "Raw archive bucket"),
+        ):
+            self.share(shared, value, description, output=SHARED_OUTPUTS[shared])
+        self.output(Output.GLUE_DATABASE, queries.database_name, "Glue database of the archive")
+        self.output(Output.ATHENA_WORKGROUP, queries.workgroup_name, "Athena workgroup for analysts")
         acknowledge_findings(delivery=delivery, raw_bucket=self.raw_bucket)
         grant_archive_read(self, stage=environment.name, bucket=self.raw_bucket, key=key)

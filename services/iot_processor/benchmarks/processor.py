@@ -33,15 +33,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import partial
-from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import TYPE_CHECKING, Any
+
+from shared.repository import REPO_ROOT
 
 if TYPE_CHECKING:
     import botocore.session
 
 REGION = "eu-west-1"
-REPO_ROOT = Path(__file__).resolve().parents[3]
 SEED_HANDLER = REPO_ROOT.parent / "shared" / "baseline" / "seed_handler.py"
 
 

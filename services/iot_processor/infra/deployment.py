@@ -17,7 +17,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from services.iot_processor.config import RollbackThresholds, TrafficShift
-from services.iot_processor.contract import METRICS_NAMESPACE, METRICS_SERVICE
+from services.iot_processor.contract import METRICS_NAMESPACE, METRICS_SERVICE, Metric
 from shared.infra.naming import PLATFORM
 
 _RUNBOOK = "Runbook: docs/runbooks.md#deploy-rolled-back"
@@ -67,14 +67,14 @@ class ProgressiveDeployment(Construct):
             ),
             cw.Alarm(
                 self,
-                "ReadingsFailed",
+                Metric.READINGS_FAILED,  # the construct is named after the metric it watches
                 alarm_name=rollback_alarm_name(stage, "processor-readings-failed"),
                 alarm_description="The processor reported failed readings while CodeDeploy shifted the live alias. "
                 + _RUNBOOK,
                 # Powertools adds only the service dimension: this counts every version, which is the safe side.
                 metric=cw.Metric(
                     namespace=METRICS_NAMESPACE,
-                    metric_name="ReadingsFailed",
+                    metric_name=Metric.READINGS_FAILED,
                     dimensions_map={"service": METRICS_SERVICE},
                     statistic=cw.Stats.SUM,
                     period=one_minute,

@@ -14,7 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+from shared.repository import REPO_ROOT
+
 RUNTIME_DIR = REPO_ROOT / "services" / "iot_processor" / "runtime"
 REQUIREMENTS = RUNTIME_DIR / "requirements.txt"
 LAMBDA_PYTHON_VERSION = "3.14"

@@ -8,7 +8,7 @@ from constructs import Construct
 
 from services.iot_processor import contract
 from services.iot_processor.config import IngestConfig, MqttConfig, RollbackThresholds
-from services.iot_processor.contract import SharedKey
+from services.iot_processor.contract import SHARED_OUTPUTS, Output, SharedKey
 from services.iot_processor.infra.alerts import AnomalyAlerts
 from services.iot_processor.infra.compliance import acknowledge_findings, acknowledge_mqtt_findings
 from services.iot_processor.infra.deployment import ProgressiveDeployment
@@ -83,11 +83,13 @@ class IngestStack(ServiceStack):
             (SharedKey.PROCESSED_BUCKET_NAME, storage.processed_bucket.bucket_name, "Processed output and quarantine/"),
             (SharedKey.FAILURE_BUCKET_NAME, storage.failure_bucket.bucket_name, "Batches that failed after retries"),
         ):
-            self.share(key, value, description)
-        self.output("AlertTopicArn", alerts.topic.topic_arn, "Anomaly alerts (attributes: sensor_type, severity)")
-        self.output("WebhookSecretArn", alerts.webhook_secret.secret_arn, "Alert webhook url and token")
-        self.output("SmokeTestRoleArn", smoke.role.role_arn, "Role the smoke test assumes")
-        self.output("AlertInboxUrl", smoke.alert_inbox.queue_url, "Queue receiving the smoke tests' alerts only")
+            self.share(key, value, description, output=SHARED_OUTPUTS[key])
+        self.output(
+            Output.ALERT_TOPIC_ARN, alerts.topic.topic_arn, "Anomaly alerts (attributes: sensor_type, severity)"
+        )
+        self.output(Output.WEBHOOK_SECRET_ARN, alerts.webhook_secret.secret_arn, "Alert webhook url and token")
+        self.output(Output.SMOKE_TEST_ROLE_ARN, smoke.role.role_arn, "Role the smoke test assumes")
+        self.output(Output.ALERT_INBOX_URL, smoke.alert_inbox.queue_url, "Queue receiving the smoke tests' alerts only")
         acknowledge_findings(
             readings=readings, storage=storage, alerts=alerts, processor=processor, smoke=smoke, deployment=deployment
         )
@@ -108,7 +110,9 @@ class IngestStack(ServiceStack):
             storage=storage,
         )
         mqtt.grant_publish(smoke.role, device=SMOKE_TEST_DEVICE)
-        self.output("MqttTopicFilter", mqtt.topic_filter, "Devices publish readings here (AWS IoT Core)")
-        self.output("MqttSmokeTestTopic", device_topic(mqtt.topic_filter, SMOKE_TEST_DEVICE), "The smoke test's topic")
-        self.output("MqttDevicePolicyName", policy_name, "IoT policy to attach to device certificates")
+        self.output(Output.MQTT_TOPIC_FILTER, mqtt.topic_filter, "Devices publish readings here (AWS IoT Core)")
+        self.output(
+            Output.MQTT_SMOKE_TEST_TOPIC, device_topic(mqtt.topic_filter, SMOKE_TEST_DEVICE), "The smoke test's topic"
+        )
+        self.output(Output.MQTT_DEVICE_POLICY_NAME, policy_name, "IoT policy to attach to device certificates")
         acknowledge_mqtt_findings(mqtt=mqtt, storage=storage, smoke=smoke)

@@ -1,13 +1,18 @@
 """One Kinesis batch, settled: every record ends stored, quarantined with a reason, or reported as failed.
 
+The batch runs through a Powertools partial batch processor in its documented shape for batch-wide work
+(docs/decisions/0010): the record handler (``ReadingProcessor.judge``) judges each record on its own, and the
+processor's clean step (``ReadingProcessor.settle``) writes what the whole batch judged, then reports each record
+as settled or failed before Powertools builds the partial batch response.
+
 A KPL aggregate is first split into its user records (aggregation.py), and each goes through the same contract
-as a plain record; a corrupt aggregate is quarantined whole, as one record. Each record is judged on its own,
-inside a guard: whatever its bytes, it becomes a checked table item or a quarantine entry, and no surprise in
-one record can fail the others. Writes are then batched across the whole invocation (BatchWriteItem,
-PublishBatch, one processed object). A record is reported failed, and so retried by Lambda, only when a write
-failed for a reason a retry can cure (aws_errors.Fault); an item the table refuses for its content is
-quarantined instead. Every write is idempotent, so a retry never duplicates what succeeded.
-A failed reading from an aggregate reports its aggregate's sequence number: Kinesis retries whole records.
+as a plain record; a corrupt aggregate is quarantined whole, as one record. Each record is judged inside a
+guard: whatever its bytes, it becomes a checked table item or a quarantine entry, and no surprise in one record
+can fail the others. Writes are batched across the whole invocation (BatchWriteItem, PublishBatch, one processed
+object). A record is reported failed, and so retried by Lambda, only when a write failed for a reason a retry
+can cure (aws_errors.Fault); an item the table refuses for its content is quarantined instead. Every write is
+idempotent, so a retry never duplicates what succeeded. A failed reading from an aggregate reports its
+aggregate's sequence number: Kinesis retries whole records.
 """
 
 from __future__ import annotations
@@ -16,12 +21,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.batch.base import SuccessResponse
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 
-from services.iot_processor.contract import StreamPosition
+from services.iot_processor.contract import Metric, StreamPosition
 from services.iot_processor.runtime.alerts import AlertTopic, Webhook
 from services.iot_processor.runtime.aws_errors import AWS_FAILURES, describe
 from services.iot_processor.runtime.objects import ProcessedBucket
@@ -44,7 +52,7 @@ UNEXPECTED_DETAIL_LIMIT = 300
 
 
 class ReadingNotSettledError(Exception):
-    """Raised for a record whose writes failed, so the batch processor reports it for retry."""
+    """Why a record is reported for retry: one of its writes failed."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,11 +76,6 @@ class BatchOutcome:
             "failed": len(self.failed_sequence_numbers),
         }
 
-    def confirm(self, record: KinesisStreamRecord) -> None:
-        """The record handler of the BatchProcessor: raise for records that must be retried."""
-        if record.kinesis.sequence_number in self.failed_sequence_numbers:
-            raise ReadingNotSettledError(record.kinesis.sequence_number)
-
 
 @dataclass(frozen=True, kw_only=True)
 class AcceptedRecord:
@@ -88,6 +91,19 @@ class RefusedRecord:
     position: StreamPosition
     data: bytes
     problem: InvalidReadingError
+
+
+@dataclass(frozen=True, kw_only=True)
+class Judgement:
+    """What one Kinesis record holds: its readings, each accepted for the table or refused with a reason."""
+
+    accepted: tuple[AcceptedRecord, ...] = ()
+    refused: tuple[RefusedRecord, ...] = ()
+    aggregated: bool = False
+
+    @property
+    def readings(self) -> int:
+        return len(self.accepted) + len(self.refused)
 
 
 def position_of(record: KinesisStreamRecord) -> StreamPosition:
@@ -120,27 +136,24 @@ class ReadingProcessor:
         self._metrics = metrics
         self._clock = clock
 
-    def process(self, records: Sequence[KinesisStreamRecord]) -> BatchOutcome:
-        started = time.perf_counter()
+    def judge(self, record: KinesisStreamRecord) -> Judgement:
+        """The record handler: one record's readings, each accepted or refused; never raises."""
+        unpacked = self._unpack(record)
+        if isinstance(unpacked, RefusedRecord):
+            return Judgement(refused=(unpacked,))
         now = self._clock()
-        accepted: list[AcceptedRecord] = []
-        refused: list[RefusedRecord] = []
-        received = aggregates = 0
-        for record in records:
-            unpacked = self._unpack(record)
-            if isinstance(unpacked, RefusedRecord):
-                refused.append(unpacked)
-                received += 1
-                continue
-            aggregates += any(position.sub_record is not None for position, _ in unpacked)
-            received += len(unpacked)
-            for position, data in unpacked:
-                judged = self._judge(position, data, now=now)
-                if isinstance(judged, AcceptedRecord):
-                    accepted.append(judged)
-                else:
-                    refused.append(judged)
+        judged = [self._judge(position, data, now=now) for position, data in unpacked]
+        return Judgement(
+            accepted=tuple(j for j in judged if isinstance(j, AcceptedRecord)),
+            refused=tuple(j for j in judged if isinstance(j, RefusedRecord)),
+            aggregated=any(position.sub_record is not None for position, _ in unpacked),
+        )
 
+    def settle(self, judgements: Sequence[Judgement], *, started: float) -> BatchOutcome:
+        """Write what the batch judged, in batches; the outcome names the records to retry. ``started`` is the
+        batch's start on ``time.perf_counter``, for its duration metric."""
+        accepted = [record for judgement in judgements for record in judgement.accepted]
+        refused = [record for judgement in judgements for record in judgement.refused]
         written = self._table.put_all(record.item for record in accepted)
         if written.failed:
             logger.warning("readings not stored after retries", extra={"count": len(written.failed)})
@@ -169,8 +182,8 @@ class ReadingProcessor:
                 retry.add(refusal.position)
 
         outcome = BatchOutcome(
-            received=received,
-            aggregates=aggregates,
+            received=sum(judgement.readings for judgement in judgements),
+            aggregates=sum(judgement.aggregated for judgement in judgements),
             stored=len(stored),
             quarantined=quarantined,
             anomalies=sum(1 for record in stored if record.stored.severity is not None),
@@ -234,7 +247,7 @@ class ReadingProcessor:
         if self._webhook is not None:
             delivered = [item for item in anomalies if reading_key(item.reading) not in published.failed]
             if not self._webhook.notify(delivered):
-                self._metrics.add_metric(name="WebhookFailures", unit=MetricUnit.Count, value=1)
+                self._metrics.add_metric(name=Metric.WEBHOOK_FAILURES, unit=MetricUnit.Count, value=1)
         return published
 
     def _write_processed(self, stored: Sequence[AcceptedRecord]) -> bool:
@@ -249,17 +262,17 @@ class ReadingProcessor:
 
     def _record_metrics(self, outcome: BatchOutcome, *, elapsed_ms: float) -> None:
         counts = {
-            "ReadingsReceived": outcome.received,
-            "AggregatesReceived": outcome.aggregates,
-            "ReadingsStored": outcome.stored,
-            "ReadingsQuarantined": outcome.quarantined,
-            "AnomaliesDetected": outcome.anomalies,
-            "AlertsRefused": outcome.alerts_refused,
-            "ReadingsFailed": len(outcome.failed_sequence_numbers),
+            Metric.READINGS_RECEIVED: outcome.received,
+            Metric.AGGREGATES_RECEIVED: outcome.aggregates,
+            Metric.READINGS_STORED: outcome.stored,
+            Metric.READINGS_QUARANTINED: outcome.quarantined,
+            Metric.ANOMALIES_DETECTED: outcome.anomalies,
+            Metric.ALERTS_REFUSED: outcome.alerts_refused,
+            Metric.READINGS_FAILED: len(outcome.failed_sequence_numbers),
         }
         for name, value in counts.items():
             self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-        self._metrics.add_metric(name="BatchDuration", unit=MetricUnit.Milliseconds, value=elapsed_ms)
+        self._metrics.add_metric(name=Metric.BATCH_DURATION, unit=MetricUnit.Milliseconds, value=elapsed_ms)
 
 
 def _unprocessable(position: StreamPosition, data: bytes, error: Exception) -> RefusedRecord:
@@ -268,3 +281,46 @@ def _unprocessable(position: StreamPosition, data: bytes, error: Exception) -> R
     )
     detail = f"{type(error).__name__}: {error}"[:UNEXPECTED_DETAIL_LIMIT]
     return RefusedRecord(position=position, data=data, problem=InvalidReadingError(Reason.UNPROCESSABLE, detail))
+
+
+class ReadingBatchProcessor(BatchProcessor):
+    """Powertools' partial processor for Kinesis, with the batch-wide work in its clean step.
+
+    Each record goes to the record handler (``ReadingProcessor.judge``) on its own. The clean step hands every
+    judgement to ``settle``, which writes them in batches across the whole batch; only then is each record known
+    to be settled or failed, so that is when it is reported, through Powertools' own success and failure handlers,
+    before Powertools builds the partial batch response. One instance per invocation.
+    """
+
+    def __init__(self, settle: Callable[..., BatchOutcome]) -> None:
+        # A batch whose every record failed is a transient outage (throttling, an S3 or SNS error), not a broken
+        # function: report every record for retry instead of raising, so the Errors alarm keeps meaning "the code
+        # crashed", and ReadingsFailed plus the iterator age show the outage (docs/runbooks.md).
+        super().__init__(event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False)
+        self._settle = settle
+        self._judged: list[tuple[KinesisStreamRecord, Judgement]] = []
+        self._started = 0.0
+        self.outcome = BatchOutcome(received=0, aggregates=0, stored=0, quarantined=0, anomalies=0)
+
+    def _prepare(self) -> None:
+        super()._prepare()  # type: ignore[no-untyped-call]  # Powertools leaves its hooks unannotated
+        self._judged.clear()
+        self._started = time.perf_counter()
+
+    def _process_record(self, record: dict[str, Any]) -> SuccessResponse:
+        data = KinesisStreamRecord(record)
+        judgement: Judgement = self.handler(record=data)
+        self._judged.append((data, judgement))
+        return ("judged", judgement, data)  # settled or failed once the clean step has written the batch
+
+    def _clean(self) -> None:
+        self.outcome = self._settle([judgement for _, judgement in self._judged], started=self._started)
+        failed = self.outcome.failed_sequence_numbers
+        for data, judgement in self._judged:
+            sequence_number = data.kinesis.sequence_number
+            if sequence_number in failed:
+                error = ReadingNotSettledError(sequence_number)
+                self.failure_handler(record=data, exception=(ReadingNotSettledError, error, None))
+            else:
+                self.success_handler(record=data, result=judgement)
+        super()._clean()  # type: ignore[no-untyped-call]

@@ -6,13 +6,12 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from services.iot_processor.runtime.alerts import AlertTopic, Webhook
-from services.iot_processor.runtime.batch import ReadingProcessor
+from services.iot_processor.runtime.batch import ReadingBatchProcessor, ReadingProcessor
 from services.iot_processor.runtime.clients import AwsClients
 from services.iot_processor.runtime.objects import ProcessedBucket
 from services.iot_processor.runtime.secrets import CachedJsonSecret
@@ -23,12 +22,6 @@ SECRET_CACHE_SECONDS = 300
 
 logger = Logger()
 metrics = Metrics()
-# A batch whose every record failed is a transient outage (throttling, an S3 or SNS error), not a broken function:
-# report every record for retry instead of raising, so the Errors alarm keeps meaning "the code crashed", and
-# ReadingsFailed plus the iterator age show the outage (docs/runbooks.md, processor-readings-failed).
-batch_processor = BatchProcessor(
-    event_type=EventType.KinesisDataStreams, model=None, raise_on_entire_batch_failure=False
-)
 
 
 @cache
@@ -58,8 +51,8 @@ def reading_processor(clients: AwsClients | None = None) -> ReadingProcessor:
 @logger.inject_lambda_context
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    outcome = reading_processor().process([KinesisStreamRecord(record) for record in event["Records"]])
-    logger.info("batch settled", extra=outcome.summary())
-    return process_partial_response(
-        event=event, record_handler=outcome.confirm, processor=batch_processor, context=context
-    )
+    readings = reading_processor()
+    batch = ReadingBatchProcessor(settle=readings.settle)
+    response = process_partial_response(event=event, record_handler=readings.judge, processor=batch, context=context)
+    logger.info("batch settled", extra=batch.outcome.summary())
+    return response

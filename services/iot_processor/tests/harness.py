@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,13 +14,9 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from hypothesis import HealthCheck, settings
 
 from services.iot_processor.runtime import handler
 
-# Set throughout a mutmut run (make mutation), which reruns the covering properties for every mutant.
-MUTATING = "MUTANT_UNDER_TEST" in os.environ
-MUTATION_EXAMPLES = 20
 REGION = "eu-west-1"
 TABLE, BUCKET = "readings", "processed"
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -124,13 +119,3 @@ def batch_metrics(stdout: str, *, units: bool = False) -> dict[str, Any]:
 def logged(caplog: pytest.LogCaptureFixture, message: str) -> list[dict[str, Any]]:
     """The fields (extra= included) of every log record with ``message``: what an operator searches for."""
     return [vars(record) for record in caplog.records if record.getMessage() == message]
-
-
-def property_settings(examples: int) -> settings:
-    """The same examples on every run; a mutation run takes fewer, as it runs the properties for every mutant."""
-    return settings(
-        derandomize=True,
-        max_examples=min(examples, MUTATION_EXAMPLES) if MUTATING else examples,
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow],  # generating nested JSON can be slow on a cold start
-    )

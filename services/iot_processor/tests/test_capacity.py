@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,8 +13,8 @@ from services.iot_processor import capacity
 from services.iot_processor.capacity import HEADROOM_LIMIT, MIB, Load, Utilisation, utilisations
 from services.iot_processor.config import IngestConfig
 from shared.config import committed_context, load_section
+from shared.repository import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 CHECKS = (
     "kinesis shard writes: records",
     "kinesis shard writes: bytes",

@@ -16,10 +16,12 @@ from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from constructs import Construct
 
+from services.iot_processor.contract import Metric
 from services.observability.config import ObservabilityConfig
 from services.observability.infra.metrics import DataPathMetrics
 from services.observability.infra.naming import stage_resource_name
 from services.observability.infra.ops_topic import OpsTopic
+from shared.infra.naming import pascal_case
 
 RUNBOOK = "docs/runbooks.md"
 COMPOSITE_SYMPTOM = "data-path-unhealthy"
@@ -69,7 +71,7 @@ class DataPathAlarms(Construct):
         for spec in _specs(config, firehose_buffer_interval, metrics):
             alarm = cw.Alarm(
                 self,
-                _construct_id(spec.symptom),
+                pascal_case(spec.symptom),
                 alarm_name=stage_resource_name(stage, spec.symptom),
                 alarm_description=f"{spec.summary} Runbook: {RUNBOOK}#{spec.symptom}",
                 metric=spec.metric.with_(period=spec.period),
@@ -82,7 +84,7 @@ class DataPathAlarms(Construct):
             self.alarms[spec.symptom] = alarm
         self.composite = cw.CompositeAlarm(
             self,
-            _construct_id(COMPOSITE_SYMPTOM),
+            pascal_case(COMPOSITE_SYMPTOM),
             composite_alarm_name=stage_resource_name(stage, COMPOSITE_SYMPTOM),
             alarm_description=(
                 f"At least one alarm of the {stage} data path is in ALARM; the alarm status on the dashboard says "
@@ -134,7 +136,7 @@ def _specs(config: ObservabilityConfig, buffer_interval: Duration, metrics: Data
             symptom="processor-readings-failed",
             summary="The processor reported readings as failed, up to whole batches (reported, not raised); they are "
             "retried and, after the last retry, land in the failure bucket.",
-            metric=metrics.processor("ReadingsFailed"),
+            metric=metrics.processor(Metric.READINGS_FAILED),
             threshold=0,
             comparison=GT,
             period=five_minutes,
@@ -179,7 +181,3 @@ def _specs(config: ObservabilityConfig, buffer_interval: Duration, metrics: Data
             period=five_minutes,
         ),
     ]
-
-
-def _construct_id(symptom: str) -> str:
-    return "".join(part.title() for part in symptom.split("-"))

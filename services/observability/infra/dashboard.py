@@ -9,7 +9,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
 from constructs import Construct
 
-from services.iot_processor.contract import ANOMALY_INDEX
+from services.iot_processor.contract import ANOMALY_INDEX, Metric
 from services.observability.infra.alarms import RUNBOOK, DataPathAlarms
 from services.observability.infra.metrics import DataPathMetrics
 from services.observability.infra.naming import stage_resource_name
@@ -88,15 +88,18 @@ class DataPathDashboard(Construct):
             "Processor readings (EMF)",
             _graph(
                 "Readings",
-                [m.processor(name) for name in ("ReadingsReceived", "ReadingsStored", "ReadingsQuarantined")],
-                right=[m.processor("AnomaliesDetected"), m.processor("ReadingsFailed")],
+                [
+                    m.processor(name)
+                    for name in (Metric.READINGS_RECEIVED, Metric.READINGS_STORED, Metric.READINGS_QUARANTINED)
+                ],
+                right=[m.processor(Metric.ANOMALIES_DETECTED), m.processor(Metric.READINGS_FAILED)],
             ),
             _graph("Quarantine share", [m.quarantine_share()]),
             _graph(
                 "Batch duration (ms)",
                 [
-                    m.processor("BatchDuration", cw.Stats.p(50)).with_(label="p50"),
-                    m.processor("BatchDuration", cw.Stats.MAXIMUM).with_(label="max"),
+                    m.processor(Metric.BATCH_DURATION, cw.Stats.p(50)).with_(label="p50"),
+                    m.processor(Metric.BATCH_DURATION, cw.Stats.MAXIMUM).with_(label="max"),
                 ],
             ),
         )
@@ -104,7 +107,7 @@ class DataPathDashboard(Construct):
             "Failure destination and quarantine growth",
             _graph(
                 "Readings failed (retried) and quarantined",
-                [m.processor("ReadingsFailed"), m.processor("ReadingsQuarantined")],
+                [m.processor(Metric.READINGS_FAILED), m.processor(Metric.READINGS_QUARANTINED)],
             ),
             _storage_graph("Failure bucket (batches after the last retry)", m, resources.failure_bucket_name),
             _storage_graph("Processed bucket (processed/ and quarantine/)", m, resources.processed_bucket_name),

@@ -13,7 +13,7 @@ from aws_cdk import aws_cloudwatch as cw
 
 from services.iot_archive import contract as archive
 from services.iot_processor import contract as ingest
-from services.iot_processor.contract import METRICS_NAMESPACE, METRICS_SERVICE
+from services.iot_processor.contract import METRICS_NAMESPACE, METRICS_SERVICE, Metric
 from shared.infra.service import ServiceStack
 
 # S3 publishes storage metrics once a day; a shorter period shows no data at all.
@@ -74,8 +74,8 @@ class DataPathMetrics:
         return cw.MathExpression(
             expression="IF(received > 0, quarantined / received, 0)",
             using_metrics={
-                "quarantined": self.processor("ReadingsQuarantined"),
-                "received": self.processor("ReadingsReceived"),
+                "quarantined": self.processor(Metric.READINGS_QUARANTINED),
+                "received": self.processor(Metric.READINGS_RECEIVED),
             },
             label="Quarantined / received",
         )

@@ -71,10 +71,12 @@ class ObservabilityStack(ServiceStack):
             ],
         )
         self.ops_topic = ops.topic
-        self.output("OpsTopicArn", ops.topic.topic_arn, "SNS topic alarms and the budget notify")
-        self.output("DashboardName", dashboard.dashboard.dashboard_name, "CloudWatch dashboard of the data path")
+        self.output(contract.Output.OPS_TOPIC_ARN, ops.topic.topic_arn, "SNS topic alarms and the budget notify")
         self.output(
-            contract.COMPOSITE_ALARM_OUTPUT,
+            contract.Output.DASHBOARD_NAME, dashboard.dashboard.dashboard_name, "CloudWatch dashboard of the data path"
+        )
+        self.output(
+            contract.Output.COMPOSITE_ALARM_NAME,
             alarms.composite.alarm_name,
             "Composite alarm: any data-path alarm in ALARM",
         )

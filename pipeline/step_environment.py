@@ -1,0 +1,17 @@
+"""The variables the pipeline gives its steps, named once for both sides: pipeline_stack.py sets them, the steps in
+tools/steps read them. No CDK here, so a step can import it in CodeBuild.
+
+Stack outputs reach the steps too, each as ``<SERVICE>_<OUTPUT>`` (shared/infra/naming.py, ``output_variable``),
+named by the services' contracts.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+STAGE_NAME: Final = "STAGE_NAME"
+STAGE_ACCOUNT: Final = "STAGE_ACCOUNT"
+STAGE_REGION: Final = "STAGE_REGION"
+BAKE_MINUTES: Final = "BAKE_MINUTES"
+LOOKUP_ROLE_ARN: Final = "LOOKUP_ROLE_ARN"
+STACKS: Final = "STACKS"  # comma-separated stack names

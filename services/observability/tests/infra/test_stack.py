@@ -1,0 +1,498 @@
+"""The observability stack of every stage, setting by setting, read from the synthesized templates.
+
+Expected values are written out here (not imported from infra/), so a changed metric, period or threshold
+source fails a test instead of moving both sides at once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import pytest
+
+from services.observability.config import ObservabilityConfig
+from services.observability.infra.stack import ObservabilityStack
+from services.observability.tests.stacks import FIREHOSE_BUFFER_SECONDS, synthesize_observability
+from shared.repository import REPO_ROOT
+from shared.testing.service_stacks import ServiceTemplate
+from shared.testing.templates import ref
+
+pytestmark = pytest.mark.synth  # synthesizes stacks or the Lambda asset: not in `make unit`
+
+STAGE_NAMES = ("dev", "staging", "prod")
+# Every value the other stacks of a stage publish that the dashboard has to watch.
+WATCHED_PARAMETERS = (
+    "ingest/stream-name",
+    "ingest/function-name",
+    "ingest/table-name",
+    "ingest/processed-bucket-name",
+    "ingest/failure-bucket-name",
+    "archive/delivery-stream-name",
+    "archive/raw-bucket-name",
+)
+
+
+@dataclass(frozen=True)
+class ExpectedAlarm:
+    symptom: str
+    namespace: str
+    metric_name: str
+    statistic: str
+    dimension: tuple[str, str]  # (dimension name, SSM parameter under /iot/<stage>/) or a literal for EMF metrics
+    threshold: Callable[[ObservabilityConfig], float]
+    comparison: str
+    period: int
+    evaluation_periods: int
+    datapoints_to_alarm: int | None = None
+
+
+EXPECTED_ALARMS = (
+    ExpectedAlarm(
+        "processor-iterator-age",
+        "AWS/Lambda",
+        "IteratorAge",
+        "Maximum",
+        ("FunctionName", "ingest/function-name"),
+        lambda c: c.iterator_age_threshold_seconds * 1000,
+        "GreaterThanThreshold",
+        period=60,
+        evaluation_periods=5,
+        datapoints_to_alarm=3,
+    ),
+    ExpectedAlarm(
+        "processor-errors",
+        "AWS/Lambda",
+        "Errors",
+        "Sum",
+        ("FunctionName", "ingest/function-name"),
+        lambda c: c.error_threshold,
+        "GreaterThanOrEqualToThreshold",
+        period=300,
+        evaluation_periods=1,
+    ),
+    ExpectedAlarm(
+        "processor-throttles",
+        "AWS/Lambda",
+        "Throttles",
+        "Sum",
+        ("FunctionName", "ingest/function-name"),
+        lambda c: c.throttle_threshold,
+        "GreaterThanOrEqualToThreshold",
+        period=300,
+        evaluation_periods=1,
+    ),
+    ExpectedAlarm(
+        "processor-readings-failed",
+        "IotPlatform",
+        "ReadingsFailed",
+        "Sum",
+        ("service", "processor"),
+        lambda c: 0,
+        "GreaterThanThreshold",
+        period=300,
+        evaluation_periods=1,
+    ),
+    ExpectedAlarm(
+        "table-write-throttles",
+        "AWS/DynamoDB",
+        "WriteThrottleEvents",
+        "Sum",
+        ("TableName", "ingest/table-name"),
+        lambda c: c.throttle_threshold,
+        "GreaterThanOrEqualToThreshold",
+        period=300,
+        evaluation_periods=1,
+    ),
+    ExpectedAlarm(
+        "stream-write-throttles",
+        "AWS/Kinesis",
+        "WriteProvisionedThroughputExceeded",
+        "Sum",
+        ("StreamName", "ingest/stream-name"),
+        lambda c: c.throttle_threshold,
+        "GreaterThanOrEqualToThreshold",
+        period=300,
+        evaluation_periods=1,
+    ),
+    ExpectedAlarm(
+        "archive-freshness",
+        "AWS/Firehose",
+        "DeliveryToS3.DataFreshness",
+        "Maximum",
+        ("DeliveryStreamName", "archive/delivery-stream-name"),
+        lambda c: FIREHOSE_BUFFER_SECONDS + c.freshness_margin_seconds,
+        "GreaterThanThreshold",
+        period=300,
+        evaluation_periods=1,
+    ),
+)
+QUARANTINE_SHARE = "processor-quarantine-share"
+COMPOSITE = "data-path-unhealthy"
+ALL_SYMPTOMS = (*(a.symptom for a in EXPECTED_ALARMS), QUARANTINE_SHARE, COMPOSITE)
+
+
+class ObservabilityTemplate(ServiceTemplate[ObservabilityConfig, ObservabilityStack]):
+    """The synthesized observability stack of one stage."""
+
+    def name(self, symptom: str) -> str:
+        return f"iot-{self.environment.name}-{symptom}"
+
+    def parameter(self, path: str) -> dict[str, str]:
+        """The reference to the template parameter that reads ``/iot/<this stage>/<path>`` from SSM."""
+        wanted = f"/iot/{self.environment.name}/{path}"
+        found = [
+            logical_id
+            for logical_id, parameter in self.body["Parameters"].items()
+            if parameter.get("Default") == wanted and parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
+        ]
+        assert len(found) == 1, f"{self.environment.name}: no single template parameter for {wanted}: {found}"
+        return ref(found[0])
+
+    @cached_property
+    def ssm_parameters(self) -> dict[str, str]:
+        """Logical id -> SSM parameter name of every SSM-backed template parameter."""
+        return {
+            logical_id: parameter["Default"]
+            for logical_id, parameter in self.body["Parameters"].items()
+            if parameter["Type"] == "AWS::SSM::Parameter::Value<String>" and logical_id != "BootstrapVersion"
+        }
+
+    @cached_property
+    def topic(self) -> str:
+        value = self.body["Outputs"]["OpsTopicArn"]["Value"]
+        assert self.body["Resources"][value["Ref"]]["Type"] == "AWS::SNS::Topic"
+        return str(value["Ref"])
+
+    @cached_property
+    def alarms(self) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Alarm name -> (logical id, properties), metric and composite alarms alike."""
+        found = {**self.of_type("AWS::CloudWatch::Alarm"), **self.of_type("AWS::CloudWatch::CompositeAlarm")}
+        return {r["Properties"]["AlarmName"]: (logical_id, r["Properties"]) for logical_id, r in found.items()}
+
+    def alarm(self, symptom: str) -> dict[str, Any]:
+        assert self.name(symptom) in self.alarms, f"no alarm {self.name(symptom)}: {sorted(self.alarms)}"
+        return self.alarms[self.name(symptom)][1]
+
+    @cached_property
+    def dashboard(self) -> str:
+        (logical_id,) = self.of_type("AWS::CloudWatch::Dashboard")
+        return logical_id
+
+    def dashboard_body(self) -> tuple[str, dict[str, Any]]:
+        """The dashboard body as JSON text with each reference written ``${Ref:<id>}`` / ``${GetAtt:<id>}``, parsed."""
+        parts = self.props(self.dashboard)["DashboardBody"]["Fn::Join"]
+        assert parts[0] == ""
+        text = "".join(_placeholder(part) for part in parts[1])
+        return text, json.loads(text)
+
+
+def _placeholder(part: Any) -> str:
+    if isinstance(part, str):
+        return part
+    if set(part) == {"Ref"}:
+        return f"${{Ref:{part['Ref']}}}"
+    if set(part) == {"Fn::GetAtt"}:
+        return f"${{GetAtt:{part['Fn::GetAtt'][0]}}}"
+    raise AssertionError(f"unexpected intrinsic in the dashboard body: {part}")
+
+
+def _dashboard_metrics(widgets: list[dict[str, Any]]) -> Iterator[tuple[str, str]]:
+    """(namespace, metric name) of every plain metric line of every graph."""
+    for widget in widgets:
+        for line in widget["properties"].get("metrics", []):
+            if isinstance(line[0], str):
+                yield line[0], line[1]
+
+
+@pytest.fixture(scope="module")
+def observability_templates() -> dict[str, ObservabilityTemplate]:
+    templates = {name: ObservabilityTemplate(service) for name, service in synthesize_observability().items()}
+    assert tuple(templates) == STAGE_NAMES
+    return templates
+
+
+@pytest.fixture(params=STAGE_NAMES)
+def obs(
+    request: pytest.FixtureRequest, observability_templates: dict[str, ObservabilityTemplate]
+) -> ObservabilityTemplate:
+    return observability_templates[request.param]
+
+
+# --- alarms ---------------------------------------------------------------------------------------------------------
+
+
+def test_the_stack_has_exactly_the_expected_alarms(obs: ObservabilityTemplate) -> None:
+    assert sorted(obs.alarms) == sorted(obs.name(symptom) for symptom in ALL_SYMPTOMS)
+
+
+@pytest.mark.parametrize("expected", EXPECTED_ALARMS, ids=lambda e: e.symptom)
+def test_alarm_metric_threshold_period_and_actions(obs: ObservabilityTemplate, expected: ExpectedAlarm) -> None:
+    alarm = obs.alarm(expected.symptom)
+    dimension_name, source = expected.dimension
+    dimension_value = obs.parameter(source) if "/" in source else source
+    assert alarm["Namespace"] == expected.namespace
+    assert alarm["MetricName"] == expected.metric_name
+    assert alarm["Statistic"] == expected.statistic
+    assert alarm["Dimensions"] == [{"Name": dimension_name, "Value": dimension_value}]
+    assert alarm["Threshold"] == expected.threshold(obs.config)
+    assert alarm["ComparisonOperator"] == expected.comparison
+    assert alarm["Period"] == expected.period
+    assert alarm["EvaluationPeriods"] == expected.evaluation_periods
+    assert alarm.get("DatapointsToAlarm") == expected.datapoints_to_alarm
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == [ref(obs.topic)]
+    assert alarm["OKActions"] == [ref(obs.topic)]
+
+
+def test_thresholds_follow_each_stages_config(observability_templates: dict[str, ObservabilityTemplate]) -> None:
+    """The committed config gives prod a tighter iterator age than dev (the Firehose buffer is the archive's:
+    tests/test_stage.py checks the stage passes it)."""
+    dev, prod = observability_templates["dev"], observability_templates["prod"]
+    assert dev.alarm("processor-iterator-age")["Threshold"] == 300_000
+    assert prod.alarm("processor-iterator-age")["Threshold"] == 120_000
+    assert dev.alarm("archive-freshness")["Threshold"] == FIREHOSE_BUFFER_SECONDS + 300
+
+
+def test_quarantine_share_alarm_divides_quarantined_by_received(obs: ObservabilityTemplate) -> None:
+    alarm = obs.alarm(QUARANTINE_SHARE)
+    assert "MetricName" not in alarm  # a metric-math alarm
+    queries = {query["Id"]: query for query in alarm["Metrics"]}
+    (expression,) = [q for q in queries.values() if "Expression" in q]
+    assert expression["ReturnData"] is True
+    assert re.fullmatch(r"IF\(received > 0, quarantined / received, 0\)", expression["Expression"])
+    for query_id, metric_name in (("quarantined", "ReadingsQuarantined"), ("received", "ReadingsReceived")):
+        assert queries[query_id]["ReturnData"] is False
+        assert queries[query_id]["MetricStat"] == {
+            "Metric": {
+                "Namespace": "IotPlatform",
+                "MetricName": metric_name,
+                "Dimensions": [{"Name": "service", "Value": "processor"}],
+            },
+            "Period": 300,
+            "Stat": "Sum",
+        }
+    assert alarm["Threshold"] == obs.config.quarantine_share_threshold
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["EvaluationPeriods"] == 3
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == [ref(obs.topic)]
+    assert alarm["OKActions"] == [ref(obs.topic)]
+
+
+def test_composite_alarm_fires_on_any_alarm_and_notifies_the_ops_topic(obs: ObservabilityTemplate) -> None:
+    composite = obs.alarm(COMPOSITE)
+    parts = composite["AlarmRule"]["Fn::Join"][1]
+    referenced = [part["Fn::GetAtt"][0] for part in parts if isinstance(part, dict)]
+    members = sorted(logical_id for name, (logical_id, _) in obs.alarms.items() if name != obs.name(COMPOSITE))
+    assert sorted(referenced) == members
+    assert len(members) == len(ALL_SYMPTOMS) - 1
+    text = "".join(part if isinstance(part, str) else "X" for part in parts)
+    assert text == "(" + " OR ".join('ALARM("X")' for _ in members) + ")"
+    assert composite["AlarmActions"] == [ref(obs.topic)]
+    assert composite["OKActions"] == [ref(obs.topic)]
+    assert obs.body["Outputs"]["CompositeAlarmName"]["Value"] == ref(obs.alarms[obs.name(COMPOSITE)][0])
+
+
+def test_every_alarm_points_at_its_runbook_section(obs: ObservabilityTemplate) -> None:
+    headings = set(re.findall(r"^## (\S+)$", (REPO_ROOT / "docs" / "runbooks.md").read_text(), re.MULTILINE))
+    for symptom in ALL_SYMPTOMS:
+        assert obs.alarm(symptom)["AlarmDescription"].endswith(f"Runbook: docs/runbooks.md#{symptom}")
+        assert symptom in headings, f"docs/runbooks.md has no section '## {symptom}'"
+
+
+def test_readme_lists_every_alarm() -> None:
+    readme = (REPO_ROOT / "services" / "observability" / "README.md").read_text()
+    for symptom in ALL_SYMPTOMS:
+        assert f"`iot-<stage>-{symptom}`" in readme
+
+
+# --- dashboard ------------------------------------------------------------------------------------------------------
+
+
+def test_dashboard_watches_exactly_this_stages_resources(obs: ObservabilityTemplate) -> None:
+    text, _ = obs.dashboard_body()
+    referenced = {obs.ssm_parameters[m] for m in re.findall(r"\$\{Ref:([^}]+)\}", text) if m in obs.ssm_parameters}
+    assert referenced == {f"/iot/{obs.environment.name}/{path}" for path in WATCHED_PARAMETERS}
+    other_stages = [name for name in STAGE_NAMES if name != obs.environment.name]
+    assert not [name for name in obs.ssm_parameters.values() if name.split("/")[2] in other_stages]
+    assert obs.body["Outputs"]["DashboardName"]["Value"] == ref(obs.dashboard)
+    assert obs.props(obs.dashboard)["DashboardName"] == f"iot-{obs.environment.name}-data-path"
+
+
+def test_dashboard_graphs_the_data_path_metrics(obs: ObservabilityTemplate) -> None:
+    _, body = obs.dashboard_body()
+    graphed = set(_dashboard_metrics(body["widgets"]))
+    expected = {
+        ("AWS/Kinesis", name)
+        for name in (
+            "IncomingRecords",
+            "IncomingBytes",
+            "WriteProvisionedThroughputExceeded",
+            "ReadProvisionedThroughputExceeded",
+            "GetRecords.IteratorAgeMilliseconds",
+        )
+    }
+    expected |= {
+        ("AWS/Lambda", name)
+        for name in ("Invocations", "Errors", "Duration", "ConcurrentExecutions", "Throttles", "IteratorAge")
+    }
+    expected |= {
+        ("IotPlatform", name)
+        for name in (
+            "ReadingsReceived",
+            "ReadingsStored",
+            "ReadingsQuarantined",
+            "AnomaliesDetected",
+            "ReadingsFailed",
+            "BatchDuration",
+        )
+    }
+    expected |= {("AWS/DynamoDB", name) for name in ("ConsumedWriteCapacityUnits", "WriteThrottleEvents")}
+    expected |= {
+        ("AWS/Firehose", name)
+        for name in ("DeliveryToS3.DataFreshness", "DeliveryToS3.Success", "DeliveryToS3.Records")
+    }
+    expected |= {("AWS/S3", "BucketSizeBytes"), ("AWS/S3", "NumberOfObjects")}
+    assert expected <= graphed, sorted(expected - graphed)
+
+
+def test_dashboard_shows_duration_percentiles_system_errors_and_bucket_growth(obs: ObservabilityTemplate) -> None:
+    text, body = obs.dashboard_body()
+    duration_stats = {
+        line[-1]["stat"]
+        for widget in body["widgets"]
+        for line in widget["properties"].get("metrics", [])
+        if line[:2] == ["AWS/Lambda", "Duration"]
+    }
+    assert duration_stats == {"p50", "p99"}
+    table = obs.parameter("ingest/table-name")["Ref"]
+    assert f'MetricName=\\"SystemErrors\\" TableName=\\"${{Ref:{table}}}\\"' in text
+    storage_buckets = {
+        line[3] for widget in body["widgets"] for line in widget["properties"].get("metrics", []) if line[0] == "AWS/S3"
+    }
+    assert storage_buckets == {
+        f"${{Ref:{obs.parameter(path)['Ref']}}}"
+        for path in ("ingest/failure-bucket-name", "ingest/processed-bucket-name", "archive/raw-bucket-name")
+    }
+
+
+def test_dashboard_alarm_status_shows_every_alarm(obs: ObservabilityTemplate) -> None:
+    _, body = obs.dashboard_body()
+    (status,) = [widget for widget in body["widgets"] if widget["type"] == "alarm"]
+    shown = sorted(arn.removeprefix("${GetAtt:").removesuffix("}") for arn in status["properties"]["alarms"])
+    assert shown == sorted(logical_id for logical_id, _ in obs.alarms.values())
+
+
+# --- ops topic ------------------------------------------------------------------------------------------------------
+
+
+def test_ops_topic_is_encrypted_with_a_rotating_key(obs: ObservabilityTemplate) -> None:
+    key_arn = obs.props(obs.topic)["KmsMasterKeyId"]
+    key = key_arn["Fn::GetAtt"][0]
+    assert key_arn == {"Fn::GetAtt": [key, "Arn"]}
+    assert obs.body["Resources"][key]["Type"] == "AWS::KMS::Key"
+    assert obs.props(key)["EnableKeyRotation"] is True
+    obs.template.resource_count_is("AWS::SNS::Subscription", len(obs.config.ops_emails))
+
+
+def test_every_kms_key_rotates(obs: ObservabilityTemplate) -> None:
+    keys = obs.of_type("AWS::KMS::Key")
+    assert len(keys) == 1
+    assert {name: key["Properties"].get("EnableKeyRotation") for name, key in keys.items()} == dict.fromkeys(keys, True)
+
+
+@pytest.mark.parametrize(
+    ("service", "source_arn"),
+    [
+        ("cloudwatch.amazonaws.com", "arn:aws:cloudwatch:{region}:{account}:alarm:iot-{stage}-*"),
+        ("budgets.amazonaws.com", "arn:aws:budgets::{account}:*"),
+    ],
+)
+def test_publishing_services_may_publish_and_use_the_key(
+    obs: ObservabilityTemplate, service: str, source_arn: str
+) -> None:
+    environment = obs.environment
+    conditions = {
+        "StringEquals": {"aws:SourceAccount": environment.account},
+        "ArnLike": {
+            "aws:SourceArn": source_arn.format(
+                region=environment.region, account=environment.account, stage=environment.name
+            )
+        },
+    }
+    key = obs.props(obs.topic)["KmsMasterKeyId"]["Fn::GetAtt"][0]
+    key_statements = [s for s in obs.props(key)["KeyPolicy"]["Statement"] if s["Principal"] == {"Service": service}]
+    assert len(key_statements) == 1
+    assert key_statements[0]["Effect"] == "Allow"
+    assert sorted(key_statements[0]["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert key_statements[0]["Condition"] == conditions
+    (policy,) = obs.of_type("AWS::SNS::TopicPolicy").values()
+    assert policy["Properties"]["Topics"] == [ref(obs.topic)]
+    topic_statements = [
+        s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Principal"] == {"Service": service}
+    ]
+    assert len(topic_statements) == 1
+    assert topic_statements[0]["Effect"] == "Allow"
+    assert topic_statements[0]["Action"] == "sns:Publish"
+    assert topic_statements[0]["Resource"] == ref(obs.topic)
+    assert topic_statements[0]["Condition"] == conditions
+
+
+def test_configured_ops_emails_each_get_one_email_subscription() -> None:
+    """The committed config has no addresses; an override shows each one becomes a subscription (one more synth)."""
+    overrides = {"iot.stages.staging.observability.opsEmails": "a@example.com,b@example.com"}
+    template = synthesize_observability(overrides, only="staging")["staging"].template
+    topic = template.to_json()["Outputs"]["OpsTopicArn"]["Value"]
+    template.resource_count_is("AWS::SNS::Subscription", 2)
+    for address in ("a@example.com", "b@example.com"):
+        template.has_resource_properties(
+            "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": address, "TopicArn": topic}
+        )
+
+
+# --- budget ---------------------------------------------------------------------------------------------------------
+
+
+def test_budget_amount_and_notifications_come_from_config(obs: ObservabilityTemplate) -> None:
+    watch = obs.config
+    (budget,) = obs.of_type("AWS::Budgets::Budget").values()
+    props = budget["Properties"]
+    assert props["Budget"] == {
+        "BudgetName": f"iot-{obs.environment.name}-monthly-cost",
+        "BudgetType": "COST",
+        "TimeUnit": "MONTHLY",
+        "BudgetLimit": {"Amount": watch.monthly_budget_usd, "Unit": "USD"},
+    }
+    notifications = props["NotificationsWithSubscribers"]
+    assert [n["Notification"]["Threshold"] for n in notifications] == list(watch.budget_alert_percents)
+    for notification in notifications:
+        assert notification["Notification"] == {
+            "NotificationType": "ACTUAL",
+            "ComparisonOperator": "GREATER_THAN",
+            "ThresholdType": "PERCENTAGE",
+            "Threshold": notification["Notification"]["Threshold"],
+        }
+        assert notification["Subscribers"] == [{"SubscriptionType": "SNS", "Address": ref(obs.topic)}]
+    # Budgets checks its permission to publish when the budget is created: the policies must exist first.
+    (policy,) = obs.of_type("AWS::SNS::TopicPolicy")
+    assert policy in budget["DependsOn"]
+
+
+def test_committed_budgets_differ_per_stage(observability_templates: dict[str, ObservabilityTemplate]) -> None:
+    amounts = {
+        name: next(iter(t.of_type("AWS::Budgets::Budget").values()))["Properties"]["Budget"]["BudgetLimit"]["Amount"]
+        for name, t in observability_templates.items()
+    }
+    assert amounts == {"dev": 100, "staging": 300, "prod": 3000}
+
+
+# --- outputs --------------------------------------------------------------------------------------------------------
+
+
+def test_outputs_name_the_topic_dashboard_and_composite_alarm(obs: ObservabilityTemplate) -> None:
+    assert set(obs.body["Outputs"]) == {"OpsTopicArn", "DashboardName", "CompositeAlarmName"}

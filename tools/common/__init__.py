@@ -1,0 +1,1 @@
+"""What every tool builds on: argument types, AWS sessions, the CDK app built in process."""

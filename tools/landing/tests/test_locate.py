@@ -1,0 +1,213 @@
+"""The smoke test's checks on moto: a complete landing passes; anything missing or wrong fails, named precisely."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from services.iot_archive import contract as archive
+from services.iot_processor.contract import StreamPosition, quarantine_key
+from shared.readings.schema import InvalidReadingError, parse_reading
+from shared.synthetic.readings import synthetic_records
+from tools.landing.locate import AlertInbox, Checks, archive_partition, locate, stored_items
+from tools.landing.producers import Sent, put_records
+from tools.landing.report import report
+from tools.landing.targets import MissingOutputError, Targets
+from tools.landing.testing import create_landing, stored_item
+
+REGION: Final = "eu-west-1"
+
+
+@pytest.fixture
+def targets(monkeypatch: pytest.MonkeyPatch) -> Iterator[Targets]:
+    for name, value in {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        targets = create_landing(region=REGION)
+        boto3.client("kinesis").create_stream(StreamName=targets.stream_name, ShardCount=2)
+        yield targets
+
+
+def _sent(targets: Targets) -> list[Sent]:
+    records = synthetic_records(60, run_id="unit", now=datetime.now(UTC), anomaly_share=0.1, invalid_share=0.1)
+    return put_records(boto3.client("kinesis"), targets.stream_name, records, progress=False)
+
+
+def _land(targets: Targets, sent: list[Sent], *, skip: int | None = None, wrong_reason: int | None = None) -> None:
+    """Write what the processor would have written for each record (except ``skip``)."""
+    dynamodb, s3 = boto3.client("dynamodb"), boto3.client("s3")
+    for index, item in enumerate(sent):
+        if index == skip:
+            continue
+        now = datetime.fromtimestamp(item.put_at, tz=UTC)
+        try:
+            reading = parse_reading(item.record.data, now=now)
+        except InvalidReadingError as problem:
+            position = StreamPosition(
+                shard_id=item.shard_id, sequence_number=item.sequence_number, partition_key="", arrival=now
+            )
+            reason = "not_json" if index == wrong_reason else str(problem.reason)
+            s3.put_object(
+                Bucket=targets.processed_bucket,
+                Key=quarantine_key(position),
+                Body=json.dumps({"reason": reason}).encode(),
+            )
+            continue
+        dynamodb.put_item(TableName=targets.table_name, Item=stored_item(reading))
+
+
+def test_a_complete_landing_passes(targets: Targets) -> None:
+    sent = _sent(targets)
+    _land(targets, sent)
+    text, ok = report(sent, locate(boto3.Session(), targets, sent, checks=Checks()), checks=Checks())
+    assert ok, text
+    assert "in readings table                 54" in text
+    assert "in quarantine                      6" in text
+
+
+def test_a_missing_reading_is_named_with_where_it_is_missing(targets: Targets) -> None:
+    sent = _sent(targets)
+    skipped = next(i for i, s in enumerate(sent) if s.record.reading_id)
+    _land(targets, sent, skip=skipped)
+    text, ok = report(sent, locate(boto3.Session(), targets, sent, checks=Checks()), checks=Checks())
+    assert not ok
+    assert f"missing from table: reading {sent[skipped].record.reading_id}" in text
+
+
+def test_a_wrong_quarantine_reason_fails(targets: Targets) -> None:
+    sent = _sent(targets)
+    wrong = next(i for i, s in enumerate(sent) if s.record.invalid_reason and s.record.invalid_reason != "not_json")
+    _land(targets, sent, wrong_reason=wrong)
+    text, ok = report(sent, locate(boto3.Session(), targets, sent, checks=Checks()), checks=Checks())
+    assert not ok
+    assert f"quarantined for not_json, expected {sent[wrong].record.invalid_reason}" in text
+
+
+def test_a_batch_in_the_failure_destination_accounts_for_its_records(targets: Targets) -> None:
+    sent = _sent(targets)
+    lost = next(i for i, s in enumerate(sent) if s.record.reading_id)
+    _land(targets, sent, skip=lost)
+    info = {
+        "shardId": sent[lost].shard_id,
+        "startSequenceNumber": sent[lost].sequence_number,
+        "endSequenceNumber": sent[lost].sequence_number,
+    }
+    boto3.client("s3").put_object(
+        Bucket=targets.failure_bucket, Key="aws/lambda/batch", Body=json.dumps({"KinesisBatchInfo": info}).encode()
+    )
+    landing = locate(boto3.Session(), targets, sent, checks=Checks())
+    text, ok = report(sent, landing, checks=Checks())
+    assert ok, text
+    assert landing.places[lost] == {"failure destination"}
+
+
+def test_the_archive_check_needs_the_archive_bucket(targets: Targets) -> None:
+    sent = _sent(targets)
+    with pytest.raises(MissingOutputError, match="RawBucketName"):
+        locate(boto3.Session(), targets, sent, checks=Checks(archive=True))
+
+
+# --- the raw archive: each record in the partition of its own event time -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "partition"),
+    [
+        ("2026-11-30T07:59:59.999Z", "readings/year=2026/month=11/day=30/hour=07/"),
+        ("2026-11-30T00:20:00+01:00", "readings/year=2026/month=11/day=29/hour=23/"),  # the offset is applied
+        (1_796_025_600_000, "readings/year=2026/month=11/day=30/hour=08/"),  # epoch milliseconds
+        ("2026-11-30 07:00:00", None),  # no zone: Firehose cannot partition it
+        ("yesterday", None),
+        (None, None),
+    ],
+)
+def test_archive_partition_follows_the_event_time_like_firehose(timestamp: Any, partition: str | None) -> None:
+    assert archive_partition(json.dumps({"timestamp": timestamp}).encode()) == partition
+
+
+def test_a_record_that_is_not_json_has_no_partition() -> None:
+    assert archive_partition(b"not json") is None
+
+
+def _archive(bucket: str, key: str, sent: list[Sent]) -> None:
+    body = b"\n".join(s.record.data for s in sent)
+    boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=gzip.compress(body))
+
+
+def test_archived_records_are_found_only_in_their_own_partition(targets: Targets) -> None:
+    boto3.client("s3").create_bucket(Bucket="archive", CreateBucketConfiguration={"LocationConstraint": REGION})
+    archived = dataclasses.replace(targets, archive_bucket="archive")
+    sent = _sent(targets)
+    _land(targets, sent)
+    misplaced = next(i for i, s in enumerate(sent) if s.record.reading_id)
+    for partition in {archive_partition(s.record.data) for s in sent}:
+        here = [s for i, s in enumerate(sent) if archive_partition(s.record.data) == partition and i != misplaced]
+        _archive("archive", f"{partition or archive.ERROR_PREFIX}part-1.gz", here)
+    _archive("archive", "readings/year=1999/month=01/day=01/hour=00/part-1.gz", [sent[misplaced]])
+    checks = Checks(archive=True)
+    text, ok = report(sent, locate(boto3.Session(), archived, sent, checks=checks), checks=checks)
+    assert not ok
+    assert f"missing from archive: reading {sent[misplaced].record.reading_id}" in text
+    assert f"{'in raw archive':<28}{len(sent) - 1:>8}" in text
+
+
+# --- alerts, read from the stage's alert inbox -------------------------------------------------------------------
+
+
+def test_an_anomaly_without_an_alert_is_reported(targets: Targets) -> None:
+    sqs = boto3.client("sqs")
+    queue_url = sqs.create_queue(QueueName="alert-inbox")["QueueUrl"]
+    sent = _sent(targets)
+    _land(targets, sent)
+    anomalies = [s for s in sent if s.record.anomaly]
+    assert len(anomalies) >= 2
+    for item in anomalies[1:]:
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({"reading_id": item.record.reading_id}))
+    checks = Checks(alerts=AlertInbox(sqs, queue_url))
+    text, ok = report(sent, locate(boto3.Session(), targets, sent, checks=checks), checks=checks)
+    assert not ok
+    assert f"missing from alert: reading {anomalies[0].record.reading_id}" in text
+    assert f"{'  alerted':<28}{len(anomalies) - 1:>8}" in text
+
+
+def test_targets_from_the_pipeline_environment_include_the_alert_inbox() -> None:
+    environment = {
+        "INGEST_STREAMNAME": "s",
+        "INGEST_TABLENAME": "t",
+        "INGEST_PROCESSEDBUCKETNAME": "p",
+        "INGEST_FAILUREBUCKETNAME": "f",
+        "INGEST_ALERTINBOXURL": "https://sqs/inbox",
+        "ARCHIVE_RAWBUCKETNAME": "raw",
+    }
+    targets = Targets.from_environment(environment)
+    assert (targets.alert_inbox_url, targets.archive_bucket) == ("https://sqs/inbox", "raw")
+    with pytest.raises(MissingOutputError, match="TableName"):
+        Targets.from_environment({**environment, "INGEST_TABLENAME": ""})
+
+
+def test_keys_the_table_leaves_unprocessed_are_asked_for_again() -> None:
+    table, first, second = "readings", {"sensor_id": {"S": "a"}}, {"sensor_id": {"S": "b"}}
+    answers: Iterator[dict[str, Any]] = iter(
+        [
+            {"Responses": {table: [first]}, "UnprocessedKeys": {table: {"Keys": ["rest"]}}},
+            {"Responses": {table: [second]}, "UnprocessedKeys": {}},
+        ]
+    )
+    asked: list[dict[str, Any]] = []
+
+    class Table:
+        def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803 - the SDK's name
+            asked.append(RequestItems)
+            return next(answers)
+
+    assert stored_items(Table(), table, [("a", "t1"), ("b", "t2")]) == [first, second]
+    assert asked[1] == {table: {"Keys": ["rest"]}}
+    assert [key["sensor_id"]["S"] for key in asked[0][table]["Keys"]] == ["a", "b"]

@@ -1,0 +1,1 @@
+"""Benchmarks of the embedded platform (`make bench-emulator`): figures printed, never asserted."""

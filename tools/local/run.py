@@ -1,0 +1,343 @@
+"""The main job: the whole data path on this machine, on moto's server (no AWS account).
+
+    python -m tools.local.run [--records 10000] [--rate R] [--anomaly-share 0.01] [--producer kpl] [--keep-running]
+
+1. starts the emulator and synthesizes the app with a ``local`` stage (the dev config, moto's account);
+2. creates that stage's real templates (ingest, archive, observability) through CloudFormation, then gives
+   Kinesis, DynamoDB, S3 and SNS+SQS each a copy of the emulator with what was deployed (tools/local/emulator.py);
+3. runs the processor from the code CloudFormation deployed, behind a local event source mapping configured
+   from the deployed mapping, and a local Firehose configured from the deployed delivery stream;
+4. streams synthetic readings, one per Kinesis record or (``--producer kpl``) aggregated as the Kinesis
+   Producer Library does, with AWS's aggregation library; then checks where every one landed (the smoke
+   test's checks) and prints counts, anomalies, quarantine reasons, throughput and end-to-end latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import hashlib
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from services.iot_archive import contract as archive_contract
+from services.iot_processor import contract as ingest_contract
+from services.observability import contract as observability_contract
+from shared.infra.naming import pascal_case
+from shared.repository import REPO_ROOT
+from shared.synthetic.readings import SyntheticRecord, synthetic_records
+from tools.common.arguments import positive_int, share
+from tools.landing.locate import AlertInbox, Checks, Landing, wait_for_landing
+from tools.landing.producers import PRODUCERS, Sent
+from tools.landing.report import report
+from tools.landing.targets import Targets
+from tools.local.deploy import DeployedStage, deploy_stage
+from tools.local.emulator import LOCAL_ACCOUNT, LOCAL_REGION, embedded_aws
+from tools.local.event_source_mapping import LocalEventSourceMapping, MappingSettings
+from tools.local.firehose import DeliverySettings, LocalFirehose
+from tools.local.function import LocalFunction, deployed_code
+from tools.local.shard_reader import StreamPositions
+
+LOCAL_STAGE_ID = "Sandbox"
+SERVICES = (ingest_contract.SERVICE, archive_contract.SERVICE, observability_contract.SERVICE)
+SETTLE_TIMEOUT_SECONDS = 300
+MAX_WORKERS = 4  # processes running the function; more only contend for this machine's cores
+# The dev stage's config in moto's account. Four lanes per shard instead of dev's one: the local function runs in
+# worker processes, and one lane would leave all but one of them, and a core, idle.
+LOCAL_OVERRIDES = {
+    "sandbox": "dev",
+    "sandboxAccount": LOCAL_ACCOUNT,
+    "iot.stages.dev.ingest.parallelizationFactor": "4",
+}
+ASSEMBLY_CACHE = REPO_ROOT / "build" / "local-assembly"
+# Everything a synth reads: the app, every service and the shared code, config, and the locked dependencies.
+SYNTH_INPUTS = (
+    "cdk.json",
+    "pipeline_app.py",
+    "tools/common/cdk_app.py",
+    "stages",
+    "services",
+    "shared",
+    "uv.lock",
+    "package-lock.json",
+)
+# A run's readings, pages and answers are rarely cyclic garbage, and what the deploy loaded lives for the whole run:
+# with Python's default thresholds the collector scanned it all again and again (docs/performance.md).
+GC_THRESHOLDS = (20_000, 20, 10)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunResult:
+    sent: list[Sent]
+    landing: Landing
+    ok: bool
+    summary: str
+    put_seconds: float
+    settle_seconds: float
+    check_seconds: float
+    latencies: list[float]
+
+
+@contextmanager
+def local_platform(
+    *, log_path: Path, faults: Mapping[str, Any] | None = None, assembly_dir: Path | None = None
+) -> Iterator[LocalPlatform]:
+    """The emulator with the local stage deployed and its local loops running."""
+    with embedded_aws(LOCAL_REGION) as emulator:
+        stage_dir = synthesize_local_stage(assembly_dir) if assembly_dir else cached_local_stage()
+        deployed = deploy_stage(
+            stage_dir,
+            _stack_files(stage_dir),
+            account=LOCAL_ACCOUNT,
+            region=LOCAL_REGION,
+            modelled_types=emulator.modelled_types,
+        )
+        emulator.split()
+        platform = LocalPlatform(deployed, log_path=log_path, faults=faults)
+        try:
+            yield platform
+        finally:
+            platform.close()
+
+
+def last_put(sent: Sequence[Sent]) -> dict[str, int]:
+    """The sequence number of the last record put to each shard."""
+    through: dict[str, int] = {}
+    for item in sent:
+        through[item.shard_id] = max(through.get(item.shard_id, -1), int(item.sequence_number))
+    return through
+
+
+def synthesize_local_stage(outdir: Path) -> Path:
+    from tools.common.cdk_app import build_from_cdk_json  # noqa: PLC0415 - CDK starts a Node process; only load it here
+
+    app = build_from_cdk_json(outdir=outdir, overrides=LOCAL_OVERRIDES, with_pipeline=False)
+    app.synth()
+    return outdir / f"assembly-{LOCAL_STAGE_ID}"
+
+
+def cached_local_stage(cache_root: Path = ASSEMBLY_CACHE) -> Path:
+    """The local stage's assembly, synthesized once for each content of what goes into a synth.
+
+    A synth is most of a warm run's start-up (the CDK app through jsii, then every cdk-nag pack); an unchanged
+    tree reuses the last one. Any change to the app's code, config or locked dependencies synthesizes anew.
+    """
+    target = cache_root / _synth_inputs_digest()[:20]
+    if not (target / ".complete").exists():
+        cache_root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix="synth-", dir=cache_root))
+        synthesize_local_stage(staging)
+        (staging / ".complete").touch()
+        for stale in cache_root.iterdir():  # one assembly is enough: the cache is for the next run, not history
+            if stale != staging:
+                shutil.rmtree(stale, ignore_errors=True)
+        staging.rename(target)
+    return target / f"assembly-{LOCAL_STAGE_ID}"
+
+
+def _synth_inputs_digest() -> str:
+    digest = hashlib.sha256(json.dumps(LOCAL_OVERRIDES, sort_keys=True).encode())
+    for name in SYNTH_INPUTS:
+        path = REPO_ROOT / name
+        files = (
+            sorted(f for f in path.rglob("*") if f.is_file() and "__pycache__" not in f.parts)
+            if path.is_dir()
+            else [path]
+        )
+        for file in files:
+            digest.update(str(file.relative_to(REPO_ROOT)).encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _stack_files(stage_dir: Path) -> dict[str, str]:
+    stems = sorted(path.name.removesuffix(".template.json") for path in stage_dir.glob("*.template.json"))
+    # The stage names each service's stack by the service (IotStage: ``Ingest``, ...); so does the template's file.
+    return {service: next(stem for stem in stems if pascal_case(service) in stem) for service in SERVICES}
+
+
+class LocalPlatform:
+    def __init__(self, deployed: DeployedStage, *, log_path: Path, faults: Mapping[str, Any] | None) -> None:
+        self.deployed = deployed
+        ingest, archive = deployed.stacks[ingest_contract.SERVICE], deployed.stacks[archive_contract.SERVICE]
+        self.targets = Targets.from_outputs(ingest.outputs, archive.outputs)
+        mapping = MappingSettings.from_stack(ingest)
+        shards = len(boto3.client("kinesis").list_shards(StreamName=mapping.stream_name)["Shards"])
+        self._log = log_path.open("a", encoding="utf-8")
+        self.function = LocalFunction(
+            function_name=mapping.function_name,
+            qualifier=mapping.alias_name,
+            code=deployed_code(ingest, mapping.function_logical_id, account=LOCAL_ACCOUNT, region=LOCAL_REGION),
+            concurrency=min(MAX_WORKERS, shards * mapping.parallelization_factor),
+            log=self._log,
+            faults=faults,
+        )
+        self.mapping = LocalEventSourceMapping(mapping, self.function)
+        self.firehose = LocalFirehose(DeliverySettings.from_stack(archive))
+        # SNS alerts can be read here: a queue subscribed to the alert topic lets the checks see every alert.
+        self.checks = Checks(
+            archive=True, alerts=_subscribe_inbox(ingest.outputs[ingest_contract.Output.ALERT_TOPIC_ARN])
+        )
+        self.mapping.start()
+        self.firehose.start()
+
+    def settled(self, through: StreamPositions) -> bool:
+        """Both consumers have read past ``through`` and the function has settled every batch it was given."""
+        return self.mapping.idle(through) and self.firehose.caught_up(through)
+
+    def run(
+        self,
+        records: Sequence[SyntheticRecord],
+        *,
+        rate: float | None = None,
+        progress: bool = True,
+        producer: str = "plain",
+    ) -> RunResult:
+        """Put ``records`` as ``producer`` does, wait until both loops have settled, then check where each landed."""
+        started = time.monotonic()
+        put = PRODUCERS[producer]
+        sent = put(boto3.client("kinesis"), self.targets.stream_name, records, rate=rate, progress=progress)
+        put_seconds = time.monotonic() - started
+        self._wait_until_settled(last_put(sent), timeout=SETTLE_TIMEOUT_SECONDS)
+        self.firehose.drain()
+        settle_seconds = time.monotonic() - started
+        landing = wait_for_landing(
+            boto3.Session(), self.targets, sent, checks=self.checks, timeout=30, before_poll=self.firehose.drain
+        )
+        summary, ok = report(sent, landing, checks=self.checks)
+        check_seconds = time.monotonic() - started - settle_seconds
+        done = self.mapping.stats.completed_at
+        return RunResult(
+            sent=sent,
+            landing=landing,
+            ok=ok,
+            summary=summary,
+            put_seconds=put_seconds,
+            settle_seconds=settle_seconds,
+            check_seconds=check_seconds,
+            latencies=[done[s.sequence_number] - s.put_at for s in sent if s.sequence_number in done],
+        )
+
+    def forget_round(self) -> None:
+        """Drop what the last round tracked per record, so --keep-running holds only one round in memory.
+
+        The emulator itself keeps every record, item and object, as the real stream, table and buckets would.
+        """
+        self.mapping.stats.completed_at.clear()
+        if self.checks.alerts is not None:
+            self.checks.alerts.reading_ids.clear()
+
+    def _wait_until_settled(self, through: StreamPositions, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.settled(through) and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        self.mapping.stop()
+        self.firehose.stop()
+        self.function.close()
+        self._log.close()
+
+
+def _subscribe_inbox(topic_arn: str) -> AlertInbox:
+    sqs = boto3.client("sqs")
+    queue_url = sqs.create_queue(QueueName="local-alert-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    boto3.client("sns").subscribe(
+        TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
+    )
+    return AlertInbox(sqs, queue_url)
+
+
+def describe(result: RunResult, platform: LocalPlatform) -> str:
+    mapping, firehose = platform.mapping.stats, platform.firehose.stats
+    throughput = len(result.sent) / result.settle_seconds if result.settle_seconds else 0.0
+    lines = [
+        result.summary,
+        _row("throughput", f"{throughput:,.0f}", f"readings/s end to end ({len(result.sent)} in "
+             f"{result.settle_seconds:.1f} s; put {result.put_seconds:.1f} s; checks {result.check_seconds:.1f} s)"),
+        _row("firehose", str(firehose.records), f"records archived, {firehose.errors} to the error prefix, "
+             f"{firehose.objects} objects"),
+        _row("invocations", str(mapping.invocations), f"(function errors {mapping.function_errors}, partial failures "
+             f"{mapping.partial_failures}, bisections {mapping.bisections})"),
+    ]  # fmt: skip
+    if result.latencies:
+        ordered = sorted(result.latencies)
+        p50, p99 = statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+        lines.append(
+            _row("end-to-end latency", "", f"p50 {p50 * 1000:,.0f} ms, p99 {p99 * 1000:,.0f} ms (put to stored)")
+        )
+    return "\n".join(lines)
+
+
+def _row(label: str, value: str, detail: str) -> str:
+    return f"{label:<28}{value:>8}   {detail}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--records", type=positive_int, default=10_000, help="synthetic readings to stream (default 10000)"
+    )
+    parser.add_argument(
+        "--rate", type=float, default=None, help="records per second to put (default: as fast as possible)"
+    )
+    parser.add_argument("--anomaly-share", type=share, default=0.01, help="share of anomalies (default 0.01)")
+    parser.add_argument("--invalid-share", type=share, default=0.01, help="share of invalid records (default 0.01)")
+    parser.add_argument(
+        "--producer",
+        choices=sorted(PRODUCERS),
+        default="plain",
+        help="plain: one reading per Kinesis record; kpl: aggregated as the KPL does (default plain)",
+    )
+    parser.add_argument("--keep-running", action="store_true", help="keep streaming batches of --records until Ctrl-C")
+    parser.add_argument(
+        "--log", type=Path, default=Path("reports/local-run.log"), help="processor logs (default reports/local-run.log)"
+    )
+    args = parser.parse_args(argv)
+    if args.anomaly_share + args.invalid_share > 1:
+        parser.error("--anomaly-share and --invalid-share add up to more than 1")
+    args.log.parent.mkdir(parents=True, exist_ok=True)
+    print("starting the embedded AWS emulator, synthesizing and deploying the local stage ...", flush=True)
+    started = time.monotonic()
+    gc.set_threshold(*GC_THRESHOLDS)
+    with local_platform(log_path=args.log) as platform:
+        stacks = ", ".join(stack.name for stack in platform.deployed.stacks.values())
+        print(f"deployed {stacks} in {time.monotonic() - started:.1f} s")
+        gc.freeze()  # never scan again what the deploy left: it lives as long as the run
+        ok = True
+        try:
+            while True:
+                workload = synthetic_records(
+                    args.records,
+                    run_id=f"local-{uuid.uuid4().hex[:8]}",
+                    now=datetime.now(UTC),
+                    anomaly_share=args.anomaly_share,
+                    invalid_share=args.invalid_share,
+                )
+                result = platform.run(workload, rate=args.rate, producer=args.producer)
+                print(describe(result, platform), flush=True)
+                ok = ok and result.ok
+                if not args.keep_running:
+                    break
+                platform.forget_round()
+        except KeyboardInterrupt:
+            print("stopped")
+    print(f"processor logs: {args.log}; total {time.monotonic() - started:.1f} s")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
