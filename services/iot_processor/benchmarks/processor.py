@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import importlib.util
 import io
 import json
@@ -138,6 +139,7 @@ def _our_handler(session: botocore.session.Session) -> Callable[[dict[str, Any]]
     build = handler.reading_processor
     build.cache_clear()
     processor = build(AwsClients(session=session))
+    gc.freeze()  # as the handler's own cold start does (it freezes only the clients it makes itself)
 
     def handle(event: dict[str, Any]) -> object:
         handler.reading_processor = lambda: processor  # type: ignore[assignment]

@@ -93,17 +93,8 @@ class RefusedRecord:
     problem: InvalidReadingError
 
 
-@dataclass(frozen=True, kw_only=True)
-class Judgement:
-    """What one Kinesis record holds: its readings, each accepted for the table or refused with a reason."""
-
-    accepted: tuple[AcceptedRecord, ...] = ()
-    refused: tuple[RefusedRecord, ...] = ()
-    aggregated: bool = False
-
-    @property
-    def readings(self) -> int:
-        return len(self.accepted) + len(self.refused)
+# What one Kinesis record holds: its readings (a KPL aggregate's user records), each accepted or refused.
+Judgement = list[AcceptedRecord | RefusedRecord]
 
 
 def position_of(record: KinesisStreamRecord) -> StreamPosition:
@@ -140,20 +131,18 @@ class ReadingProcessor:
         """The record handler: one record's readings, each accepted or refused; never raises."""
         unpacked = self._unpack(record)
         if isinstance(unpacked, RefusedRecord):
-            return Judgement(refused=(unpacked,))
+            return [unpacked]
         now = self._clock()
-        judged = [self._judge(position, data, now=now) for position, data in unpacked]
-        return Judgement(
-            accepted=tuple(j for j in judged if isinstance(j, AcceptedRecord)),
-            refused=tuple(j for j in judged if isinstance(j, RefusedRecord)),
-            aggregated=any(position.sub_record is not None for position, _ in unpacked),
-        )
+        return [self._judge(position, data, now=now) for position, data in unpacked]
 
     def settle(self, judgements: Sequence[Judgement], *, started: float) -> BatchOutcome:
         """Write what the batch judged, in batches; the outcome names the records to retry. ``started`` is the
         batch's start on ``time.perf_counter``, for its duration metric."""
-        accepted = [record for judgement in judgements for record in judgement.accepted]
-        refused = [record for judgement in judgements for record in judgement.refused]
+        accepted: list[AcceptedRecord] = []
+        refused: list[RefusedRecord] = []
+        for judgement in judgements:
+            for judged in judgement:
+                (accepted if isinstance(judged, AcceptedRecord) else refused).append(judged)  # type: ignore[arg-type]
         written = self._table.put_all(record.item for record in accepted)
         if written.failed:
             logger.warning("readings not stored after retries", extra={"count": len(written.failed)})
@@ -182,8 +171,9 @@ class ReadingProcessor:
                 retry.add(refusal.position)
 
         outcome = BatchOutcome(
-            received=sum(judgement.readings for judgement in judgements),
-            aggregates=sum(judgement.aggregated for judgement in judgements),
+            received=sum(len(judgement) for judgement in judgements),
+            # a record's readings carry their index in it only when it was an aggregate that could be split
+            aggregates=sum(1 for judgement in judgements if judgement[0].position.sub_record is not None),
             stored=len(stored),
             quarantined=quarantined,
             anomalies=sum(1 for record in stored if record.stored.severity is not None),
@@ -298,7 +288,7 @@ class ReadingBatchProcessor(BatchProcessor):
         # crashed", and ReadingsFailed plus the iterator age show the outage (docs/runbooks.md).
         super().__init__(event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False)
         self._settle = settle
-        self._judged: list[tuple[KinesisStreamRecord, Judgement]] = []
+        self._judged: list[tuple[KinesisStreamRecord, str, Judgement]] = []
         self._started = 0.0
         self.outcome = BatchOutcome(received=0, aggregates=0, stored=0, quarantined=0, anomalies=0)
 
@@ -310,14 +300,13 @@ class ReadingBatchProcessor(BatchProcessor):
     def _process_record(self, record: dict[str, Any]) -> SuccessResponse:
         data = KinesisStreamRecord(record)
         judgement: Judgement = self.handler(record=data)
-        self._judged.append((data, judgement))
+        self._judged.append((data, record["kinesis"]["sequenceNumber"], judgement))
         return ("judged", judgement, data)  # settled or failed once the clean step has written the batch
 
     def _clean(self) -> None:
-        self.outcome = self._settle([judgement for _, judgement in self._judged], started=self._started)
+        self.outcome = self._settle([judgement for _, _, judgement in self._judged], started=self._started)
         failed = self.outcome.failed_sequence_numbers
-        for data, judgement in self._judged:
-            sequence_number = data.kinesis.sequence_number
+        for data, sequence_number, judgement in self._judged:
             if sequence_number in failed:
                 error = ReadingNotSettledError(sequence_number)
                 self.failure_handler(record=data, exception=(ReadingNotSettledError, error, None))

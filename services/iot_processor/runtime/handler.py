@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from functools import cache
 from typing import Any
 
@@ -38,7 +39,7 @@ def reading_processor(clients: AwsClients | None = None) -> ReadingProcessor:
                 max_age_seconds=SECRET_CACHE_SECONDS,
             )
         )
-    return ReadingProcessor(
+    processor = ReadingProcessor(
         settings=settings,
         table=ReadingsTable(client=aws.dynamodb, table_name=settings.table_name),
         bucket=ProcessedBucket(client=aws.s3, bucket=settings.processed_bucket),
@@ -46,6 +47,12 @@ def reading_processor(clients: AwsClients | None = None) -> ReadingProcessor:
         webhook=webhook,
         metrics=metrics,
     )
+    if clients is None:
+        # What a cold start built (the SDK's clients and models, Powertools) lives as long as the execution
+        # environment: the collector need never scan it again, so each batch's collections stay cheap
+        # (docs/performance.md). Tests inject their clients and keep their garbage collectable.
+        gc.freeze()
+    return processor
 
 
 @logger.inject_lambda_context
