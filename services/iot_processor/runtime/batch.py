@@ -1,7 +1,7 @@
 """One Kinesis batch, settled: every record ends stored, quarantined with a reason, or reported as failed.
 
 The batch runs through a Powertools partial batch processor in its documented shape for batch-wide work
-(docs/decisions/0010): the record handler (``ReadingProcessor.judge``) judges each record on its own, and the
+(docs/decisions/0011): the record handler (``ReadingProcessor.judge``) judges each record on its own, and the
 processor's clean step (``ReadingProcessor.settle``) writes what the whole batch judged, then reports each record
 as settled or failed before Powertools builds the partial batch response.
 
