@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 MAGIC = b"\xf3\x89\x9a\xc2"
 DIGEST_BYTES = 16  # MD5
-# Bounds the work one record can cause: each invalid user record is one quarantine write (~20 ms), and one
+# Bounds the work one record can cause: each invalid user record is one quarantine write, and one
 # aggregate must settle well inside the processor's timeout even when bisecting cannot split it further. The
 # KPL's default aggregate (AggregationMaxSize, 50 KiB) holds at most ~700 of the smallest valid readings.
 MAX_USER_RECORDS = 1_000
@@ -58,7 +58,8 @@ class CorruptAggregateError(ValueError):
         self.detail = detail
 
 
-# NamedTuples, not dataclasses: this module is on the cold-start path, and defining a dataclass costs ~1.5 ms there.
+# NamedTuples, not dataclasses: this module is on the cold-start path, where defining a dataclass costs far more
+# (docs/performance.md).
 class UserRecord(NamedTuple):
     partition_key: str
     data: bytes

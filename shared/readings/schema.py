@@ -25,7 +25,6 @@ SCHEMA_VERSION = 1
 MAX_RECORD_BYTES = 4096
 EARLIEST_TIMESTAMP = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_CLOCK_SKEW = timedelta(minutes=15)
-EVALUATED_SENSOR_TYPES = ("temperature", "pressure", "vibration", "humidity")
 # Values outside these ranges cannot come from a working sensor: they are quarantined, not flagged.
 PHYSICAL_RANGES: dict[str, tuple[Decimal, Decimal]] = {
     "temperature": (Decimal("-273.15"), Decimal(2000)),  # degrees Celsius

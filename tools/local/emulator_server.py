@@ -70,8 +70,8 @@ BINARY_ATTRIBUTE_MARKERS = (b'"B"', b'"BS"')
 ParseParameters = Callable[[BaseResponse, Any], None]
 ITEM_SIZE_LIMIT = 405_000  # bytes: the largest item moto accepts (its LimitedSizeDict's check)
 # moto keeps every resource, item, record and object as Python objects, which live as long as the emulator, and it
-# makes few reference cycles. With Python's default thresholds the collector scanned them all again and again: a
-# third of the DynamoDB copy's CPU in a local run, and most of a second of the deploy. Collections come far less often.
+# makes few reference cycles. With Python's default thresholds the collector scanned them all again and again
+# (docs/performance.md has what it cost). Collections come far less often.
 GC_THRESHOLDS = (20_000, 20, 10)
 
 
@@ -111,9 +111,9 @@ def _wire_value(value: object) -> object:
 def with_plain_json_requests(parse: ParseParameters) -> ParseParameters:
     """moto's request parser, except that a plain-JSON request is taken as ``json.loads`` reads it.
 
-    moto's parser walks the API model for every attribute value of every item written, a quarter of the DynamoDB
-    emulator's time. A request with a binary value (or an attribute named B or BS) goes through moto's parser, which
-    decodes the base64.
+    moto's parser walks the API model for every attribute value of every item written, a large share of the DynamoDB
+    emulator's time (docs/performance.md). A request with a binary value (or an attribute named B or BS) goes through
+    moto's parser, which decodes the base64.
     """
 
     def parse_parameters(response: BaseResponse, request: Any) -> None:
@@ -134,9 +134,9 @@ def with_plain_json_requests(parse: ParseParameters) -> ParseParameters:
 def item_sized_once(item: Item, hash_key: DynamoType, range_key: DynamoType | None, attrs: dict[str, Any]) -> None:
     """moto's ``Item.__init__``, with the item's size summed once instead of once per attribute.
 
-    moto's attribute dict sums the sizes of all the attributes it holds each time one is added, a third of the
-    DynamoDB emulator's time on ten-attribute items. Sizes are never negative, so an item is refused on some
-    addition exactly when its whole size is over the limit; the same error is raised.
+    moto's attribute dict sums the sizes of all the attributes it holds each time one is added, a large share of
+    the DynamoDB emulator's time on ten-attribute items (docs/performance.md). Sizes are never negative, so an item
+    is refused on some addition exactly when its whole size is over the limit; the same error is raised.
     """
     item.hash_key = hash_key
     item.range_key = range_key
@@ -214,8 +214,8 @@ class EmulatorRequestHandler(MotoRequestHandler):
     werkzeug's server closes the connection after every answer: http.server cannot tell where a body the application
     left unread ends. Here the body (its Content-Length) is read whole before the application runs and the answer is
     written whole, with its length, so the client's next request follows on the same connection. That spares a new
-    connection, a thread and a socket drain per request: about a third of the emulator's fixed cost per request, and a
-    tenth of the client's. A request with a chunked body, an Expect header or a malformed length goes through
+    connection, a thread and a socket drain per request, measured in docs/performance.md (make bench-emulator). A
+    request with a chunked body, an Expect header or a malformed length goes through
     werkzeug's own path, which closes the connection.
     """
 

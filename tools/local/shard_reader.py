@@ -35,8 +35,8 @@ def utc_timestamp(value: Any) -> datetime:
 def kinesis_client() -> Any:
     """A Kinesis client for the consumers: every record's arrival time read as UTC epoch seconds.
 
-    botocore turns each timestamp into the local time zone through dateutil, which was half of a consumer's CPU for
-    a page of records. The instant is the same; only its zone is UTC.
+    botocore turns each timestamp into the local time zone through dateutil, a large part of a consumer's CPU for a
+    page of records (docs/performance.md). The instant is the same; only its zone is UTC.
     """
     session = botocore.session.get_session()
     session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=utc_timestamp)

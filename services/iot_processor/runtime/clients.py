@@ -1,7 +1,7 @@
 """AWS clients, created on first use (never at import time, so tests and mocks see them) and injectable.
 
-Made with botocore alone: importing boto3 also imports s3transfer and its resource layer, about a third of the
-handler's cold import, for nothing the processor uses.
+Made with botocore alone: importing boto3 also imports s3transfer and its resource layer, a large part of the
+handler's cold import (docs/performance.md), for nothing the processor uses.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ if TYPE_CHECKING:
 
 # Our own retry loop handles throttled batch writes with jitter; the SDK's adaptive mode covers the rest.
 _CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 5}, connect_timeout=2, read_timeout=5)
-# The table's writes are the hot path: about a third of the SDK's CPU went to re-checking, field by field, request
-# shapes our own code guarantees (table.item_for builds and checks each item). A malformed request still fails,
-# at the service, as a ValidationException the table adapter isolates to its item.
+# The table's writes are the hot path, and much of the SDK's CPU went to re-checking, field by field, request shapes
+# our own code guarantees (table.item_for builds and checks each item; docs/performance.md). A malformed request still
+# fails, at the service, as a ValidationException the table adapter isolates to its item.
 _TABLE_CONFIG = _CONFIG.merge(Config(parameter_validation=False))
 
 

@@ -1,8 +1,8 @@
 """A JSON secret from Secrets Manager, read through the SDK client and kept for a few minutes.
 
 Powertools' parameters utility did this before, at a price paid on the first alert of every execution environment:
-importing it imports boto3, and its provider opens a second botocore session (its own model loads), together about
-0.3 s of CPU for one read every five minutes.
+importing it imports boto3, and its provider opens a second botocore session (its own model loads): CPU out of
+all proportion to one read every five minutes (docs/performance.md).
 """
 
 from __future__ import annotations
