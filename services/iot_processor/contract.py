@@ -38,7 +38,7 @@ class Output(StrEnum):
     PROCESSED_BUCKET_NAME = "ProcessedBucketName"
     FAILURE_BUCKET_NAME = "FailureBucketName"
     ALERT_TOPIC_ARN = "AlertTopicArn"
-    WEBHOOK_SECRET_ARN = "WebhookSecretArn"  # noqa: S105 - the name of an output, not a secret
+    WEBHOOK_SECRET_ARN = "WebhookSecretArn"  # noqa: S105 # pragma: allowlist secret - an output's name
     SMOKE_TEST_ROLE_ARN = "SmokeTestRoleArn"
     ALERT_INBOX_URL = "AlertInboxUrl"
     # only where the stage has the MQTT front door
