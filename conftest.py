@@ -1,4 +1,9 @@
-"""What every test may use: the app synthesized once per session, and per-test time limits.
+"""What every test may use: the app synthesized once per session, per-test time limits, and a local time zone.
+
+The whole suite runs with the process's local time zone half an hour off UTC, and behind it (UTC-03:30, as in
+Newfoundland; ``IOT_TEST_TZ`` chooses another): code that converts in local time where it means UTC gives another
+hour, or another day, and fails. The processes the tests start (the emulator, the function's workers) inherit it.
+The ``local_time_zone`` fixture switches one test to UTC+05:30, ahead of UTC, for both sides of the date line.
 
 Time limits (pytest-timeout) make a retry or settle loop that never ends fail in seconds. Every test gets the
 tight default of pyproject.toml (``timeout``). A test that synthesizes (marked ``synth``, or asking for the app)
@@ -11,6 +16,7 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+os.environ["TZ"] = os.environ.get("IOT_TEST_TZ", "NST+03:30")
 
 import gc
 import time
@@ -38,6 +44,7 @@ GC_THRESHOLDS = (20_000, 20, 10)
 
 
 def pytest_configure() -> None:
+    time.tzset()
     gc.set_threshold(*GC_THRESHOLDS)
 
 
