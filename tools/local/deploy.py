@@ -11,7 +11,10 @@ moto's CloudFormation needs three preparations plus one of its quirks:
    mapping is disabled); the local event source mapping (event_source_mapping.py), configured from this
    template's mapping, takes their place;
 7. aliases (which moto's CloudFormation skips) created through the API on the version CloudFormation published,
-   so the local mapping invokes the function through its alias, as the deployed mapping does.
+   so the local mapping invokes the function through its alias, as the deployed mapping does;
+8. SNS subscriptions (which moto's CloudFormation skips) created through the API with their attributes (filter
+   policy and its scope, raw delivery), so a topic delivers where and what the template says, as the smoke test's
+   alert inbox relies on.
 """
 
 from __future__ import annotations
@@ -78,6 +81,7 @@ def deploy_stage(
         resources = cloudformation.describe_stack_resources(StackName=stack_name)["StackResources"]
         physical_ids = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources if "PhysicalResourceId" in r}
         _create_aliases(template, physical_ids)
+        _create_subscriptions(template, physical_ids)
         deployed.stacks[service] = DeployedStack(
             name=stack_name,
             template=template,
@@ -97,6 +101,47 @@ def _create_aliases(template: dict[str, Any], physical_ids: dict[str, str]) -> N
         versions = lambda_client.list_versions_by_function(FunctionName=function_name)["Versions"]
         published = max(int(v["Version"]) for v in versions if v["Version"] != "$LATEST")
         lambda_client.create_alias(FunctionName=function_name, Name=properties["Name"], FunctionVersion=str(published))
+
+
+SUBSCRIPTION_ATTRIBUTES = ("FilterPolicy", "FilterPolicyScope", "RawMessageDelivery", "RedrivePolicy")
+
+
+def _create_subscriptions(template: dict[str, Any], physical_ids: dict[str, str]) -> None:
+    sns = boto3.client("sns")
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::SNS::Subscription":
+            continue
+        properties = resource["Properties"]
+        attributes = {
+            name: value if isinstance(value, str) else json.dumps(value)
+            for name, value in ((name, properties.get(name)) for name in SUBSCRIPTION_ATTRIBUTES)
+            if value is not None
+        }
+        if "RawMessageDelivery" in attributes:
+            attributes["RawMessageDelivery"] = str(properties["RawMessageDelivery"]).lower()
+        sns.subscribe(
+            TopicArn=_physical(properties["TopicArn"], physical_ids),
+            Protocol=properties["Protocol"],
+            Endpoint=_physical(properties["Endpoint"], physical_ids),
+            Attributes=attributes,
+        )
+
+
+def _physical(value: Any, physical_ids: dict[str, str]) -> str:
+    """A subscription's topic or endpoint: a literal, a Ref to a resource, or a queue's Arn attribute."""
+    if isinstance(value, str):
+        return value
+    if "Ref" in value:
+        return physical_ids[value["Ref"]]
+    logical_id, attribute = value["Fn::GetAtt"]
+    if attribute != "Arn":
+        raise ValueError(f"a subscription refers to {logical_id}.{attribute}; only Ref and a queue's Arn are known")
+    queue_url = physical_ids[logical_id]
+    return str(
+        boto3.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+    )
 
 
 def template_stack_name(assembly_dir: Path, file_stem: str) -> str:

@@ -23,6 +23,8 @@ import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from botocore.exceptions import ClientError
+
 from services.iot_processor import contract as ingest
 from shared.infra.naming import SMOKE_RUN_PREFIX, output_variable
 from shared.synthetic.readings import synthetic_records
@@ -83,6 +85,9 @@ def main(argv: list[str] | None = None, environment: Mapping[str, str] = os.envi
         targets.require_archive()
     except MissingOutputError as error:
         print(f"error: {error}; the smoke test needs it", file=sys.stderr)
+        return 2
+    except ClientError as error:  # the stage's stacks cannot be read: not deployed, or not this account or region
+        print(f"error: cannot read the outputs of stage {args.stage!r}: {error}", file=sys.stderr)
         return 2
     run_id = f"{SMOKE_RUN_PREFIX}{uuid.uuid4().hex[:12]}"
     records = synthetic_records(

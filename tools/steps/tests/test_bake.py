@@ -1,11 +1,16 @@
-"""The bake check: it fails on the first ALARM, passes after the whole period, and needs the alarm to exist."""
+"""The bake check: it fails on the first ALARM, passes after the whole period, and needs the alarm to exist; its
+command line exits 0, 1 or 2 accordingly, from its flags or from the variables the pipeline passes."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
+from tools.steps import bake as bake_cli
 from tools.steps.bake import AlarmNotFoundError, bake
 
 
@@ -90,3 +95,139 @@ def test_zero_minutes_reads_the_alarm_once() -> None:
 def test_a_missing_alarm_is_an_error_not_a_pass() -> None:
     with pytest.raises(AlarmNotFoundError, match="iot-staging-data-path-unhealthy"):
         _bake(ScriptedAlarms())
+
+
+def test_a_bake_shorter_than_a_poll_reads_the_alarm_at_its_end() -> None:
+    """The last sleep is cut to what is left of the period, so the bake ends on time, not a poll later."""
+    time = FakeTime()
+    alarms = ScriptedAlarms("OK")
+    bake(
+        alarms,
+        "iot-staging-data-path-unhealthy",
+        minutes=0.5,
+        poll_seconds=60,
+        clock=lambda: time.now,
+        sleep=time.sleep,
+        log=lambda _: None,
+    )
+    assert (alarms.calls, time.now) == (2, 30)
+
+
+# --- the command line, as the pipeline runs it (`make bake`: --from-environment) -----------------------------------
+
+ALARM_NAME = "iot-staging-data-path-unhealthy"
+PIPELINE_ENVIRONMENT = {
+    "OBSERVABILITY_COMPOSITEALARMNAME": ALARM_NAME,
+    "INGEST_SMOKETESTROLEARN": "arn:aws:iam::123456789012:role/iot-staging-smoke-test",
+    "BAKE_MINUTES": "0",
+}
+
+
+@pytest.fixture
+def cloudwatch(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """moto's CloudWatch in the stage's account, reached as the pipeline does: through the role it names."""
+    for name, value in {
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+    }.items():
+        monkeypatch.setenv(name, value)
+    assumed: list[str | None] = []
+    real_session_for = bake_cli.session_for
+
+    def session_for(role_arn: str | None, *, session_name: str) -> Any:
+        assumed.append(role_arn)
+        return real_session_for(role_arn, session_name=session_name)
+
+    monkeypatch.setattr(bake_cli, "session_for", session_for)
+    with mock_aws():
+        client = boto3.client("cloudwatch")
+        client.assumed = assumed
+        yield client
+
+
+def _alarm(cloudwatch: Any, state: str) -> None:
+    cloudwatch.put_metric_alarm(
+        AlarmName=ALARM_NAME,
+        MetricName="ReadingsFailed",
+        Namespace="IotPlatform",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+    cloudwatch.set_alarm_state(AlarmName=ALARM_NAME, StateValue=state, StateReason=f"went {state} (test)")
+
+
+def test_main_passes_from_the_pipelines_variables_through_the_stage_role(
+    cloudwatch: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _alarm(cloudwatch, "OK")
+    assert bake_cli.main(["--from-environment", "--poll-seconds", "1"], environment=PIPELINE_ENVIRONMENT) == 0
+    out = capsys.readouterr().out
+    assert f"{ALARM_NAME}: OK" in out
+    assert out.splitlines()[-1] == f"bake passed: {ALARM_NAME} stayed out of ALARM for 0 minutes"
+    assert cloudwatch.assumed == [PIPELINE_ENVIRONMENT["INGEST_SMOKETESTROLEARN"]]
+
+
+def test_main_fails_with_the_alarms_reason_and_the_runbook(cloudwatch: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    _alarm(cloudwatch, "ALARM")
+    assert bake_cli.main(["--from-environment"], environment={**PIPELINE_ENVIRONMENT, "BAKE_MINUTES": "30"}) == 1
+    err = capsys.readouterr().err
+    assert f"BAKE FAILED: {ALARM_NAME} went to ALARM: went ALARM (test)" in err
+    assert "docs/runbooks.md#bake-failed" in err
+
+
+def test_main_exits_2_when_the_alarm_does_not_exist(cloudwatch: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    assert bake_cli.main(["--alarm-name", "nowhere", "--minutes", "0"], environment={}) == 2
+    assert "no alarm named 'nowhere'" in capsys.readouterr().err
+    assert cloudwatch.assumed == [None]  # no role named: the caller's own credentials
+
+
+def test_flags_win_over_the_pipelines_variables(cloudwatch: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    _alarm(cloudwatch, "OK")
+    environment = {**PIPELINE_ENVIRONMENT, "OBSERVABILITY_COMPOSITEALARMNAME": "another", "BAKE_MINUTES": "30"}
+    arguments = [
+        "--from-environment",
+        "--alarm-name",
+        ALARM_NAME,
+        "--minutes",
+        "0",
+        "--role-arn",
+        "arn:aws:iam::123456789012:role/operator",
+    ]
+    assert bake_cli.main(arguments, environment=environment) == 0
+    assert cloudwatch.assumed == ["arn:aws:iam::123456789012:role/operator"]
+
+
+def test_without_from_environment_the_variables_are_not_read(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        bake_cli.main([], environment=PIPELINE_ENVIRONMENT)
+    assert exit_info.value.code == 2
+    assert "--alarm-name (or --from-environment with OBSERVABILITY_COMPOSITEALARMNAME) is required" in (
+        capsys.readouterr().err
+    )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "environment", "message"),
+    [
+        (["--from-environment"], {**PIPELINE_ENVIRONMENT, "BAKE_MINUTES": ""}, "--minutes (or --from-environment"),
+        (["--from-environment"], {**PIPELINE_ENVIRONMENT, "BAKE_MINUTES": "-1"}, "BAKE_MINUTES must be a number of 0"),
+        (["--from-environment"], {**PIPELINE_ENVIRONMENT, "BAKE_MINUTES": "soon"}, "BAKE_MINUTES must be a number"),
+        (["--alarm-name", "a", "--minutes", "-5"], {}, "must be a number of 0 or more, got -5"),
+        (["--alarm-name", "a", "--minutes", "nan"], {}, "must be a finite number"),
+        (["--alarm-name", "a", "--minutes", "ten"], {}, "must be a number, got 'ten'"),
+        (["--alarm-name", "a", "--minutes", "1", "--poll-seconds", "0"], {}, "must be a number greater than 0"),
+        (["--alarm-name", "a", "--minutes", "1", "--poll-seconds", "-1"], {}, "must be a number greater than 0"),
+        (["--alarm-name", "a"], {}, "--minutes (or --from-environment"),
+    ],
+)
+def test_bad_arguments_exit_2_naming_what_is_wrong(
+    arguments: list[str], environment: dict[str, str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        bake_cli.main(arguments, environment=environment)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
