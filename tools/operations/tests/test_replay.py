@@ -123,6 +123,25 @@ def test_malformed_archive_lines_are_reported_and_skipped(aws: Aws, capsys: pyte
     assert f"malformed: {key} line 7: not UTF-8" in out
 
 
+def test_a_malformed_line_is_quoted_no_further_than_200_characters(
+    aws: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An operator's terminal and CI logs get what is wrong with a line, never the device's whole payload."""
+    marker = "PAYLOAD-" + "z" * 500
+    lines = [
+        json.dumps({"sensor_id": "boiler-1", "timestamp": marker}).encode(),
+        f'{{"sensor_id": "{marker}", "value": '.encode(),
+        json.dumps({"sensor_id": marker, "value": 3}).encode(),
+    ]
+    put_archive_object(aws, "2026-11-27T13:00Z", "a", lines)
+    assert main(ARCHIVE_ARGS) == 0
+    captured = capsys.readouterr()
+    written = captured.out + captured.err
+    assert "malformed skipped              3" in written
+    assert marker[:150] in written  # the start of the offending value, to recognise it by
+    assert marker[:201] not in written
+
+
 def test_unreadable_object_is_reported_and_the_run_goes_on(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:
     good = reading("boiler-1", "2026-11-27T13:20:00Z")
     broken = archive.partition_prefix(at("2026-11-27T13:00Z")) + "iot-dev-archive-delivery-1-a.gz"
