@@ -64,6 +64,10 @@ NETWORK_TYPE_PREFIX = "AWS::EC2::"
 NETWORK_PROPERTIES = ("VpcConfig", "SecurityGroupIds", "SubnetIds", "SecurityGroups", "VpcId")
 # Resource attributes that are not properties but change what a deploy does.
 ATTRIBUTES = ("DeletionPolicy", "UpdateReplacePolicy", "UpdatePolicy", "Condition")
+# The attributes that decide whether a stateful resource's data outlives its removal or replacement, and the values
+# that keep it; without the attribute, CloudFormation deletes.
+RETENTION_ATTRIBUTES = ("DeletionPolicy", "UpdateReplacePolicy")
+KEEPING_POLICIES = frozenset({"Retain", "RetainExceptOnCreate", "Snapshot"})
 IGNORED_TYPES = {"AWS::CDK::Metadata"}
 
 
@@ -79,6 +83,7 @@ class Concern(StrEnum):
     """What the report calls out at the top, in this order."""
 
     STATEFUL = "Stateful resources replaced or removed"
+    RETENTION = "Stateful resources no longer kept when removed or replaced"
     IAM = "IAM"
     KEY_POLICY = "Key policies"
     RESOURCE_POLICY = "Resource policies (bucket, topic, queue, function)"
@@ -96,6 +101,7 @@ class ResourceChange:
     scalar_values: tuple[tuple[str, str, str], ...] = ()  # (property, before, after) of changed plain values
     statements_added: tuple[str, ...] = ()
     statements_removed: tuple[str, ...] = ()
+    loosened: tuple[tuple[str, str, str], ...] = ()  # (attribute, before, after) of a retention policy given up
     concerns: frozenset[Concern] = frozenset()
 
 
@@ -285,7 +291,15 @@ def _compare_resource(
         if isinstance(old_properties.get(name), str | int | float)
         and isinstance(new_properties.get(name), str | int | float)
     )
-    return dataclasses.replace(change, scalar_values=scalars)
+    loosened = tuple(
+        (name, str(old[name]), str(new.get(name, "absent: Delete")))
+        for name in RETENTION_ATTRIBUTES
+        if resource_type in STATEFUL_TYPES
+        and old.get(name) in KEEPING_POLICIES
+        and new.get(name) not in KEEPING_POLICIES
+    )
+    concerns = change.concerns | {Concern.RETENTION} if loosened else change.concerns
+    return dataclasses.replace(change, scalar_values=scalars, loosened=loosened, concerns=concerns)
 
 
 def _with_concerns(
@@ -418,7 +432,7 @@ def render_markdown(report: Report, *, before_label: str, after_label: str) -> s
             continue
         for change in flagged:
             lines.append(_attention_line(concern, change))
-            if concern is not Concern.STATEFUL:
+            if concern not in (Concern.STATEFUL, Concern.RETENTION):
                 lines += [f"  - added: `{s}`" for s in change.statements_added]
                 lines += [f"  - removed: `{s}`" for s in change.statements_removed]
         lines.append("")
@@ -451,6 +465,10 @@ def render_markdown(report: Report, *, before_label: str, after_label: str) -> s
 
 def _attention_line(concern: Concern, change: ResourceChange) -> str:
     where = f"`{change.stack}` / `{change.logical_id}` ({change.resource_type}, {change.kind})"
+    if concern is Concern.RETENTION:
+        given_up = ", ".join(f"{name} {before} -> {after}" for name, before, after in change.loosened)
+        what = STATEFUL_TYPES[change.resource_type]
+        return f"- **DANGER: {what} no longer kept** {where}: {given_up}; removing or replacing it now deletes its data"
     if concern is Concern.STATEFUL:
         what = STATEFUL_TYPES[change.resource_type]
         because = f": {', '.join(change.replacing)} changed" if change.replacing else ""

@@ -10,6 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from tools.common import aws_session
 from tools.steps import bake as bake_cli
 from tools.steps.bake import AlarmNotFoundError, bake
 
@@ -133,7 +134,7 @@ def cloudwatch(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     }.items():
         monkeypatch.setenv(name, value)
     assumed: list[str | None] = []
-    real_session_for = bake_cli.session_for
+    real_session_for = aws_session.session_for
 
     def session_for(role_arn: str | None, *, session_name: str) -> Any:
         assumed.append(role_arn)

@@ -14,6 +14,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from tools.common import aws_session
 from tools.steps import smoke_test
 from tools.steps.smoke_test import main
 
@@ -39,7 +40,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str | None]]:
     }.items():
         monkeypatch.setenv(name, value)
     assumed: list[str | None] = []
-    real_session_for = smoke_test.session_for
+    real_session_for = aws_session.session_for
 
     def session_for(role_arn: str | None, *, session_name: str) -> Any:
         assumed.append(role_arn)
