@@ -26,7 +26,7 @@ import boto3
 from shared.synthetic.kinesis_events import event_record
 from tools.local.deploy import DeployedStack
 from tools.local.function import LocalFunction
-from tools.local.shard_reader import IDLE_POLL_SECONDS, ShardReader, StreamPositions, kinesis_client
+from tools.local.shard_reader import IDLE_POLL_SECONDS, ShardReader, StreamPositions, kinesis_client, shard_ids
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,14 +115,13 @@ class LocalEventSourceMapping:
         self._readers: list[ShardReader] = []
 
     def start(self) -> None:
-        shards = self._kinesis.list_shards(StreamName=self.settings.stream_name)["Shards"]
-        for shard in shards:
+        for shard_id in shard_ids(self._kinesis, self.settings.stream_name):
             lanes: list[list[LaneEntry]] = [[] for _ in range(self.settings.parallelization_factor)]
             lane_locks = [threading.Lock() for _ in lanes]
             reader = ShardReader(
                 self._kinesis,
                 stream_name=self.settings.stream_name,
-                shard_id=shard["ShardId"],
+                shard_id=shard_id,
                 position=self.settings.starting_position,
                 deliver=partial(self._distribute, lanes, lane_locks),
                 stop=self._stop,
@@ -131,9 +130,7 @@ class LocalEventSourceMapping:
             self._threads.append(threading.Thread(target=reader.run, daemon=True))
             for index in range(len(lanes)):
                 self._threads.append(
-                    threading.Thread(
-                        target=self._run_lane, args=(shard["ShardId"], lanes, lane_locks, index), daemon=True
-                    )
+                    threading.Thread(target=self._run_lane, args=(shard_id, lanes, lane_locks, index), daemon=True)
                 )
             self._pending.extend(lanes)
         for thread in self._threads:

@@ -26,7 +26,7 @@ import jq
 
 from shared.kinesis.aggregation import CorruptAggregateError, unpack
 from tools.local.deploy import DeployedStack
-from tools.local.shard_reader import ShardReader, StreamPositions, kinesis_client
+from tools.local.shard_reader import ShardReader, StreamPositions, kinesis_client, shard_ids
 
 _PLACEHOLDER = re.compile(r"!\{([a-zA-Z]+):([^}]+)\}")
 
@@ -105,11 +105,11 @@ class LocalFirehose:
         self._readers: list[ShardReader] = []
 
     def start(self) -> None:
-        for shard in self._kinesis.list_shards(StreamName=self.settings.stream_name)["Shards"]:
+        for shard_id in shard_ids(self._kinesis, self.settings.stream_name):
             reader = ShardReader(
                 self._kinesis,
                 stream_name=self.settings.stream_name,
-                shard_id=shard["ShardId"],
+                shard_id=shard_id,
                 position="TRIM_HORIZON",
                 deliver=self._accept_all,
                 stop=self._stop,

@@ -49,7 +49,7 @@ from tools.local.emulator import LOCAL_ACCOUNT, LOCAL_REGION, embedded_aws
 from tools.local.event_source_mapping import LocalEventSourceMapping, MappingSettings
 from tools.local.firehose import DeliverySettings, LocalFirehose
 from tools.local.function import LocalFunction, deployed_code
-from tools.local.shard_reader import StreamPositions
+from tools.local.shard_reader import StreamPositions, shard_ids
 
 LOCAL_STAGE_ID = "Sandbox"
 SERVICES = (ingest_contract.SERVICE, archive_contract.SERVICE, observability_contract.SERVICE)
@@ -186,7 +186,7 @@ class LocalPlatform:
         ingest, archive = deployed.stacks[ingest_contract.SERVICE], deployed.stacks[archive_contract.SERVICE]
         self.targets = Targets.from_outputs(ingest.outputs, archive.outputs)
         mapping = MappingSettings.from_stack(ingest)
-        shards = len(boto3.client("kinesis").list_shards(StreamName=mapping.stream_name)["Shards"])
+        shards = len(shard_ids(boto3.client("kinesis"), mapping.stream_name))
         self._log = log_path.open("a", encoding="utf-8")
         self.function = LocalFunction(
             function_name=mapping.function_name,

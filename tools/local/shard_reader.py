@@ -24,6 +24,16 @@ logger = logging.getLogger(__name__)
 StreamPositions = Mapping[str, int]  # shard id -> a sequence number in that shard
 
 
+def shard_ids(kinesis: Any, stream_name: str, *, page_size: int = 1000) -> list[str]:
+    """Every shard of the stream, in order, across as many pages as ListShards answers in."""
+    page = kinesis.list_shards(StreamName=stream_name, MaxResults=page_size)
+    shards = [shard["ShardId"] for shard in page["Shards"]]
+    while page.get("NextToken"):
+        page = kinesis.list_shards(NextToken=page["NextToken"], MaxResults=page_size)
+        shards += [shard["ShardId"] for shard in page["Shards"]]
+    return shards
+
+
 def utc_timestamp(value: Any) -> datetime:
     """A timestamp from an answer, epoch seconds read straight into UTC; any other form as botocore reads it."""
     if isinstance(value, int | float) and not isinstance(value, bool):

@@ -211,3 +211,42 @@ def test_keys_the_table_leaves_unprocessed_are_asked_for_again() -> None:
     assert stored_items(Table(), table, [("a", "t1"), ("b", "t2")]) == [first, second]
     assert asked[1] == {table: {"Keys": ["rest"]}}
     assert [key["sensor_id"]["S"] for key in asked[0][table]["Keys"]] == ["a", "b"]
+
+
+# --- listings longer than a page --------------------------------------------------------------------------------
+
+
+def test_a_record_quarantined_beyond_the_first_page_of_the_listing_is_found(targets: Targets) -> None:
+    """S3 lists at most 1,000 keys a page: the quarantine of a busy day holds more."""
+    sent = _sent(targets)
+    _land(targets, sent)
+    s3 = boto3.client("s3")
+    day = datetime.fromtimestamp(sent[0].put_at, tz=UTC)
+    shard = sent[0].shard_id
+    for number in range(
+        1_000
+    ):  # other records' quarantine documents, listed before this run's (lower sequence numbers)
+        s3.put_object(
+            Bucket=targets.processed_bucket,
+            Key=f"quarantine/{day:%Y/%m/%d}/{shard}/0{number:04d}.json",
+            Body=b'{"reason": "not_json"}',
+        )
+    landing = locate(boto3.Session(), targets, sent, checks=Checks())
+    invalid = [i for i, s in enumerate(sent) if s.record.invalid_reason]
+    assert invalid
+    assert all(landing.places.get(i) == {"quarantine"} for i in invalid)
+
+
+def test_every_alert_is_read_however_many_the_inbox_holds(targets: Targets) -> None:
+    """SQS hands out at most ten messages a call: the inbox is read until it is empty, each message counted once."""
+    sqs = boto3.client("sqs")
+    queue_url = sqs.create_queue(QueueName="busy-inbox")["QueueUrl"]
+    for number in range(25):
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({"reading_id": f"r-{number % 20}"}))
+    inbox = AlertInbox(sqs, queue_url)
+    inbox.collect()
+    assert sum(inbox.reading_ids.values()) == 25
+    assert inbox.reading_ids["r-3"] == 2
+    assert inbox.reading_ids["r-19"] == 1
+    inbox.collect()  # deleted once read: nothing is counted twice
+    assert sum(inbox.reading_ids.values()) == 25

@@ -17,6 +17,7 @@ from tools.local.shard_reader import (
     MAX_IDLE_POLL_SECONDS,
     ShardReader,
     kinesis_client,
+    shard_ids,
     utc_timestamp,
 )
 from tools.local.tests.emulated import REGION, emulated_account
@@ -188,3 +189,36 @@ def test_the_consumers_client_reads_arrival_times_in_utc() -> None:
         ours, botocores = arrival(kinesis_client()), arrival(default)
     assert ours == botocores
     assert ours.tzinfo is UTC
+
+
+class PagedShards:
+    """ListShards as AWS answers it: pages of ``MaxResults``, and a NextToken that may not come with a StreamName
+    (moto refuses a token without the parameters of the first call, so it cannot show this)."""
+
+    def __init__(self, count: int) -> None:
+        self.shards = [{"ShardId": f"shardId-{number:012d}"} for number in range(count)]
+        self.calls = 0
+
+    def list_shards(self, *, MaxResults: int, StreamName: str | None = None, NextToken: str | None = None) -> Any:  # noqa: N803 - the SDK's names
+        self.calls += 1
+        if (StreamName is None) == (NextToken is None):
+            raise AssertionError("ListShards takes either a StreamName or a NextToken")
+        start = int(NextToken or 0)
+        page: dict[str, Any] = {"Shards": self.shards[start : start + MaxResults]}
+        if start + MaxResults < len(self.shards):
+            page["NextToken"] = str(start + MaxResults)
+        return page
+
+
+@pytest.mark.parametrize(("page_size", "calls"), [(1, 5), (2, 3), (5, 1), (1000, 1)])
+def test_every_shard_is_listed_across_pages(page_size: int, calls: int) -> None:
+    kinesis = PagedShards(5)
+    assert shard_ids(kinesis, "wide", page_size=page_size) == [f"shardId-{number:012d}" for number in range(5)]
+    assert kinesis.calls == calls
+
+
+def test_the_emulators_shards_are_listed() -> None:
+    with emulated_account():
+        kinesis = boto3.client("kinesis", region_name=REGION)
+        kinesis.create_stream(StreamName="wide", ShardCount=3)
+        assert shard_ids(kinesis, "wide") == [f"shardId-{number:012d}" for number in range(3)]

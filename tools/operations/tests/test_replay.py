@@ -185,6 +185,19 @@ def test_failed_batches_are_replayed_with_their_partition_keys(aws: Aws, capsys:
     assert "put                            3" in out
 
 
+def test_failure_objects_beyond_the_first_page_of_the_listing_are_replayed(
+    aws: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """S3 lists at most 1,000 keys a page; a bad day leaves more failed batches than that."""
+    for index in range(1_001):
+        batch = [(reading(f"sensor-{index}", "2026-11-27T13:20:00Z"), f"sensor-{index}")]
+        key = f"aws/lambda/esm-uuid/{SHARD}/2026/11/27/13/batch-{index:04d}"
+        aws.s3.put_object(Bucket=FAILURES, Key=key, Body=json.dumps(failure_document(batch)).encode())
+    assert main(FAILURE_ARGS) == 0
+    assert len(stream_records(aws)) == 1_001
+    assert "objects read                1001" in capsys.readouterr().out
+
+
 def test_since_leaves_older_failure_objects_alone(aws: Aws) -> None:
     batch = [(reading("boiler-1", "2026-11-27T13:20:00Z"), "boiler-1")]
     aws.s3.put_object(Bucket=FAILURES, Key="old", Body=json.dumps(failure_document(batch)).encode())
