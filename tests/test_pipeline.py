@@ -310,3 +310,39 @@ def test_synth_keeps_sboms_of_the_asset_and_the_dev_environment_in_the_cloud_ass
     sbom = makefile.split("\nsbom:", 1)[1].split("\n\n", 1)[0]
     assert "requirements services/iot_processor/runtime/requirements.txt" in sbom
     assert "environment $(BIN)/python" in sbom
+
+
+# --- the variables each step reads are what the pipeline passes, from the output of that name -----------------------
+
+# What each step's command reads (tools/steps), spelled out: a variable renamed on either side fails here.
+STEP_READS = {
+    "SmokeTest": {
+        "STAGE_NAME", "STAGE_ACCOUNT", "STAGE_REGION",
+        "INGEST_STREAMARN", "INGEST_STREAMNAME", "INGEST_STREAMKEYARN", "INGEST_TABLENAME",
+        "INGEST_PROCESSEDBUCKETNAME", "INGEST_FAILUREBUCKETNAME", "INGEST_ALERTINBOXURL", "INGEST_SMOKETESTROLEARN",
+        "ARCHIVE_RAWBUCKETNAME", "OBSERVABILITY_OPSTOPICARN",
+    },
+    "Bake": {"OBSERVABILITY_COMPOSITEALARMNAME", "INGEST_SMOKETESTROLEARN", "BAKE_MINUTES"},
+}  # fmt: skip
+SERVICE_OF_STACK = {"Ingest": "INGEST", "Archive": "ARCHIVE", "Observability": "OBSERVABILITY"}
+
+
+@pytest.mark.parametrize(("stage", "step"), [("Dev", "SmokeTest"), ("Dev", "Bake"), ("Prod", "SmokeTest")])
+def test_every_variable_a_step_reads_is_passed_from_the_stack_output_of_that_name(
+    template: Template, pipeline_stages: list[dict[str, Any]], stage: str, step: str
+) -> None:
+    actions = _stage(pipeline_stages, stage)
+    namespaces = {
+        action["Namespace"]: SERVICE_OF_STACK[service]
+        for action in actions
+        if action.get("Namespace")
+        for service in SERVICE_OF_STACK
+        if f"{stage}{service}" in action["Namespace"]
+    }
+    env = _env(template, _action(pipeline_stages, stage, f"{step}{stage}"))
+    assert STEP_READS[step] <= env.keys(), STEP_READS[step] - env.keys()
+    for name, value in env.items():
+        if not value.startswith("#{"):
+            continue
+        namespace, _, output = value.removeprefix("#{").removesuffix("}").partition(".")
+        assert f"{namespaces[namespace]}_{output.upper()}" == name, (name, value)
