@@ -39,7 +39,7 @@ from services.observability import contract as observability_contract
 from shared.infra.naming import pascal_case
 from shared.repository import REPO_ROOT
 from shared.synthetic.readings import SyntheticRecord, synthetic_records
-from tools.common.arguments import positive_int, share
+from tools.common.arguments import positive_int, positive_number, share
 from tools.landing.locate import AlertInbox, Checks, Landing, wait_for_landing
 from tools.landing.producers import PRODUCERS, Sent
 from tools.landing.report import report
@@ -299,12 +299,14 @@ def _row(label: str, value: str, detail: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.local.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument(
         "--records", type=positive_int, default=10_000, help="synthetic readings to stream (default 10000)"
     )
     parser.add_argument(
-        "--rate", type=float, default=None, help="records per second to put (default: as fast as possible)"
+        "--rate", type=positive_number, default=None, help="records per second to put (default: as fast as possible)"
     )
     parser.add_argument("--anomaly-share", type=share, default=0.01, help="share of anomalies (default 0.01)")
     parser.add_argument("--invalid-share", type=share, default=0.01, help="share of invalid records (default 0.01)")

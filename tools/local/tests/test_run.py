@@ -1,12 +1,23 @@
-"""The local run's own logic: what it waits for before checking where the readings landed."""
+"""The local run's own logic: what it waits for before checking where the readings landed, what it prints, and how
+the main job exits (over a stand-in platform; tests/test_end_to_end.py runs the real one)."""
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
 
 from shared.synthetic.readings import synthetic_records
+from tools.landing.locate import Landing
 from tools.landing.producers import Sent
-from tools.local.run import last_put
+from tools.local import run
+from tools.local.run import RunResult, last_put
 
 
 def test_the_run_waits_for_the_last_record_put_to_each_shard() -> None:
@@ -18,3 +29,139 @@ def test_the_run_waits_for_the_last_record_put_to_each_shard() -> None:
     ]
     assert last_put(sent) == {"a": 10, "b": 7}
     assert last_put([]) == {}
+
+
+# --- the command line (make local), over a stand-in platform: what it prints and how it exits ---------------------
+
+
+class Stats(SimpleNamespace):
+    pass
+
+
+class FakePlatform:
+    """What main() uses of the local platform: its deployed stacks, one run per round, its loops' counters."""
+
+    def __init__(self, results: list[bool | type[BaseException]]) -> None:
+        self.results = results
+        self.runs: list[tuple[int, float | None, str]] = []
+        self.forgotten = 0
+        self.deployed = SimpleNamespace(stacks={"ingest": SimpleNamespace(name="iot-sandbox-ingest")})
+        self.mapping = SimpleNamespace(
+            stats=Stats(invocations=3, function_errors=0, partial_failures=0, bisections=0, completed_at={})
+        )
+        self.firehose = SimpleNamespace(stats=Stats(records=10, errors=0, objects=1))
+
+    def run(self, records: list[Any], *, rate: float | None, producer: str) -> RunResult:
+        self.runs.append((len(records), rate, producer))
+        outcome = self.results.pop(0)
+        if not isinstance(outcome, bool):
+            raise outcome()
+        return RunResult(
+            sent=[],
+            landing=Landing(),
+            ok=outcome,
+            summary=f"result {'PASS' if outcome else 'FAIL'}",
+            put_seconds=0.5,
+            settle_seconds=2.0,
+            check_seconds=0.25,
+            latencies=[],
+        )
+
+    def forget_round(self) -> None:
+        self.forgotten += 1
+
+
+@pytest.fixture
+def platform(monkeypatch: pytest.MonkeyPatch) -> Callable[..., FakePlatform]:
+    def install(*results: bool | type[BaseException]) -> FakePlatform:
+        fake = FakePlatform(list(results))
+
+        @contextmanager
+        def local_platform(**_: Any) -> Iterator[FakePlatform]:
+            yield fake
+
+        monkeypatch.setattr(run, "local_platform", local_platform)
+        monkeypatch.setattr(gc, "freeze", lambda: None)  # the fake leaves nothing worth freezing
+        return fake
+
+    return install
+
+
+def test_a_passing_run_exits_0_and_says_where_the_logs_are(
+    platform: Callable[..., FakePlatform], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = platform(True)
+    log = tmp_path / "logs" / "run.log"
+    assert run.main(["--records", "40", "--rate", "100", "--producer", "kpl", "--log", str(log)]) == 0
+    out = capsys.readouterr().out
+    assert fake.runs == [(40, 100.0, "kpl")]
+    assert "deployed iot-sandbox-ingest in " in out
+    assert "result PASS" in out
+    assert f"processor logs: {log}; total " in out
+    assert log.parent.is_dir()
+
+
+def test_a_failing_run_exits_1(platform: Callable[..., FakePlatform], tmp_path: Path) -> None:
+    platform(False)
+    assert run.main(["--records", "10", "--log", str(tmp_path / "run.log")]) == 1
+
+
+def test_keep_running_goes_on_until_interrupted_and_any_failed_round_fails_the_run(
+    platform: Callable[..., FakePlatform], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = platform(True, False, True, KeyboardInterrupt)
+    assert run.main(["--records", "5", "--keep-running", "--log", str(tmp_path / "run.log")]) == 1
+    assert len(fake.runs) == 4
+    assert fake.forgotten == 3  # after each round that finished
+    assert "stopped" in capsys.readouterr().out
+
+
+def test_keep_running_with_every_round_passing_exits_0(platform: Callable[..., FakePlatform], tmp_path: Path) -> None:
+    platform(True, True, KeyboardInterrupt)
+    assert run.main(["--records", "5", "--keep-running", "--log", str(tmp_path / "run.log")]) == 0
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--records", "0"], "must be a positive integer, got 0"),
+        (["--records", "-10"], "must be a positive integer, got -10"),
+        (["--records", "ten"], "must be a whole number, got 'ten'"),
+        (["--rate", "0"], "must be a number greater than 0, got 0"),
+        (["--rate", "-5"], "must be a number greater than 0, got -5"),
+        (["--rate", "fast"], "must be a number, got 'fast'"),
+        (["--anomaly-share", "2"], "must be between 0 and 1, got 2"),
+        (["--invalid-share", "-0.5"], "must be between 0 and 1, got -0.5"),
+        (["--anomaly-share", "0.7", "--invalid-share", "0.4"], "add up to more than 1"),
+        (["--producer", "mqtt"], "invalid choice: 'mqtt'"),
+    ],
+)
+def test_bad_arguments_exit_2_before_anything_starts(
+    arguments: list[str], message: str, platform: Callable[..., FakePlatform], capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = platform()
+    with pytest.raises(SystemExit) as exit_info:
+        run.main(arguments)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert fake.runs == []
+
+
+def test_the_summary_adds_throughput_the_loops_counters_and_the_latency_percentiles() -> None:
+    fake = FakePlatform([])
+    result = RunResult(
+        sent=[None] * 200,  # type: ignore[list-item]
+        landing=Landing(),
+        ok=True,
+        summary="result PASS",
+        put_seconds=0.5,
+        settle_seconds=2.0,
+        check_seconds=0.25,
+        latencies=[float(n) / 1000 for n in range(1, 201)],  # 1 ms to 200 ms
+    )
+    lines = run.describe(result, fake).splitlines()  # type: ignore[arg-type]
+    assert lines[0] == "result PASS"
+    assert lines[1] == f"{'throughput':<28}{'100':>8}   readings/s end to end (200 in 2.0 s; put 0.5 s; checks 0.2 s)"
+    assert lines[2] == f"{'firehose':<28}{'10':>8}   records archived, 0 to the error prefix, 1 objects"
+    assert lines[3].startswith(f"{'invocations':<28}{'3':>8}   (function errors 0")
+    assert lines[4] == f"{'end-to-end latency':<28}{'':>8}   p50 100 ms, p99 199 ms (put to stored)"
