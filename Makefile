@@ -86,10 +86,15 @@ bench: install ## processor benchmark on moto: throughput, CPU per reading, cold
 bench-emulator: install ## what one request costs the embedded emulator and its client: the local run's ceiling
 	$(BIN)/python -m tools.local.benchmarks.emulator --requests 300
 
-mutation: install ## mutation score of the data path (mutmut, about 2 h on 2 cores): the score, and every mutant the tests miss
-	rm -rf mutants
-	$(BIN)/mutmut run --max-children 2 > /dev/null
-	$(BIN)/python -m tools.reports.mutation_report --fail-under 90
+mutation: install ## mutation score by area (mutmut; AREA=<name> for one, resumable): every area's score, every survivor
+ifdef AREA
+	$(BIN)/python -m tools.reports.mutation run --area $(AREA) --max-children 2
+	$(BIN)/python -m tools.reports.mutation report --area $(AREA) --fail-under 90
+else
+	for area in $$($(BIN)/python -m tools.reports.mutation areas | cut -d' ' -f1); do \
+		$(BIN)/python -m tools.reports.mutation run --area $$area --max-children 2 || exit 1; done
+	$(BIN)/python -m tools.reports.mutation report --fail-under 90
+endif
 
 pipeline-synth: install ## what the pipeline's Synth step runs: unit/infra tests, synth, nag report and SBOMs in cdk.out
 	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not e2e"
