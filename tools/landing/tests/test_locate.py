@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import gzip
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -15,8 +17,8 @@ from moto import mock_aws
 
 from services.iot_archive import contract as archive
 from services.iot_processor.contract import StreamPosition, quarantine_key
-from shared.readings.schema import InvalidReadingError, parse_reading
-from shared.synthetic.readings import synthetic_records
+from shared.readings.schema import InvalidReadingError, Reason, parse_reading
+from shared.synthetic.readings import SyntheticRecord, synthetic_records
 from tools.landing.locate import AlertInbox, Checks, archive_partition, locate, stored_items
 from tools.landing.producers import Sent, put_records
 from tools.landing.report import report
@@ -250,3 +252,51 @@ def test_every_alert_is_read_however_many_the_inbox_holds(targets: Targets) -> N
     assert inbox.reading_ids["r-19"] == 1
     inbox.collect()  # deleted once read: nothing is counted twice
     assert sum(inbox.reading_ids.values()) == 25
+
+
+def test_records_firehose_could_not_partition_are_found_under_the_error_prefix(targets: Targets) -> None:
+    """Firehose wraps each such record as an error record (its bytes in rawData, base64): one that carries a reading id
+    (here a time without a zone) is matched by that id, anything else (not JSON, not UTF-8) by its exact bytes."""
+    boto3.client("s3").create_bucket(Bucket="archive", CreateBucketConfiguration={"LocationConstraint": REGION})
+    archived = dataclasses.replace(targets, archive_bucket="archive")
+    zoneless = json.dumps({"reading_id": "rid-zoneless", "sensor_id": "s-1", "timestamp": "2026-12-06 07:00:00"})
+    record = SyntheticRecord(
+        data=zoneless.encode(),
+        partition_key="s-1",
+        reading_id="rid-zoneless",
+        sensor_id="s-1",
+        invalid_reason=Reason.MISSING_FIELD,
+    )
+    sent = [
+        *_sent(targets),
+        Sent(record=record, shard_id="shardId-000000000000", sequence_number="1", put_at=time.time()),
+    ]
+    unpartitioned = [i for i, s in enumerate(sent) if archive_partition(s.record.data) is None]
+    assert len(unpartitioned) >= 3
+    for partition in {archive_partition(s.record.data) for s in sent} - {None}:
+        _archive("archive", f"{partition}part-1.gz", [s for s in sent if archive_partition(s.record.data) == partition])
+    lost = next(i for i in unpartitioned if not sent[i].record.reading_id)
+    raw = [base64.b64encode(sent[i].record.data).decode() for i in unpartitioned if i != lost]
+    lines = [json.dumps({"errorCode": "DynamicPartitioning.MetadataExtractionFailed", "rawData": data}) for data in raw]
+    key = f"{archive.ERROR_PREFIX}DynamicPartitioning.MetadataExtractionFailed/2026/12/06/part-1.gz"
+    boto3.client("s3").put_object(Bucket="archive", Key=key, Body=gzip.compress("\n".join(lines).encode()))
+    landing = locate(boto3.Session(), archived, sent, checks=Checks(archive=True))
+    assert [i for i in unpartitioned if "archive" in landing.places.get(i, set())] == [
+        i for i in unpartitioned if i != lost
+    ]
+    assert "archive" in landing.places[len(sent) - 1]  # the zoneless reading, by its id
+
+
+def test_a_resent_record_is_matched_once_per_copy_in_the_archive(targets: Targets) -> None:
+    """A producer's resend archives the same bytes twice: each copy accounts for one send, not both."""
+    boto3.client("s3").create_bucket(Bucket="archive", CreateBucketConfiguration={"LocationConstraint": REGION})
+    archived = dataclasses.replace(targets, archive_bucket="archive")
+    sent = _sent(targets)
+    first = next(s for s in sent if s.record.reading_id and archive_partition(s.record.data))
+    twice = [*sent, dataclasses.replace(first, sequence_number=str(int(first.sequence_number) + 10**6))]
+    _land(targets, twice)
+    partition = archive_partition(first.record.data)
+    _archive("archive", f"{partition}part-1.gz", [first])  # archived once only
+    landing = locate(boto3.Session(), archived, twice, checks=Checks(archive=True))
+    copies = [i for i, s in enumerate(twice) if s.record is first.record]
+    assert sum("archive" in landing.places.get(i, set()) for i in copies) == 1

@@ -94,8 +94,10 @@ def test_the_leg_fails_naming_each_reading_that_did_not_reach_the_table(
 
 
 def test_the_topic_comes_from_the_pipelines_environment(targets: Targets) -> None:
-    assert smoke_mqtt.smoke_topic(None, stage=None, environment={smoke_mqtt.TOPIC_VARIABLE: TOPIC}) == TOPIC
-    assert smoke_mqtt.smoke_topic(None, stage=None, environment={}) is None
+    """The pipeline passes the ingest stack's MqttSmokeTestTopic output as INGEST_MQTTSMOKETESTTOPIC."""
+    assert smoke_mqtt.smoke_topic(None, stage=None, environment={"INGEST_MQTTSMOKETESTTOPIC": TOPIC}) == TOPIC
+    assert smoke_mqtt.smoke_topic(None, stage=None, environment={"INGEST_MQTTSMOKETESTTOPIC": ""}) is None
+    assert smoke_mqtt.smoke_topic(None, stage=None, environment={"INGEST_STREAMNAME": "readings"}) is None
 
 
 def _ingest_stack(outputs: dict[str, str]) -> None:
@@ -107,7 +109,7 @@ def _ingest_stack(outputs: dict[str, str]) -> None:
 
 
 def test_the_topic_comes_from_the_ingest_stacks_output(targets: Targets) -> None:
-    _ingest_stack({smoke_mqtt.TOPIC_OUTPUT: TOPIC, "StreamName": "readings"})
+    _ingest_stack({"MqttSmokeTestTopic": TOPIC, "StreamName": "readings"})
     assert smoke_mqtt.smoke_topic(boto3.Session(), stage="dev", environment=None) == TOPIC
 
 
@@ -118,3 +120,33 @@ def test_a_stage_without_the_front_door_publishes_nothing_and_passes(
     assert smoke_mqtt.mqtt_leg(boto3.Session(), targets, stage="dev", environment=None, run_id="unit")
     assert "no MQTT front door" in capsys.readouterr().out
     assert _published() == []
+
+
+def test_without_a_stage_or_the_pipelines_variables_there_is_nowhere_to_look(targets: Targets) -> None:
+    with pytest.raises(ValueError, match="needs a stage or the pipeline's variables"):
+        smoke_mqtt.smoke_topic(boto3.Session(), stage=None, environment=None)
+
+
+@pytest.mark.parametrize(("stored_from", "passes"), [(0, True), (1, False)])
+def test_where_the_stage_has_the_front_door_the_leg_prints_its_result_and_passes_only_if_all_landed(
+    targets: Targets,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    stored_from: int,
+    passes: bool,
+) -> None:
+    publish = smoke_mqtt.publish
+
+    def publish_then_process(session: Any, topic: str, records: Sequence[SyntheticRecord]) -> list[Sent]:
+        sent = publish(session, topic, records)
+        _store(targets.table_name, [payload for _, payload in _published()][stored_from:])
+        return sent
+
+    monkeypatch.setattr(smoke_mqtt, "publish", publish_then_process)
+    monkeypatch.setattr(smoke_mqtt, "TIMEOUT_SECONDS", 0)
+    environment = {"INGEST_MQTTSMOKETESTTOPIC": TOPIC}
+    assert smoke_mqtt.mqtt_leg(boto3.Session(), targets, stage=None, environment=environment, run_id="r") is passes
+    out = capsys.readouterr().out
+    assert f"{'published through MQTT':<28}{20:>8}   on {TOPIC}" in out
+    assert f"{'  mqtt result':<28}{'PASS' if passes else 'FAIL':>8}" in out
+    assert all(json.loads(payload)["synthetic_run"] == "r-mqtt" for _, payload in _published())
