@@ -108,3 +108,26 @@ def test_the_archive_freshness_alarm_allows_the_archives_own_buffer_interval(sta
         freshness = _alarm(stage.observability, f"iot-{stage.config.name}-archive-freshness")
         expected = stage.config.archive.buffer_interval_seconds + stage.config.observability.freshness_margin_seconds
         assert freshness["Threshold"] == expected
+
+
+def test_every_ssm_parameter_a_stack_reads_is_written_by_an_earlier_stack_of_its_stage(stages: list[IotStage]) -> None:
+    """Both directions of every shared value: a read with no writer deploys a stack that cannot resolve, and a value
+    written under one name but read under another fails the same way, only at deploy time."""
+    for stage in stages:
+        written: dict[str, str] = {}  # parameter name -> the stack that writes it
+        for stack in stage.service_stacks:  # in deploy order
+            template = Template.from_stack(stack).to_json()
+            reads = {
+                parameter["Default"]
+                for parameter in template.get("Parameters", {}).values()
+                if parameter["Type"].startswith("AWS::SSM::Parameter::Value")
+                and parameter["Default"].startswith("/iot/")
+            }
+            unwritten = reads - written.keys()
+            assert not unwritten, f"{stack.stack_name} reads {sorted(unwritten)}, which no earlier stack writes"
+            for resource in template["Resources"].values():
+                if resource["Type"] == "AWS::SSM::Parameter":
+                    written[resource["Properties"]["Name"]] = stack.stack_name
+        name = stage.config.name
+        assert {f"/iot/{name}/ingest/stream-arn", f"/iot/{name}/archive/raw-bucket-name"} <= written.keys()
+        assert all(parameter.startswith(f"/iot/{name}/") for parameter in written)

@@ -224,7 +224,7 @@ def test_processors_extract_event_time_with_jq_and_append_a_newline(archive: Arc
 def test_delivery_errors_are_logged_to_a_log_group_and_stream_of_this_stack(archive: ArchiveTemplate) -> None:
     assert archive.destination["CloudWatchLoggingOptions"]["Enabled"] is True
     assert archive.props(archive.log_stream)["LogGroupName"] == ref(archive.log_group)
-    assert archive.props(archive.log_group)["RetentionInDays"] > 0
+    assert archive.props(archive.log_group)["RetentionInDays"] == 90  # three months: long enough to read an incident
 
 
 # --- Firehose role -------------------------------------------------------------------------------------------------

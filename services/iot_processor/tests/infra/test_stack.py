@@ -221,7 +221,7 @@ def test_function_logs_json_to_its_own_log_group(ingest: IngestTemplate) -> None
     assert logging["LogFormat"] == "JSON"
     log_group = logging["LogGroup"]["Ref"]
     assert ingest.body["Resources"][log_group]["Type"] == "AWS::Logs::LogGroup"
-    assert ingest.props(log_group)["RetentionInDays"] > 0
+    assert ingest.props(log_group)["RetentionInDays"] == 90  # three months: long enough to read an incident
 
 
 def test_function_environment_points_at_this_stacks_resources(ingest: IngestTemplate) -> None:
