@@ -263,12 +263,15 @@ def wait_for_landing(
     timeout: float,
     poll: float = 2.0,
     before_poll: Callable[[], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Landing:
-    deadline = time.monotonic() + timeout
+    """Search every ``poll`` seconds until nothing is missing, or ``timeout`` seconds have passed: the last search."""
+    deadline = clock() + timeout
     while True:
         if before_poll:
             before_poll()
         landing = locate(session, targets, sent, checks=checks)
-        if not missing(sent, landing, checks=checks) or time.monotonic() > deadline:
+        if not missing(sent, landing, checks=checks) or clock() > deadline:
             return landing
-        time.sleep(poll)
+        sleep(poll)

@@ -130,7 +130,8 @@ def prepare_copy(area: Area, *, root: Path = REPO_ROOT, work_root: Path = WORK_R
     return copy
 
 
-def run_area(area: Area, *, max_children: int) -> int:
+def run_area(area: Area, *, max_children: int, again: Sequence[str] = ()) -> int:
+    """Run the area's mutants that have no result yet; ``again`` names mutants to run anew (after a new test)."""
     copy = prepare_copy(area)
     mutants = copy / "mutants"
     mutants.mkdir(exist_ok=True)
@@ -140,7 +141,7 @@ def run_area(area: Area, *, max_children: int) -> int:
             link.symlink_to(REPO_ROOT / name)
     environment = {**os.environ, "PYTHONPATH": str(copy)}
     return subprocess.run(  # noqa: S603 - our own virtualenv's mutmut
-        [sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children)],
+        [sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children), *again],
         cwd=copy,
         env=environment,
         check=False,  # its exit code is ours
@@ -209,6 +210,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = commands.add_parser("run", help="run one area's mutants (resumable)")
     run.add_argument("--area", required=True)
     run.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
+    run.add_argument(
+        "--survivors", action="store_true", help="run again the mutants the last run did not kill (after new tests)"
+    )
     report = commands.add_parser("report", help="every area's score, or one area's, and the survivors")
     report.add_argument("--area")
     report.add_argument("--fail-under", type=float, default=0.0, help="exit 1 when an area's score is lower")
@@ -225,7 +229,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "run":
         if args.max_children < 1:
             parser.error("--max-children must be 1 or more")
-        return run_area(areas[args.area], max_children=args.max_children)
+        area = areas[args.area]
+        again: list[str] = []
+        if args.survivors:
+            score = read_score(area)
+            again = sorted(score.survivors) if score else []
+            if not again:
+                print(f"no survivors to run again in {area.name}")
+                return 0
+        return run_area(area, max_children=args.max_children, again=again)
     if args.command == "changed":
         paths = changed_files(args.base)
         for area in areas.values():

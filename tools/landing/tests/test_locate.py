@@ -19,6 +19,7 @@ from services.iot_archive import contract as archive
 from services.iot_processor.contract import StreamPosition, quarantine_key
 from shared.readings.schema import InvalidReadingError, Reason, parse_reading
 from shared.synthetic.readings import SyntheticRecord, synthetic_records
+from tools.landing import locate as locate_module
 from tools.landing.locate import AlertInbox, Checks, archive_partition, locate, stored_items
 from tools.landing.producers import Sent, put_records
 from tools.landing.report import report
@@ -300,3 +301,59 @@ def test_a_resent_record_is_matched_once_per_copy_in_the_archive(targets: Target
     landing = locate(boto3.Session(), archived, twice, checks=Checks(archive=True))
     copies = [i for i, s in enumerate(twice) if s.record is first.record]
     assert sum("archive" in landing.places.get(i, set()) for i in copies) == 1
+
+
+# --- waiting for the landing ----------------------------------------------------------------------------------------
+
+
+def test_waiting_polls_until_everything_landed_and_no_longer(targets: Targets) -> None:
+    """A slow stage: the first two searches find the table still empty, the third finds everything."""
+    sent = _sent(targets)
+    searches: list[int] = []
+    sleeps: list[float] = []
+
+    def land_on_the_third_poll() -> None:
+        searches.append(len(searches))
+        if len(searches) == 3:
+            _land(targets, sent)
+
+    landing = locate_module.wait_for_landing(
+        boto3.Session(),
+        targets,
+        sent,
+        checks=Checks(),
+        timeout=600,
+        poll=7.5,
+        before_poll=land_on_the_third_poll,
+        sleep=sleeps.append,
+    )
+    assert not locate_module.missing(sent, landing, checks=Checks())
+    assert (len(searches), sleeps) == (3, [7.5, 7.5])
+
+
+def test_waiting_gives_up_at_the_deadline_with_what_was_found(
+    targets: Targets, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent = _sent(targets)
+    clock = iter([100.0, 100.0, 105.0, 111.0])  # start; first poll; second poll; third poll, past 100 + 10
+
+    landing = locate_module.wait_for_landing(
+        boto3.Session(), targets, sent, checks=Checks(), timeout=10, clock=lambda: next(clock), sleep=lambda _: None
+    )
+    assert set(locate_module.missing(sent, landing, checks=Checks())) == set(range(len(sent)))
+    with pytest.raises(StopIteration):  # exactly three polls: the third was past the deadline
+        next(clock)
+
+
+def test_an_archive_written_without_compression_is_read_as_it_is(targets: Targets) -> None:
+    """Firehose gzips only when told to; an uncompressed object has no .gz and is read as plain lines."""
+    boto3.client("s3").create_bucket(Bucket="archive", CreateBucketConfiguration={"LocationConstraint": REGION})
+    archived = dataclasses.replace(targets, archive_bucket="archive")
+    sent = _sent(targets)
+    for partition in {archive_partition(s.record.data) for s in sent} - {None}:
+        here = [s.record.data for s in sent if archive_partition(s.record.data) == partition]
+        boto3.client("s3").put_object(Bucket="archive", Key=f"{partition}part-1", Body=b"\n".join(here))
+    landing = locate(boto3.Session(), archived, sent, checks=Checks(archive=True))
+    assert all(
+        "archive" in landing.places.get(i, set()) for i, s in enumerate(sent) if archive_partition(s.record.data)
+    )

@@ -14,6 +14,7 @@ from moto.iotdata.models import iotdata_backends
 
 from shared.readings.schema import parse_reading
 from shared.synthetic.readings import SyntheticRecord, synthetic_records
+from tools.landing.locate import Landing
 from tools.landing.producers import Sent
 from tools.landing.targets import Targets
 from tools.landing.testing import create_landing, stored_item
@@ -150,3 +151,31 @@ def test_where_the_stage_has_the_front_door_the_leg_prints_its_result_and_passes
     assert f"{'published through MQTT':<28}{20:>8}   on {TOPIC}" in out
     assert f"{'  mqtt result':<28}{'PASS' if passes else 'FAIL':>8}" in out
     assert all(json.loads(payload)["synthetic_run"] == "r-mqtt" for _, payload in _published())
+
+
+def test_the_leg_publishes_only_valid_ordinary_readings_of_its_own_run(
+    targets: Targets, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A published message has no stream position, so the leg can only find readings the table stores: no invalid
+    reading, and no anomaly, whose alert it could not match either."""
+    monkeypatch.setattr(smoke_mqtt, "wait_for_landing", lambda *_, **__: Landing())
+    smoke_mqtt.check_mqtt(boto3.Session(), targets, topic=TOPIC, run_id="run-7", count=200, timeout=0)
+    published = [json.loads(payload) for _, payload in _published()]
+    assert len(published) == 200
+    assert {document["synthetic_run"] for document in published} == {"run-7-mqtt"}
+    for _, payload in _published():
+        reading = parse_reading(payload, now=datetime.now(UTC))
+        assert not stored_item(reading)["anomaly"]["BOOL"]
+
+
+def test_the_leg_names_at_most_twenty_missing_readings(targets: Targets, capsys: pytest.CaptureFixture[str]) -> None:
+    text, ok = smoke_mqtt.check_mqtt(boto3.Session(), targets, topic=TOPIC, run_id="r", count=25, timeout=0)
+    assert not ok
+    lines = text.splitlines()
+    assert lines[:3] == [
+        f"{'published through MQTT':<28}{25:>8}   on {TOPIC}",
+        f"{'  in readings table':<28}{0:>8}",
+        f"{'  mqtt result':<28}{'FAIL':>8}",
+    ]
+    assert len(lines) == 3 + 20
+    assert all(line.startswith("  missing from the table: reading r-mqtt-") for line in lines[3:])

@@ -89,3 +89,9 @@ def test_main_fails_naming_every_problem_with_the_stage(capsys: pytest.CaptureFi
         "stage dev: ARCHIVE_RAWBUCKETNAME: missing",
     ]
     assert captured.out == ""
+
+
+def test_main_without_the_stages_name_still_names_every_problem(capsys: pytest.CaptureFixture[str]) -> None:
+    environment = {key: value for key, value in GOOD.items() if key not in ("STAGE_NAME", "INGEST_STREAMNAME")}
+    assert main(environment) == 1
+    assert capsys.readouterr().err.splitlines() == ["stage ?: INGEST_STREAMNAME: missing"]
