@@ -74,8 +74,9 @@ secrets: install ## detect-secrets over every tracked file; a finding not in .se
 synth: install ## cdk synth of the pipeline and every stage into cdk.out (fails on any nag finding)
 	$(CDK) synth --quiet --output $(ASSEMBLY)
 
-docs: synth ## regenerate the diagram in docs/architecture.md from the synthesized dev stage
+docs: synth ## regenerate docs/architecture.md's diagram (the synthesized dev stage) and docs/command-lines.md (every --help)
 	$(BIN)/python -m tools.reports.architecture_diagram --assembly-dir $(ASSEMBLY) --stage dev --doc docs/architecture.md
+	$(BIN)/python -m tools.reports.command_lines
 
 nag-report: install ## write reports/nag-report.md: packs, findings by rule and stack, acknowledgements
 	$(BIN)/python -m tools.reports.nag_report --assembly-dir $(ASSEMBLY) --output $(REPORTS)/nag-report.md

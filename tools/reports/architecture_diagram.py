@@ -523,7 +523,11 @@ def _read_document(path: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.reports.architecture_diagram",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--assembly-dir", type=Path, default=Path("cdk.out"), help="synthesized cloud assembly")
     parser.add_argument("--stage", default=DEFAULT_STAGE, help=f"stage to draw (default: {DEFAULT_STAGE})")
     parser.add_argument("--doc", type=Path, default=Path("docs/architecture.md"), help="Markdown file with the markers")

@@ -31,7 +31,11 @@ class Finding:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.reports.nag_report",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
         "--assembly-dir", type=Path, default=Path("cdk.out"), help="where to synthesize (default: cdk.out)"
     )

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from shared.synthetic.readings import synthetic_records
+from tools.common.testing import documented_help, printed_help
 from tools.landing.locate import Landing
 from tools.landing.producers import Sent
 from tools.local import run
@@ -165,3 +166,7 @@ def test_the_summary_adds_throughput_the_loops_counters_and_the_latency_percenti
     assert lines[2] == f"{'firehose':<28}{'10':>8}   records archived, 0 to the error prefix, 1 objects"
     assert lines[3].startswith(f"{'invocations':<28}{'3':>8}   (function errors 0")
     assert lines[4] == f"{'end-to-end latency':<28}{'':>8}   p50 100 ms, p99 199 ms (put to stored)"
+
+
+def test_the_help_is_what_docs_command_lines_shows(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert printed_help(run.main, monkeypatch) == documented_help("tools.local.run")

@@ -13,6 +13,7 @@ import pytest
 
 from services.iot_archive import contract as archive
 from shared.synthetic.readings import SyntheticRecord
+from tools.common.testing import documented_help, printed_help
 from tools.operations import replay
 from tools.operations.replay import Problem, Summary, archive_records, main, partition_hours
 from tools.operations.tests.stage import (
@@ -353,3 +354,7 @@ def test_help_says_why_replaying_is_safe(capsys: pytest.CaptureFixture[str]) -> 
 def test_problem_names_object_and_position() -> None:
     assert str(Problem("k", "line 3", "no timestamp")) == "k line 3: no timestamp"
     assert str(Problem("k", None, "could not be read (AccessDenied)")) == "k: could not be read (AccessDenied)"
+
+
+def test_the_help_is_what_docs_command_lines_shows(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert printed_help(main, monkeypatch) == documented_help("tools.operations.replay")

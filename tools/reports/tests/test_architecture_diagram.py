@@ -10,6 +10,7 @@ import pytest
 
 from shared.repository import REPO_ROOT
 from shared.testing.templates import arn, objects_in, ref
+from tools.common.testing import documented_help, printed_help
 from tools.reports.architecture_diagram import (
     DIAGRAM_BEGIN,
     DIAGRAM_END,
@@ -538,3 +539,7 @@ def test_docs_architecture_shows_the_diagram_of_the_synthesized_dev_stage(app: A
     assert updated_document(document, assembly_dir=assembly_dir, stage="dev") == document, (
         "docs/architecture.md is stale: run make docs"
     )
+
+
+def test_the_help_is_what_docs_command_lines_shows(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert printed_help(main, monkeypatch) == documented_help("tools.reports.architecture_diagram")

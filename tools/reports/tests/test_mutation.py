@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tools.common.testing import documented_help, printed_help
 from tools.reports import mutation
 from tools.reports.mutation import Area, Score, area_pyproject, load_areas, render
 
@@ -130,3 +131,7 @@ def test_the_areas_command_lists_each_area_with_its_modules(capsys: pytest.Captu
     first = capsys.readouterr().out.splitlines()[0].split()
     assert first[0] == "processor"
     assert "services/iot_processor/runtime/*.py" in first[1:]
+
+
+def test_the_help_is_what_docs_command_lines_shows(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert printed_help(mutation.main, monkeypatch) == documented_help("tools.reports.mutation")

@@ -11,6 +11,7 @@ import pytest
 from moto import mock_aws
 
 from tools.common import aws_session
+from tools.common.testing import documented_help, printed_help
 from tools.steps import bake as bake_cli
 from tools.steps.bake import AlarmNotFoundError, bake
 
@@ -232,3 +233,7 @@ def test_bad_arguments_exit_2_naming_what_is_wrong(
         bake_cli.main(arguments, environment=environment)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_help_is_what_docs_command_lines_shows(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert printed_help(bake_cli.main, monkeypatch) == documented_help("tools.steps.bake")

@@ -13,6 +13,7 @@ import pytest
 from moto import mock_aws
 
 from tools.common import aws_session
+from tools.common.testing import documented_help, printed_help
 from tools.steps import change_report
 from tools.steps.change_report import ChangeKind, Concern, ReplacementSpec, compare, main
 
@@ -188,3 +189,7 @@ def test_main_reads_the_deployed_stacks_through_the_role_the_pipeline_names(
     assert "# Change report: deployed -> " in printed
     assert "Threshold (1 -> 5)" in printed
     assert "## iot-prod-archive (new)" in printed  # not deployed yet: every resource is new
+
+
+def test_the_help_is_what_docs_command_lines_shows(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert printed_help(main, monkeypatch) == documented_help("tools.steps.change_report")

@@ -15,6 +15,7 @@ import pytest
 from moto import mock_aws
 
 from tools.common import aws_session
+from tools.common.testing import documented_help, printed_help
 from tools.steps import smoke_test
 from tools.steps.smoke_test import main
 
@@ -138,3 +139,7 @@ def _template(outputs: dict[str, str]) -> str:
             "Outputs": {key: {"Value": value} for key, value in outputs.items()},
         }
     )
+
+
+def test_the_help_is_what_docs_command_lines_shows(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert printed_help(main, monkeypatch) == documented_help("tools.steps.smoke_test")
