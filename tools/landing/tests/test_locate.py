@@ -16,15 +16,14 @@ import pytest
 from moto import mock_aws
 
 from services.iot_archive import contract as archive
-from services.iot_processor.contract import StreamPosition, quarantine_key
-from shared.readings.schema import InvalidReadingError, Reason, parse_reading
+from shared.readings.schema import Reason
 from shared.synthetic.readings import SyntheticRecord, synthetic_records
 from tools.landing import locate as locate_module
 from tools.landing.locate import AlertInbox, Checks, archive_partition, locate, stored_items
 from tools.landing.producers import Sent, put_records
 from tools.landing.report import report
 from tools.landing.targets import MissingOutputError, Targets
-from tools.landing.testing import create_landing, stored_item
+from tools.landing.testing import create_landing, land
 
 REGION: Final = "eu-west-1"
 
@@ -45,26 +44,8 @@ def _sent(targets: Targets) -> list[Sent]:
 
 
 def _land(targets: Targets, sent: list[Sent], *, skip: int | None = None, wrong_reason: int | None = None) -> None:
-    """Write what the processor would have written for each record (except ``skip``)."""
-    dynamodb, s3 = boto3.client("dynamodb"), boto3.client("s3")
-    for index, item in enumerate(sent):
-        if index == skip:
-            continue
-        now = datetime.fromtimestamp(item.put_at, tz=UTC)
-        try:
-            reading = parse_reading(item.record.data, now=now)
-        except InvalidReadingError as problem:
-            position = StreamPosition(
-                shard_id=item.shard_id, sequence_number=item.sequence_number, partition_key="", arrival=now
-            )
-            reason = "not_json" if index == wrong_reason else str(problem.reason)
-            s3.put_object(
-                Bucket=targets.processed_bucket,
-                Key=quarantine_key(position),
-                Body=json.dumps({"reason": reason}).encode(),
-            )
-            continue
-        dynamodb.put_item(TableName=targets.table_name, Item=stored_item(reading))
+    """The table and the quarantine as the processor would leave them (no archive or alerts unless targeted)."""
+    land(targets, sent, skip=frozenset() if skip is None else frozenset({skip}), wrong_reason=wrong_reason)
 
 
 def test_a_complete_landing_passes(targets: Targets) -> None:

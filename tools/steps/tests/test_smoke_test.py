@@ -6,6 +6,7 @@ deployed stage, passing and failing, in tests/test_steps_on_the_local_stage.py.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +17,8 @@ from moto import mock_aws
 
 from tools.common import aws_session
 from tools.common.testing import documented_help, printed_help
+from tools.landing.producers import put_records as real_put_records
+from tools.landing.testing import create_landing, land
 from tools.steps import smoke_test
 from tools.steps.smoke_test import main
 
@@ -143,3 +146,121 @@ def _template(outputs: dict[str, str]) -> str:
 
 def test_the_help_is_what_docs_command_lines_shows(monkeypatch: pytest.MonkeyPatch) -> None:
     assert printed_help(main, monkeypatch) == documented_help("tools.steps.smoke_test")
+
+
+# --- the whole command on moto; the stage's processor, Firehose and alert topic played by tools/landing/testing ---
+
+
+@pytest.fixture
+def stage(aws: list[str | None], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """A stage's landing places on moto, the variables the pipeline would pass for them, and what the stage does with
+    what is put: everything lands, but for the indices listed in ``stage["lose"]``."""
+    landing = create_landing(region="eu-west-1")
+    boto3.client("kinesis").create_stream(StreamName=landing.stream_name, ShardCount=2)
+    boto3.client("s3").create_bucket(Bucket="raw", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    inbox = boto3.client("sqs").create_queue(QueueName="alert-inbox")["QueueUrl"]
+    targets = dataclasses.replace(landing, archive_bucket="raw", alert_inbox_url=inbox)
+    state: dict[str, Any] = {"lose": frozenset(), "sent": []}
+
+    def put_then_land(kinesis: Any, stream_name: str, records: Any, **options: Any) -> Any:
+        sent = real_put_records(kinesis, stream_name, records, **{**options, "progress": False})
+        land(targets, sent, skip=state["lose"])
+        state["sent"] = sent
+        return sent
+
+    monkeypatch.setattr(smoke_test, "put_records", put_then_land)
+    state["environment"] = {
+        "INGEST_SMOKETESTROLEARN": ROLE,
+        "INGEST_STREAMNAME": targets.stream_name,
+        "INGEST_TABLENAME": targets.table_name,
+        "INGEST_PROCESSEDBUCKETNAME": targets.processed_bucket,
+        "INGEST_FAILUREBUCKETNAME": targets.failure_bucket,
+        "INGEST_ALERTINBOXURL": inbox,
+        "ARCHIVE_RAWBUCKETNAME": "raw",
+    }
+    return state
+
+
+def test_the_smoke_test_passes_when_every_reading_landed_where_it_belongs(
+    stage: dict[str, Any], aws: list[str | None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    arguments = [
+        "--from-environment",
+        "--skip-mqtt",
+        "--records",
+        "100",
+        "--anomaly-share",
+        "0.1",
+        "--invalid-share",
+        "0.2",
+    ]
+    assert main(arguments, environment=stage["environment"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("run smoke-")
+    assert out[0].endswith(": putting 100 records to readings")
+    assert out[1] == f"{'records put':<28}{100:>8}   (normal 70, anomalies 10, invalid 20)"
+    assert f"{'in readings table':<28}{80:>8}" in out
+    assert f"{'  alerted':<28}{10:>8}" in out
+    assert f"{'in raw archive':<28}{100:>8}" in out
+    assert out[-1] == f"{'result':<28}{'PASS':>8}"
+    assert aws == [ROLE]
+    run_ids = {json.loads(s.record.data)["synthetic_run"] for s in stage["sent"] if s.record.reading_id}
+    (run_id,) = run_ids
+    assert run_id.startswith("smoke-")  # the alert inbox admits smoke- runs only
+
+
+def test_a_reading_that_did_not_land_fails_the_smoke_test_naming_it(
+    stage: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    stage["lose"] = frozenset({0})
+    arguments = ["--from-environment", "--skip-mqtt", "--records", "30", "--invalid-share", "0", "--timeout", "0.01"]
+    assert main(arguments, environment=stage["environment"]) == 1
+    out = capsys.readouterr().out
+    lost = stage["sent"][0].record
+    assert f"  missing from archive, table: reading {lost.reading_id} sensor {lost.sensor_id}" in out
+    assert f"{'result':<28}{'FAIL':>8}" in out.splitlines()
+
+
+@pytest.mark.parametrize(("mqtt", "exit_code"), [(True, 0), (False, 1)])
+def test_the_mqtt_leg_decides_the_exit_too(
+    stage: dict[str, Any], monkeypatch: pytest.MonkeyPatch, mqtt: bool, exit_code: int
+) -> None:
+    legs: list[dict[str, Any]] = []
+
+    def mqtt_leg(session: Any, targets: Any, **arguments: Any) -> bool:
+        legs.append(arguments)
+        return mqtt
+
+    monkeypatch.setattr(smoke_test, "mqtt_leg", mqtt_leg)
+    assert main(["--from-environment", "--records", "10"], environment=stage["environment"]) == exit_code
+    (leg,) = legs
+    assert leg["stage"] is None
+    assert leg["environment"] == stage["environment"]  # the pipeline's variables name the topic
+    assert leg["run_id"].startswith("smoke-")
+
+
+def test_skip_mqtt_skips_the_leg(stage: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(smoke_test, "mqtt_leg", lambda *_, **__: pytest.fail("the leg ran"))
+    assert main(["--from-environment", "--skip-mqtt", "--records", "10"], environment=stage["environment"]) == 0
+
+
+def test_a_stage_named_is_found_by_its_stacks_and_its_mqtt_leg_by_the_name(
+    stage: dict[str, Any], monkeypatch: pytest.MonkeyPatch, aws: list[str | None]
+) -> None:
+    variables = stage["environment"]
+    ingest = {
+        output: variables[f"INGEST_{output.upper()}"]
+        for output in ("StreamName", "TableName", "ProcessedBucketName", "FailureBucketName", "AlertInboxUrl")
+    }
+    for stack, outputs in {"iot-dev-ingest": ingest, "iot-dev-archive": {"RawBucketName": "raw"}}.items():
+        boto3.client("cloudformation").create_stack(StackName=stack, TemplateBody=_template(outputs))
+    legs: list[dict[str, Any]] = []
+
+    def mqtt_leg(session: Any, targets: Any, **arguments: Any) -> bool:
+        legs.append(arguments)
+        return True
+
+    monkeypatch.setattr(smoke_test, "mqtt_leg", mqtt_leg)
+    assert main(["--stage", "dev", "--records", "10", "--role-arn", ROLE], environment=variables) == 0
+    assert aws == [ROLE]
+    assert [(leg["stage"], leg["environment"]) for leg in legs] == [("dev", None)]
