@@ -338,3 +338,8 @@ def test_an_archive_written_without_compression_is_read_as_it_is(targets: Target
     assert all(
         "archive" in landing.places.get(i, set()) for i, s in enumerate(sent) if archive_partition(s.record.data)
     )
+
+
+@pytest.mark.parametrize("data", [b"[1, 2]", b'"2026-11-30T07:00:00Z"', b"7", b"null"])
+def test_json_that_is_not_an_object_has_no_partition(data: bytes) -> None:
+    assert archive_partition(data) is None

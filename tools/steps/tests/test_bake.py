@@ -17,21 +17,32 @@ from tools.steps.bake import AlarmNotFoundError, bake
 
 
 class ScriptedAlarms:
-    """describe_alarms answering from a script of states, one per call; the last state repeats."""
+    """describe_alarms answering from a script of states, one per call (the last state repeats), as AWS answers:
+    a composite alarm only when CompositeAlarm is among the AlarmTypes asked for, a metric alarm when MetricAlarm is
+    (or no types are given), and only the lists of the types asked for."""
 
-    def __init__(self, *states: str, composite: bool = True) -> None:
+    def __init__(self, *states: str, composite: bool = True, reason: bool = True) -> None:
         self.states = list(states)
         self.calls = 0
         self.composite = composite
+        self.reason = reason
 
-    def describe_alarms(self, **request: Any) -> dict[str, Any]:
-        assert request["AlarmNames"] == ["iot-staging-data-path-unhealthy"]
+    def describe_alarms(self, *, AlarmNames: list[str], AlarmTypes: list[str] | None = None) -> dict[str, Any]:  # noqa: N803 - the SDK's names
+        assert AlarmNames == ["iot-staging-data-path-unhealthy"]
+        types = AlarmTypes or ["MetricAlarm"]
+        response: dict[str, Any] = {key: [] for kind, key in KINDS.items() if kind in types}
         if not self.states:
-            return {"CompositeAlarms": [], "MetricAlarms": []}
+            return response
         state = self.states[min(self.calls, len(self.states) - 1)]
         self.calls += 1
-        alarm = {"StateValue": state, "StateReason": f"reason {self.calls}"}
-        return {"CompositeAlarms": [alarm] if self.composite else [], "MetricAlarms": [] if self.composite else [alarm]}
+        alarm = {"StateValue": state, **({"StateReason": f"reason {self.calls}"} if self.reason else {})}
+        kind = "CompositeAlarm" if self.composite else "MetricAlarm"
+        if kind in types:
+            response[KINDS[kind]].append(alarm)
+        return response
+
+
+KINDS = {"CompositeAlarm": "CompositeAlarms", "MetricAlarm": "MetricAlarms"}
 
 
 class FakeTime:
@@ -237,3 +248,14 @@ def test_bad_arguments_exit_2_naming_what_is_wrong(
 
 def test_the_help_is_what_docs_command_lines_shows(monkeypatch: pytest.MonkeyPatch) -> None:
     assert printed_help(bake_cli.main, monkeypatch) == documented_help("tools.steps.bake")
+
+
+def test_an_alarm_without_a_reason_fails_the_bake_with_an_empty_one() -> None:
+    result, _ = _bake(ScriptedAlarms("ALARM", reason=False))
+    assert (result.passed, result.reason) == (False, "")
+
+
+@pytest.mark.parametrize("composite", [True, False])
+def test_alarm_state_reads_a_composite_or_a_metric_alarm_by_name(composite: bool) -> None:
+    """DescribeAlarms leaves composite alarms out unless asked for them by type: the bake must ask for both."""
+    assert bake_cli.alarm_state(ScriptedAlarms("OK", composite=composite), ALARM_NAME) == ("OK", "reason 1")
