@@ -208,7 +208,12 @@ class ReadingProcessor:
         try:
             reading = parse_reading(data, now=now)
             stored = StoredReading(reading=reading, severity=severity_of(reading, self._settings.anomaly_bounds))
-            item = item_for(stored, ttl_days=self._settings.ttl_days, index_shards=self._settings.anomaly_index_shards)
+            item = item_for(
+                stored,
+                ttl_days=self._settings.ttl_days,
+                anomaly_ttl_days=self._settings.anomaly_ttl_days,
+                index_shards=self._settings.anomaly_index_shards,
+            )
         except InvalidReadingError as problem:
             return RefusedRecord(position=position, data=data, problem=problem)
         except Exception as error:  # one record's surprise must never fail the batch

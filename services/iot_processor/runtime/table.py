@@ -52,14 +52,18 @@ class StoredReading:
 WireItem = dict[str, dict[str, Any]]  # an item in DynamoDB's own format: {"value": {"N": "21.5"}, ...}
 
 
-def item_for(stored: StoredReading, *, ttl_days: int, index_shards: int) -> WireItem:
+def item_for(stored: StoredReading, *, ttl_days: int, anomaly_ttl_days: int, index_shards: int) -> WireItem:
     """The reading's item, in wire format, built and checked on its own so it can never fail a batch of 25.
+
+    A reading expires ``ttl_days`` after its event time, an anomaly ``anomaly_ttl_days`` after: the anomaly index
+    serves a longer window than the latest-readings query (ADR 0013); a synthetic reading expires after a day.
 
     Numbers are already DynamoDB numbers (the reading contract rounds and bounds them); text must encode as
     UTF-8, which the contract's patterns guarantee and this checks once more, cheaply, where the SDK would fail.
     """
     reading = stored.reading
-    keep_for = SYNTHETIC_TTL if reading.synthetic_run else timedelta(days=ttl_days)
+    days = anomaly_ttl_days if stored.severity is not None else ttl_days
+    keep_for = SYNTHETIC_TTL if reading.synthetic_run else timedelta(days=days)
     text = {
         PARTITION_KEY: reading.sensor_id,
         SORT_KEY: reading.sort_key,

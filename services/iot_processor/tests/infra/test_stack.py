@@ -234,6 +234,7 @@ def test_function_environment_points_at_this_stacks_resources(ingest: IngestTemp
         "WEBHOOK_SECRET_ARN": ref(ingest.secret),
         "ANOMALY_BOUNDS": encode_bounds(config.anomaly_bounds),
         "TTL_DAYS": str(config.table_ttl_days),
+        "ANOMALY_TTL_DAYS": str(config.anomaly_ttl_days),
         "ANOMALY_INDEX_SHARDS": str(config.anomaly_index_shards),
     }
     assert {name: variables.get(name) for name in expected} == expected

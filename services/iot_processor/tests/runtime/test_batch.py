@@ -40,6 +40,7 @@ def _processor() -> ReadingProcessor:
         webhook_secret_arn=None,
         anomaly_bounds=DEFAULT_ANOMALY_BOUNDS,
         ttl_days=7,
+        anomaly_ttl_days=90,
         anomaly_index_shards=4,
     )
     return ReadingProcessor(

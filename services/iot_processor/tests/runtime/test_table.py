@@ -42,7 +42,7 @@ def stored(
 
 
 def item(sensor_id: str = "s-1", **options: Any) -> WireItem:
-    return item_for(stored(sensor_id, **options), ttl_days=7, index_shards=4)
+    return item_for(stored(sensor_id, **options), ttl_days=7, anomaly_ttl_days=7, index_shards=4)
 
 
 def test_a_normal_reading_is_one_item_in_wire_format_outside_the_anomaly_index() -> None:
@@ -71,13 +71,22 @@ def test_an_anomaly_carries_its_severity_and_the_sparse_index_keys() -> None:
 
 @pytest.mark.parametrize("ttl_days", [1, 7, 400])
 def test_an_item_expires_ttl_days_after_its_event_time(ttl_days: int) -> None:
-    expires = item_for(stored(), ttl_days=ttl_days, index_shards=4)["expires_at"]
+    expires = item_for(stored(), ttl_days=ttl_days, anomaly_ttl_days=ttl_days, index_shards=4)["expires_at"]
     assert expires == {"N": str(int(AT.timestamp()) + ttl_days * DAY)}
+
+
+def test_an_anomaly_expires_after_the_anomaly_ttl_and_a_plain_reading_after_the_table_ttl() -> None:
+    plain = item_for(stored(), ttl_days=7, anomaly_ttl_days=90, index_shards=4)
+    anomaly = item_for(stored(severity=Severity.WARNING), ttl_days=7, anomaly_ttl_days=90, index_shards=4)
+    assert plain["expires_at"] == {"N": str(int(AT.timestamp()) + 7 * DAY)}
+    assert anomaly["expires_at"] == {"N": str(int(AT.timestamp()) + 90 * DAY)}
 
 
 def test_a_synthetic_reading_expires_after_one_day_whatever_the_table_ttl() -> None:
     for ttl_days in (7, 400):
-        synthetic = item_for(stored(synthetic_run="smoke-1"), ttl_days=ttl_days, index_shards=4)
+        synthetic = item_for(
+            stored(synthetic_run="smoke-1"), ttl_days=ttl_days, anomaly_ttl_days=ttl_days, index_shards=4
+        )
         assert synthetic["expires_at"] == {"N": str(int(AT.timestamp()) + DAY)}
         assert synthetic["synthetic_run"] == {"S": "smoke-1"}
 
@@ -88,7 +97,9 @@ def test_anomaly_shards_stay_below_the_count_and_spread_over_all_of_them() -> No
     assert {anomaly_shard(reading, 1) for reading in readings} == {0}
     assert anomaly_shard(readings[0], 16) == anomaly_shard(readings[0], 16)  # stable: a retry lands on the same shard
     partitions = {
-        item_for(stored(f"s-{i}", severity=Severity.WARNING), ttl_days=7, index_shards=12)["anomaly_partition"]["S"]
+        item_for(stored(f"s-{i}", severity=Severity.WARNING), ttl_days=7, anomaly_ttl_days=7, index_shards=12)[
+            "anomaly_partition"
+        ]["S"]
         for i in range(300)
     }
     assert "temperature#11" in partitions  # two digits, up to shards - 1
