@@ -106,11 +106,7 @@ def utilisations(config: IngestConfig, load: Load | None = None) -> list[Utilisa
     cut = batching(config, readings_per_second=load.readings_per_second, shards=shards)
     partitions, arrival, per_invocation = cut.lanes, cut.arrival, cut.per_invocation
     fill_seconds = config.batch_size / arrival
-    warm = (
-        f"warm throughput {config.warm_write_units_per_second:,} WCU/s (the index has its own, set to the same)"
-        if config.warm_write_units_per_second
-        else f"on-demand start {ON_DEMAND_INITIAL_WRITE_UNITS:,} WCU/s, no warm throughput set"
-    )
+    table_writes, index_writes = _write_capacities(config)
     return [
         Utilisation(
             name="kinesis shard writes: records",
@@ -158,18 +154,19 @@ def utilisations(config: IngestConfig, load: Load | None = None) -> list[Utilisa
                 f"{config.max_batching_window_seconds} s window sends ~{per_invocation:,.0f} per invocation"
             ),
         ),
-        *(
-            Utilisation(
-                name=name,
-                demand=load.readings_per_second,
-                capacity=config.warm_write_units_per_second or ON_DEMAND_INITIAL_WRITE_UNITS,
-                unit="WCU/s",
-                basis=f"{why}; {warm}",
-            )
-            for name, why in (
-                ("dynamodb table writes", "one item of <= 1 KB per reading"),
-                ("dynamodb anomalies_by_type index writes", "worst case: every reading an anomaly in the sparse index"),
-            )
+        Utilisation(
+            name="dynamodb table writes",
+            demand=load.readings_per_second,
+            capacity=table_writes[0],
+            unit="WCU/s",
+            basis=f"one item of <= 1 KB per reading; {table_writes[1]}",
+        ),
+        Utilisation(
+            name="dynamodb anomalies_by_type index writes",
+            demand=load.readings_per_second,
+            capacity=index_writes[0],
+            unit="WCU/s",
+            basis=f"worst case: every reading an anomaly in the sparse index; {index_writes[1]}",
         ),
         Utilisation(
             name="dynamodb busiest sensor partition key",
@@ -189,6 +186,26 @@ def utilisations(config: IngestConfig, load: Load | None = None) -> list[Utilisa
             ),
         ),
     ]
+
+
+def _write_capacities(config: IngestConfig) -> tuple[tuple[int, str], tuple[int, str]]:
+    """The write capacity the table and its anomaly index have, each with why, for the design load."""
+    capacity = config.table_capacity
+    if capacity is not None:
+        # The table's floor is there at once; the index's worst case is met once auto scaling reaches its ceiling
+        # (minutes: until then a storm of anomalies throttles the table's writes and the stream holds the backlog).
+        return (
+            (capacity.writes.min_units, f"provisioned floor (auto scaled up to {capacity.writes.max_units:,})"),
+            (
+                capacity.index_writes.max_units,
+                f"provisioned index auto scaled from {capacity.index_writes.min_units:,} up to this ceiling",
+            ),
+        )
+    if config.warm_write_units_per_second:
+        warm = f"warm throughput {config.warm_write_units_per_second:,} WCU/s (the index has its own, set to the same)"
+        return (config.warm_write_units_per_second, warm), (config.warm_write_units_per_second, warm)
+    start = f"on-demand start {ON_DEMAND_INITIAL_WRITE_UNITS:,} WCU/s, no warm throughput set"
+    return (ON_DEMAND_INITIAL_WRITE_UNITS, start), (ON_DEMAND_INITIAL_WRITE_UNITS, start)
 
 
 def render(rows: Sequence[Utilisation]) -> str:

@@ -105,7 +105,10 @@ class StageResources:
 
     kms_keys: int = 4  # the stream's, the storage's, the archive's and the ops topic's
     secrets: int = 1  # the alert webhook's
-    alarms: int = 13  # the observability stack's and the three CodeDeploy watches
+    # Alarm metrics (a metric-math alarm bills each metric it reads): the observability stack's alarms and the three
+    # CodeDeploy watches; a provisioned table adds its two auto scaling ceilings.
+    alarm_metrics: int = 13
+    capacity_alarm_metrics: int = 2
     composite_alarms: int = 1
     dashboards: int = 1
 
@@ -177,6 +180,12 @@ def monthly_bill(
         resources=resources or StageResources(),
     )
     return Bill(stage=stage.name, processor=processor.name, load=load, lines=tuple(costing.lines()))
+
+
+def monthly_budget_usd(stage: StageConfig, prices: PriceList) -> int:
+    """The stage's AWS Budget: the model's monthly figure at its expected load, plus its configured margin."""
+    expected = monthly_bill(stage, stage.expected_load, prices).monthly_usd
+    return math.ceil(expected * (1 + stage.observability.budget_margin_percent / 100))
 
 
 def pipeline_bill(prices: PriceList, usage: PipelineUsage | None = None) -> tuple[Line, ...]:
@@ -583,7 +592,15 @@ class _Costing:
             "cloudwatch_log_storage",
             f"kept {self.assume.processor_log_retention_days} d",
         )
-        yield self._line("cloudwatch", "alarms", r.alarms, "cloudwatch_alarm", "one metric each")
+        provisioned = self.stage.ingest.table_capacity is not None
+        alarms = r.alarm_metrics + (r.capacity_alarm_metrics if provisioned else 0)
+        yield self._line(
+            "cloudwatch",
+            "alarms",
+            alarms,
+            "cloudwatch_alarm",
+            "billed per metric" + (", the table's auto scaling ceilings included" if provisioned else ""),
+        )
         yield self._line(
             "cloudwatch", "composite alarms", r.composite_alarms, "cloudwatch_composite_alarm", "data path unhealthy"
         )

@@ -337,7 +337,9 @@ def test_cloudwatch_metrics_logs_alarms_and_dashboard(prod: StageConfig) -> None
     assert line(result, "cloudwatch", "log ingestion").quantity == pytest.approx(ingested)
     assert line(result, "cloudwatch", "log storage").quantity == pytest.approx(ingested * 90 / (730 / 24))
     resources = StageResources()
-    assert line(result, "cloudwatch", "alarms").quantity == resources.alarms
+    on_demand = line(bill(prod, table_capacity=None), "cloudwatch", "alarms")
+    assert on_demand.quantity == resources.alarm_metrics
+    assert line(bill(prod, table_capacity=capacity()), "cloudwatch", "alarms").quantity == resources.alarm_metrics + 2
     assert line(result, "cloudwatch", "composite alarms").quantity == 1
     assert line(result, "cloudwatch", "dashboards").quantity == 1
 

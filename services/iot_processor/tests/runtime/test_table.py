@@ -155,20 +155,20 @@ def test_nothing_to_write_makes_no_call() -> None:
 
 def test_only_the_unprocessed_items_are_sent_again() -> None:
     client = ScriptedDynamoDB({"s-1", "s-2"}, {"s-2"}, set())
-    assert table(client).put_all([item("s-0"), item("s-1"), item("s-2")]) == WriteOutcome()
+    assert table(client).put_all([item("s-0"), item("s-1"), item("s-2")]) == WriteOutcome(throttled=3)
     assert client.requests == [["s-0", "s-1", "s-2"], ["s-1", "s-2"], ["s-2"]]
 
 
 def test_six_attempts_then_the_items_still_unprocessed_are_failed() -> None:
     client = ScriptedDynamoDB(*[{"s-1"}] * 6)
     outcome = table(client).put_all([item("s-0"), item("s-1")])
-    assert outcome == WriteOutcome(failed=keys("s-1"))
+    assert outcome == WriteOutcome(failed=keys("s-1"), throttled=5)
     assert len(client.requests) == 6
 
 
 def test_success_at_the_last_attempt_fails_nothing() -> None:
     client = ScriptedDynamoDB(*[{"s-1"}] * 5)
-    assert table(client).put_all([item("s-0"), item("s-1")]) == WriteOutcome()
+    assert table(client).put_all([item("s-0"), item("s-1")]) == WriteOutcome(throttled=5)
     assert len(client.requests) == 6
 
 
@@ -187,9 +187,55 @@ def test_backoff_doubles_with_full_jitter(monkeypatch: pytest.MonkeyPatch) -> No
     assert slept == [0.1, 0.2, 0.4, 0.8, 1.6]
 
 
+class Invocation:
+    """An invocation's clock: the table's sleeps pass its time, ``time_left`` reads what remains."""
+
+    def __init__(self, seconds: float) -> None:
+        self.remaining = seconds
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.remaining -= seconds
+
+    def time_left(self) -> float:
+        return self.remaining
+
+
+def test_with_time_left_throttled_writes_are_retried_past_the_attempts_until_they_land(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(random, "uniform", lambda low, high: high)
+    invocation = Invocation(120)
+    client = ScriptedDynamoDB(*[{"s-1"}] * 20, set())  # throttled 20 times: far past the 6 attempts
+    outcome = table(client, sleep=invocation.sleep).put_all([item("s-0"), item("s-1")], time_left=invocation.time_left)
+    assert outcome == WriteOutcome(throttled=20)
+    assert len(client.requests) == 21
+    assert max(invocation.slept) == 2.0  # the backoff stops doubling at its ceiling
+    assert invocation.slept[:5] == [0.1, 0.2, 0.4, 0.8, 1.6]
+
+
+def test_with_time_left_retries_stop_at_the_reserve_and_report_what_is_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(random, "uniform", lambda low, high: high)
+    invocation = Invocation(30)
+    client = ScriptedDynamoDB(*[{"s-1"}] * 100)
+    outcome = table(client, sleep=invocation.sleep).put_all([item("s-0"), item("s-1")], time_left=invocation.time_left)
+    assert outcome.failed == keys("s-1")
+    # Retried while more than the 20 s reserve remained: 0.1 + ... + 1.6 s, then 2 s steps from 26.9 s down to 20.9 s.
+    assert invocation.remaining == pytest.approx(30 - 3.1 - 4 * 2.0)
+    assert 20 - 2.0 < invocation.remaining <= 20 + 2.0
+    assert outcome.throttled == len(client.requests) - 1
+
+
+def test_without_time_left_the_reserve_changes_nothing() -> None:
+    client = ScriptedDynamoDB(*[{"s-1"}] * 6)
+    assert table(client).put_all([item("s-1")]).failed == keys("s-1")
+    assert len(client.requests) == 6
+
+
 def test_a_transient_error_is_retried_like_unprocessed_items() -> None:
     client = ScriptedDynamoDB(client_error("ProvisionedThroughputExceededException", "BatchWriteItem"), set())
-    assert table(client).put_all([item("s-0")]) == WriteOutcome()
+    assert table(client).put_all([item("s-0")]) == WriteOutcome(throttled=1)
     assert len(client.requests) == 2
 
 
