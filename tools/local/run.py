@@ -93,11 +93,18 @@ class RunResult:
 
 @contextmanager
 def local_platform(
-    *, log_path: Path, faults: Mapping[str, Any] | None = None, assembly_dir: Path | None = None
+    *,
+    log_path: Path,
+    faults: Mapping[str, Any] | None = None,
+    assembly_dir: Path | None = None,
+    overrides: Mapping[str, str] | None = None,
 ) -> Iterator[LocalPlatform]:
-    """The emulator with the local stage deployed and its local loops running."""
+    """The emulator with the local stage deployed and its local loops running. ``overrides`` change the local stage's
+    settings (``iot.stages.dev.<path>``) and need an ``assembly_dir`` of their own."""
+    if overrides and assembly_dir is None:
+        raise ValueError("a local stage with overrides is synthesized into its own assembly_dir, not the shared cache")
     with embedded_aws(LOCAL_REGION) as emulator:
-        stage_dir = synthesize_local_stage(assembly_dir) if assembly_dir else cached_local_stage()
+        stage_dir = synthesize_local_stage(assembly_dir, overrides) if assembly_dir else cached_local_stage()
         deployed = deploy_stage(
             stage_dir,
             _stack_files(stage_dir),
@@ -121,10 +128,10 @@ def last_put(sent: Sequence[Sent]) -> dict[str, int]:
     return through
 
 
-def synthesize_local_stage(outdir: Path) -> Path:
+def synthesize_local_stage(outdir: Path, overrides: Mapping[str, str] | None = None) -> Path:
     from tools.common.cdk_app import build_from_cdk_json  # noqa: PLC0415 - CDK starts a Node process; only load it here
 
-    app = build_from_cdk_json(outdir=outdir, overrides=LOCAL_OVERRIDES, with_pipeline=False)
+    app = build_from_cdk_json(outdir=outdir, overrides={**LOCAL_OVERRIDES, **(overrides or {})}, with_pipeline=False)
     app.synth()
     return outdir / f"assembly-{LOCAL_STAGE_ID}"
 

@@ -155,7 +155,7 @@ def test_an_item_in_the_index_needs_the_index_capacity_too(dynamodb: Any, clock:
     clock.now += 1
     response = batch(dynamodb, "t", [item(n, kind="k") for n in range(5)] + [item(n) for n in range(5, 10)])
     # The index had 2 units: two indexed items went through; every item outside the index did.
-    assert sorted(unprocessed(response, "t")) == sorted(set(f"p{n:04d}" for n in range(5)) - stored(dynamodb, "t"))
+    assert sorted(unprocessed(response, "t")) == sorted({f"p{n:04d}" for n in range(5)} - stored(dynamodb, "t"))
     assert len(unprocessed(response, "t")) == 3
     assert {f"p{n:04d}" for n in range(5, 10)} <= stored(dynamodb, "t")
 
