@@ -40,7 +40,7 @@ def prod() -> StageConfig:
     return load_stage(committed_context(), "prod")
 
 
-def bill(stage: StageConfig, load: Load = LOAD, processor: Processor = OURS, **ingest: Any) -> Bill:
+def bill(stage: StageConfig, load: Load = LOAD, *, processor: Processor = OURS, **ingest: Any) -> Bill:
     changed = dataclasses.replace(stage, ingest=dataclasses.replace(stage.ingest, **ingest))
     return monthly_bill(changed, load, PRICES, processor=processor)
 
@@ -357,7 +357,7 @@ def test_custom_metrics_on_both_sides_of_the_first_tier(metrics: int, usd_expect
     ],
 )
 def test_xray_records_the_first_invocation_a_second_and_5_percent_of_the_rest(
-    prod: StageConfig, readings_per_second: float, ingest: dict[str, int], traced: float
+    prod: StageConfig, readings_per_second: float, ingest: dict[str, Any], traced: float
 ) -> None:
     found = line(bill(prod, with_load(readings_per_second=readings_per_second), **ingest), "x-ray", "traces recorded")
     assert found.quantity == pytest.approx(traced * MONTH / 1e6)

@@ -310,7 +310,7 @@ def test_table_write_throttles_pages_only_when_the_table_or_its_index_throttle_f
 @pytest.mark.parametrize("symptom", sorted(AT_CEILING))
 def test_auto_scaling_at_its_ceiling_for_15_minutes_is_an_alarm(obs: ObservabilityTemplate, symptom: str) -> None:
     alarm = obs.alarm(symptom)
-    dimensions = [{"Name": "TableName", "Value": obs.parameter("ingest/table-name")}]
+    dimensions: list[dict[str, Any]] = [{"Name": "TableName", "Value": obs.parameter("ingest/table-name")}]
     if symptom.startswith("index"):
         dimensions.append({"Name": "GlobalSecondaryIndexName", "Value": "anomalies_by_type"})
     assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
@@ -318,7 +318,7 @@ def test_auto_scaling_at_its_ceiling_for_15_minutes_is_an_alarm(obs: Observabili
         "ProvisionedWriteCapacityUnits",
         "Maximum",
     )
-    assert sorted(alarm["Dimensions"], key=lambda d: d["Name"]) == sorted(dimensions, key=lambda d: d["Name"])
+    assert sorted(alarm["Dimensions"], key=lambda d: str(d["Name"])) == sorted(dimensions, key=lambda d: str(d["Name"]))
     assert alarm["Threshold"] == AT_CEILING[symptom]
     assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     assert (alarm["Period"], alarm["EvaluationPeriods"]) == (300, 3)
