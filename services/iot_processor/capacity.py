@@ -154,19 +154,22 @@ def utilisations(config: IngestConfig, load: Load | None = None) -> list[Utilisa
                 f"{config.max_batching_window_seconds} s window sends ~{per_invocation:,.0f} per invocation"
             ),
         ),
-        Utilisation(
-            name="dynamodb table writes",
-            demand=load.readings_per_second,
-            capacity=table_writes[0],
-            unit="WCU/s",
-            basis=f"one item of <= 1 KB per reading; {table_writes[1]}",
-        ),
-        Utilisation(
-            name="dynamodb anomalies_by_type index writes",
-            demand=load.readings_per_second,
-            capacity=index_writes[0],
-            unit="WCU/s",
-            basis=f"worst case: every reading an anomaly in the sparse index; {index_writes[1]}",
+        *(
+            Utilisation(
+                name=name,
+                demand=load.readings_per_second,
+                capacity=capacity,
+                unit="WCU/s",
+                basis=f"{why}; {how}",
+            )
+            for name, why, (capacity, how) in (
+                ("dynamodb table writes", "one item of <= 1 KB per reading", table_writes),
+                (
+                    "dynamodb anomalies_by_type index writes",
+                    "worst case: every reading an anomaly in the sparse index",
+                    index_writes,
+                ),
+            )
         ),
         Utilisation(
             name="dynamodb busiest sensor partition key",

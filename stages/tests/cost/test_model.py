@@ -332,7 +332,7 @@ def test_the_seed_publishes_once_per_anomaly_and_emails_follow_subscribers(prod:
 
 def test_cloudwatch_metrics_logs_alarms_and_dashboard(prod: StageConfig) -> None:
     result = bill(prod)
-    assert line(result, "cloudwatch", "custom metrics").quantity == 10
+    assert line(result, "cloudwatch", "custom metrics").quantity == 11  # the processor's ten and Powertools' ColdStart
     ingested = 64 * MONTH * 2048 / GB
     assert line(result, "cloudwatch", "log ingestion").quantity == pytest.approx(ingested)
     assert line(result, "cloudwatch", "log storage").quantity == pytest.approx(ingested * 90 / (730 / 24))
