@@ -18,7 +18,7 @@ DIFF_BASE ?= HEAD~1
 DIFF_WORKTREE := $(REPORTS)/diff-base
 
 .PHONY: help install local test pytest unit test-iot_processor test-iot_archive test-observability lint secrets synth docs nag-report \
-	bench bench-emulator mutation pipeline-synth verify-stage smoke-test bake \
+	bench bench-emulator cost mutation pipeline-synth verify-stage smoke-test bake \
 	change-report diff sbom lock clean
 
 help: ## list the targets
@@ -86,6 +86,9 @@ bench: install ## processor benchmark on moto: throughput, CPU per reading, cold
 
 bench-emulator: install ## what one request costs the embedded emulator and its client: the local run's ceiling
 	$(BIN)/python -m tools.local.benchmarks.emulator --requests 300
+
+cost: install ## what prod costs a month at its expected load (10,000 readings/s), by dimension, beside the seed's design
+	$(BIN)/python -m tools.reports.cost --stage prod
 
 mutation: install ## mutation score by area (mutmut; AREA=<name> for one, resumable): every area's score, every survivor
 ifdef AREA

@@ -187,7 +187,7 @@ def _coerce(hint: Any, value: Any, where: str, errors: list[str]) -> tuple[Any, 
     """Convert one raw value (JSON or a ``-c`` string) to ``hint``; return (value, problem)."""
     origin = get_origin(hint)
     if origin in (typing.Union, types.UnionType) and type(None) in get_args(hint):
-        if value is None:
+        if value is None or value == "null":  # `-c iot.<path>=null` arrives as a string
             return None, None
         (hint,) = [arg for arg in get_args(hint) if arg is not type(None)]
         origin = get_origin(hint)

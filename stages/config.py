@@ -7,13 +7,24 @@ The services own their settings (``services/<service>/config.py``); this module 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from services.iot_archive.config import ArchiveConfig
 from services.iot_processor.config import IngestConfig
 from services.observability.config import ObservabilityConfig
-from shared.config import ConfigError, as_object, aws_account, between, build, checked
+from shared.config import (
+    ConfigError,
+    as_object,
+    aws_account,
+    between,
+    build,
+    checked,
+    positive,
+    raise_if_invalid,
+    section,
+)
 from shared.environment import StageEnvironment
 
 STAGE_ORDER = ("dev", "staging", "prod")
@@ -29,10 +40,29 @@ class DeliveryConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Load:
+    """The load a stage expects: what its budget is computed for (stages/cost/model.py, docs/cost.md)."""
+
+    readings_per_second: float = checked(positive)
+    # The size of one reading as the producer puts it on the stream (one reading per Kinesis record).
+    reading_bytes: int = checked(between(1, 1_000_000))
+    # Shares of all readings: anomalies are valid readings outside their type's bounds; invalid ones are quarantined.
+    anomaly_share: float = checked(between(0, 1))
+    invalid_share: float = checked(between(0, 1))
+
+    def cross_field_errors(self) -> list[str]:
+        if self.anomaly_share + self.invalid_share > 1:
+            return [f"anomalyShare + invalidShare must be at most 1, got {self.anomaly_share + self.invalid_share:g}"]
+        return []
+
+
+@dataclass(frozen=True, kw_only=True)
 class StageConfig(StageEnvironment):
     ingest: IngestConfig
     archive: ArchiveConfig
     observability: ObservabilityConfig
+    # The load the stage's budget is computed for.
+    expected_load: Load
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
 
 
@@ -48,6 +78,20 @@ def build_stages(raw: Any, errors: list[str]) -> tuple[StageConfig, ...]:
             stages.append(stage)
         errors.extend(f"stage {name!r}: {error}" for error in stage_errors)
     return tuple(sorted(stages, key=lambda s: STAGE_ORDER.index(s.name) if s.name in STAGE_ORDER else len(STAGE_ORDER)))
+
+
+def load_stage(context: Mapping[str, Any], name: str) -> StageConfig:
+    """Stage ``name`` of ``iot.stages`` (overrides applied), or a ConfigError naming every bad field."""
+    return stage_from(as_object(section(context, "stages", name), f"stages.{name}"), name=name)
+
+
+def stage_from(raw: Mapping[str, Any], *, name: str) -> StageConfig:
+    """A stage built from its settings as cdk.json holds them; a ConfigError names every bad field."""
+    errors: list[str] = []
+    stage = build(StageConfig, {"name": name, **raw}, f"stages.{name}.", errors)
+    raise_if_invalid(errors)
+    assert isinstance(stage, StageConfig)
+    return stage
 
 
 def sandbox_stage(like: StageConfig, *, account: str) -> StageConfig:

@@ -8,10 +8,13 @@ from constructs import Construct
 from services.iot_archive.infra.stack import ArchiveStack
 from services.iot_processor.config import RollbackThresholds
 from services.iot_processor.infra.stack import IngestStack
+from services.observability.infra.alarms import WriteCeilings
 from services.observability.infra.stack import ObservabilityStack
 from shared.infra.naming import output_variable
 from shared.infra.service import ServiceStack
 from stages.config import StageConfig
+from stages.cost.model import monthly_budget_usd
+from stages.cost.prices import load_prices
 
 
 class IotStage(Stage):
@@ -37,6 +40,9 @@ class IotStage(Stage):
             environment=config,
             config=config.observability,
             firehose_buffer_interval=Duration.seconds(config.archive.buffer_interval_seconds),
+            write_ceilings=_write_ceilings(config),
+            # What the cost model says the stage costs at its expected load, plus the ops team's margin.
+            monthly_budget_usd=monthly_budget_usd(config, load_prices()),
         )
         # Values flow through SSM parameters, not exports, so the deploy order has to be explicit.
         self.archive.add_stack_dependency(self.ingest, "reads the stream parameters the ingest stack publishes")
@@ -53,3 +59,11 @@ class IotStage(Stage):
             for stack in self.service_stacks
             for output_id, output in stack.outputs.items()
         }
+
+
+def _write_ceilings(config: StageConfig) -> WriteCeilings | None:
+    """The provisioned table's auto scaling ceilings, which the observability stack's alarms watch."""
+    capacity = config.ingest.table_capacity
+    if capacity is None:
+        return None
+    return WriteCeilings(table=capacity.writes.max_units, index=capacity.index_writes.max_units)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import pytest
 from aws_cdk import Stack
 from aws_cdk.assertions import Match, Template
 
+from stages.cost.model import StageResources, monthly_bill
+from stages.cost.prices import load_prices
 from stages.iot_stage import IotStage
 
 pytestmark = pytest.mark.synth  # reads the synthesized app: not in `make unit`
@@ -131,3 +134,55 @@ def test_every_ssm_parameter_a_stack_reads_is_written_by_an_earlier_stack_of_its
         name = stage.config.name
         assert {f"/iot/{name}/ingest/stream-arn", f"/iot/{name}/archive/raw-bucket-name"} <= written.keys()
         assert all(parameter.startswith(f"/iot/{name}/") for parameter in written)
+
+
+def test_each_stages_budget_is_the_cost_models_figure_for_its_expected_load(stages: list[IotStage]) -> None:
+    prices = load_prices()
+    amounts = {}
+    for stage in stages:
+        (budget,) = Template.from_stack(stage.observability).find_resources("AWS::Budgets::Budget").values()
+        amounts[stage.config.name] = budget["Properties"]["Budget"]["BudgetLimit"]["Amount"]
+        expected = monthly_bill(stage.config, stage.config.expected_load, prices).monthly_usd
+        margin = stage.config.observability.budget_margin_percent
+        assert amounts[stage.config.name] == math.ceil(expected * (1 + margin / 100))
+    assert amounts["dev"] < amounts["staging"] < amounts["prod"]
+
+
+def test_the_auto_scaling_ceiling_alarms_watch_the_provisioned_tables_ceilings(stages: list[IotStage]) -> None:
+    for stage in stages:
+        alarms = {
+            alarm["Properties"]["AlarmName"]: alarm["Properties"]
+            for alarm in Template.from_stack(stage.observability).find_resources("AWS::CloudWatch::Alarm").values()
+        }
+        capacity = stage.config.ingest.table_capacity
+        ceilings = {name: alarms[name]["Threshold"] for name in alarms if name.endswith("-write-capacity-at-max")}
+        if capacity is None:
+            assert ceilings == {}
+        else:
+            assert ceilings == {
+                f"iot-{stage.config.name}-table-write-capacity-at-max": capacity.writes.max_units,
+                f"iot-{stage.config.name}-index-write-capacity-at-max": capacity.index_writes.max_units,
+            }
+
+
+def test_the_cost_model_counts_what_the_stage_templates_hold(stages: list[IotStage]) -> None:
+    """The fixed resources the model bills (StageResources) are the ones each stage's templates declare."""
+    resources = StageResources()
+    for stage in stages:
+        templates = [Template.from_stack(stack) for stack in stage.service_stacks]
+
+        def count(resource_type: str, templates: list[Template] = templates) -> int:
+            return sum(len(template.find_resources(resource_type)) for template in templates)
+
+        alarm_metrics = sum(
+            len([query for query in alarm["Properties"].get("Metrics", []) if "MetricStat" in query]) or 1
+            for template in templates
+            for alarm in template.find_resources("AWS::CloudWatch::Alarm").values()
+        )
+        provisioned = stage.config.ingest.table_capacity is not None
+        expected_alarms = resources.alarm_metrics + (resources.capacity_alarm_metrics if provisioned else 0)
+        assert alarm_metrics == expected_alarms, stage.config.name
+        assert count("AWS::KMS::Key") == resources.kms_keys
+        assert count("AWS::SecretsManager::Secret") == resources.secrets
+        assert count("AWS::CloudWatch::CompositeAlarm") == resources.composite_alarms
+        assert count("AWS::CloudWatch::Dashboard") == resources.dashboards

@@ -7,6 +7,7 @@ docs/capacity.md quotes (``prod`` by default, read from cdk.json).
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ ON_DEMAND_INITIAL_WRITE_UNITS = 4000
 MEASURED_SECONDS_PER_READING = 0.0005
 # At most this share of any limit may be used at the design load: 30 % headroom.
 HEADROOM_LIMIT = 0.70
+# An on-demand stream starts with the write capacity of this many shards and adds shards as the load grows.
+ON_DEMAND_INITIAL_SHARDS = 4
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,6 +67,35 @@ class Utilisation:
         return self.share <= HEADROOM_LIMIT
 
 
+@dataclass(frozen=True, kw_only=True)
+class Batching:
+    """How the event source mapping cuts the stream into invocations at a load."""
+
+    lanes: int  # shards x parallelization factor: batches in flight at once, one per lane
+    arrival: float  # readings/s reaching one lane
+    per_invocation: float  # readings in one invocation
+
+
+def shards_at(config: IngestConfig, *, readings_per_second: float, reading_bytes: int) -> int:
+    """The stream's shards: as configured when provisioned; when on demand, as many as the load needs."""
+    if config.stream_mode == "provisioned":
+        return config.shard_count
+    return max(
+        ON_DEMAND_INITIAL_SHARDS,
+        math.ceil(readings_per_second / SHARD_WRITE_RECORDS_PER_SECOND),
+        math.ceil(readings_per_second * reading_bytes / SHARD_WRITE_BYTES_PER_SECOND),
+    )
+
+
+def batching(config: IngestConfig, *, readings_per_second: float, shards: int) -> Batching:
+    lanes = shards * config.parallelization_factor
+    arrival = readings_per_second / lanes
+    # A batch goes when full or when the window closes; without a window, after the next poll (~1 s). A lane that
+    # receives less than a reading per window is invoked once per reading.
+    per_invocation = min(config.batch_size, max(1.0, arrival * max(config.max_batching_window_seconds, 1)))
+    return Batching(lanes=lanes, arrival=arrival, per_invocation=per_invocation)
+
+
 def utilisations(config: IngestConfig, load: Load | None = None) -> list[Utilisation]:
     """Every limit the design load meets on the ingest path, for a provisioned stream."""
     if config.stream_mode != "provisioned":
@@ -71,16 +103,10 @@ def utilisations(config: IngestConfig, load: Load | None = None) -> list[Utilisa
     load = load or Load()
     shards = config.shard_count
     bytes_per_second = load.readings_per_second * load.reading_bytes
-    partitions = shards * config.parallelization_factor  # concurrent batches: one per shard and PF slot
-    arrival = load.readings_per_second / partitions  # readings/s reaching one of those batches
+    cut = batching(config, readings_per_second=load.readings_per_second, shards=shards)
+    partitions, arrival, per_invocation = cut.lanes, cut.arrival, cut.per_invocation
     fill_seconds = config.batch_size / arrival
-    # A batch goes when full or when the window closes; without a window, after the next poll (~1 s).
-    per_invocation = min(config.batch_size, arrival * max(config.max_batching_window_seconds, 1))
-    warm = (
-        f"warm throughput {config.warm_write_units_per_second:,} WCU/s (the index has its own, set to the same)"
-        if config.warm_write_units_per_second
-        else f"on-demand start {ON_DEMAND_INITIAL_WRITE_UNITS:,} WCU/s, no warm throughput set"
-    )
+    table_writes, index_writes = _write_capacities(config)
     return [
         Utilisation(
             name="kinesis shard writes: records",
@@ -132,13 +158,17 @@ def utilisations(config: IngestConfig, load: Load | None = None) -> list[Utilisa
             Utilisation(
                 name=name,
                 demand=load.readings_per_second,
-                capacity=config.warm_write_units_per_second or ON_DEMAND_INITIAL_WRITE_UNITS,
+                capacity=capacity,
                 unit="WCU/s",
-                basis=f"{why}; {warm}",
+                basis=f"{why}; {how}",
             )
-            for name, why in (
-                ("dynamodb table writes", "one item of <= 1 KB per reading"),
-                ("dynamodb anomalies_by_type index writes", "worst case: every reading an anomaly in the sparse index"),
+            for name, why, (capacity, how) in (
+                ("dynamodb table writes", "one item of <= 1 KB per reading", table_writes),
+                (
+                    "dynamodb anomalies_by_type index writes",
+                    "worst case: every reading an anomaly in the sparse index",
+                    index_writes,
+                ),
             )
         ),
         Utilisation(
@@ -159,6 +189,26 @@ def utilisations(config: IngestConfig, load: Load | None = None) -> list[Utilisa
             ),
         ),
     ]
+
+
+def _write_capacities(config: IngestConfig) -> tuple[tuple[int, str], tuple[int, str]]:
+    """The write capacity the table and its anomaly index have, each with why, for the design load."""
+    capacity = config.table_capacity
+    if capacity is not None:
+        # The table's floor is there at once; the index's worst case is met once auto scaling reaches its ceiling
+        # (minutes: until then a storm of anomalies throttles the table's writes and the stream holds the backlog).
+        return (
+            (capacity.writes.min_units, f"provisioned floor (auto scaled up to {capacity.writes.max_units:,})"),
+            (
+                capacity.index_writes.max_units,
+                f"provisioned index auto scaled from {capacity.index_writes.min_units:,} up to this ceiling",
+            ),
+        )
+    if config.warm_write_units_per_second:
+        warm = f"warm throughput {config.warm_write_units_per_second:,} WCU/s (the index has its own, set to the same)"
+        return (config.warm_write_units_per_second, warm), (config.warm_write_units_per_second, warm)
+    start = f"on-demand start {ON_DEMAND_INITIAL_WRITE_UNITS:,} WCU/s, no warm throughput set"
+    return (ON_DEMAND_INITIAL_WRITE_UNITS, start), (ON_DEMAND_INITIAL_WRITE_UNITS, start)
 
 
 def render(rows: Sequence[Utilisation]) -> str:

@@ -14,6 +14,8 @@ from shared.config import between, checked, emails, non_negative, positive
 from shared.readings.anomalies import DEFAULT_ANOMALY_BOUNDS, AnomalyBounds
 
 StreamMode = Literal["provisioned", "on_demand"]
+# DynamoDB's table classes: Standard, or Standard-IA (storage cheaper, reads and writes dearer).
+TableClass = Literal["standard", "standard_infrequent_access"]
 # CodeDeploy's predefined Lambda deployment configurations (how traffic moves from the old version to the new).
 TrafficShift = Literal[
     "AllAtOnce",
@@ -70,6 +72,36 @@ class RollbackThresholds:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ScaledCapacity:
+    """Provisioned capacity units that auto scaling keeps at ``target_utilization_percent`` of what is consumed,
+    never below ``min_units`` nor above ``max_units``."""
+
+    # The floor: what the table has at once, before auto scaling reacts (it reacts in minutes, docs/capacity.md).
+    min_units: int = checked(between(1, 40000))
+    # The ceiling: auto scaling at it is an alarm (docs/runbooks.md#table-write-capacity-at-max).
+    max_units: int = checked(between(1, 40000))
+    # Consumed / provisioned that auto scaling aims for; at most 70, the capacity model's headroom.
+    target_utilization_percent: int = checked(between(20, 70))
+
+    def cross_field_errors(self) -> list[str]:
+        if self.min_units > self.max_units:
+            return [f"minUnits ({self.min_units}) must not exceed maxUnits ({self.max_units})"]
+        return []
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProvisionedTable:
+    """The readings table in provisioned mode; each capacity is auto scaled between its bounds (ADR 0013)."""
+
+    # The table's writes: one WCU per stored reading of up to 1 KB.
+    writes: ScaledCapacity
+    # The anomaly index's writes: one WCU per anomaly; a throttled index write throttles the table's write too.
+    index_writes: ScaledCapacity
+    # Reads of the table and of the index alike: queries, the smoke test's checks, replays' look-ups.
+    reads: ScaledCapacity
+
+
+@dataclass(frozen=True, kw_only=True)
 class IngestConfig:
     # The readings stream: provisioned shards (with shard_count) or on-demand; how long records stay readable.
     stream_mode: StreamMode
@@ -85,10 +117,15 @@ class IngestConfig:
     reserved_concurrency: int = checked(positive)
     # How CodeDeploy shifts the processor's live alias to a new version; it rolls back on alarm either way.
     traffic_shift: TrafficShift = "AllAtOnce"
-    # The readings table: item expiry, the pre-warmed write throughput (0: on-demand defaults), anomaly index shards.
+    # The readings table: how long a reading stays (an anomaly: anomaly_ttl_days, so the anomaly index keeps them
+    # longer), the pre-warmed write throughput of an on-demand table (0: on-demand defaults), anomaly index shards.
     table_ttl_days: int = checked(positive)
+    anomaly_ttl_days: int = checked(positive)
     warm_write_units_per_second: int = checked(non_negative)
     anomaly_index_shards: int = checked(between(1, 100), default=16)
+    # None: on-demand; otherwise provisioned write and read capacity with auto scaling (ADR 0013).
+    table_capacity: ProvisionedTable | None = None
+    table_class: TableClass = "standard"
     # The processed bucket: processed/ and quarantine/ objects expire after these.
     processed_expiration_days: int = checked(positive)
     quarantine_expiration_days: int = checked(positive)
@@ -99,11 +136,26 @@ class IngestConfig:
     )
     mqtt: MqttConfig = field(default_factory=lambda: MqttConfig(enabled=False))
 
+    @property
+    def provisioned_table(self) -> bool:
+        return self.table_capacity is not None
+
     def cross_field_errors(self) -> list[str]:
+        errors = []
         retention_seconds = self.retention_hours * 3600
         if self.max_record_age_seconds >= retention_seconds:
-            return [
+            errors.append(
                 f"maxRecordAgeSeconds ({self.max_record_age_seconds}) must stay below the stream retention "
                 f"({retention_seconds} s), or records expire before they reach the failure destination"
-            ]
-        return []
+            )
+        if self.anomaly_ttl_days < self.table_ttl_days:
+            errors.append(
+                f"anomalyTtlDays ({self.anomaly_ttl_days}) must be at least tableTtlDays ({self.table_ttl_days}): "
+                "an anomaly is a reading too, and the latest-readings query must find it"
+            )
+        if self.table_capacity is not None and self.warm_write_units_per_second:
+            errors.append(
+                "warmWriteUnitsPerSecond applies to an on-demand table only: a provisioned table has its "
+                "tableCapacity.writes.minUnits from the start"
+            )
+        return errors

@@ -84,6 +84,7 @@ class Metric(StrEnum):
     READINGS_QUARANTINED = "ReadingsQuarantined"
     ANOMALIES_DETECTED = "AnomaliesDetected"
     ALERTS_REFUSED = "AlertsRefused"
+    WRITES_THROTTLED = "WritesThrottled"  # item writes the table throttled and the processor sent again
     READINGS_FAILED = "ReadingsFailed"
     BATCH_DURATION = "BatchDuration"
     WEBHOOK_FAILURES = "WebhookFailures"

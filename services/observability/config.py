@@ -23,6 +23,7 @@ class ObservabilityConfig:
     throttle_threshold: int = checked(positive)
     quarantine_share_threshold: float = checked(between(0, 1))
     freshness_margin_seconds: int = checked(non_negative)
-    # The stage's monthly AWS Budget and the percentages of it that notify.
-    monthly_budget_usd: int = checked(positive)
+    # The stage's monthly AWS Budget is the cost model's figure for the stage's expected load (stages/cost,
+    # docs/cost.md) plus this margin, for what the model leaves out; these percentages of it notify.
+    budget_margin_percent: int = checked(between(0, 500))
     budget_alert_percents: tuple[int, ...] = checked(_budget_percents)

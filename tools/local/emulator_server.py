@@ -16,6 +16,7 @@ import gc
 import io
 import json
 import logging
+import math
 import os
 import signal
 import socket
@@ -24,7 +25,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if __name__ == "__main__":
@@ -40,8 +41,11 @@ from moto.core import responses as moto_responses
 from moto.core.responses import ActionContext, ActionResult, BaseResponse
 from moto.core.serialize import TimestampSerializer
 from moto.core.utils import get_service_model, method_names_from_class
-from moto.dynamodb.exceptions import ItemSizeTooLarge
+from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException, ItemSizeTooLarge
+from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+from moto.dynamodb.models.table import Table
+from moto.dynamodb.responses import DynamoHandler
 from moto.kinesis.models import Record, Shard
 from moto.moto_server import werkzeug_app
 from moto.moto_server.werkzeug_app import (
@@ -176,6 +180,137 @@ def records_after(shard: Shard, last_sequence_id: str, limit: int | None) -> tup
     return found, stop, int((records[newest].created_at - found[-1].created_at) * 1000)
 
 
+# DynamoDB keeps up to five minutes of a provisioned table's unused capacity for bursts.
+BURST_SECONDS = 300
+WRITE_UNIT_BYTES = 1024
+
+
+class ProvisionedThroughputExceeded(DynamodbException):
+    """What DynamoDB answers when a write finds no capacity left (and BatchWriteItem when none of its items did)."""
+
+    error_type = ERROR_TYPE_PREFIX + "ProvisionedThroughputExceededException"
+
+    def __init__(self) -> None:
+        super().__init__(
+            ProvisionedThroughputExceeded.error_type,
+            "The level of configured provisioned throughput for the table was exceeded. Consider increasing your "
+            "provisioning level with the UpdateTable API.",
+        )
+
+
+class TokenBucket:
+    """Write capacity units of one provisioned table or index: ``rate`` a second, with up to ``BURST_SECONDS`` of
+    unused capacity kept; it fills from the table's creation, as capacity unused since then would have."""
+
+    def __init__(self, rate: float, *, since: float, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._at = clock()
+        self.tokens = min(rate * BURST_SECONDS, rate * max(0.0, self._at - since))
+
+    def refill(self, rate: float) -> None:
+        """Add what ``rate`` (the table's capacity now: a change counts from the last write) gave since then."""
+        now = self._clock()
+        self.tokens = min(rate * BURST_SECONDS, self.tokens + (now - self._at) * rate)
+        self._at = now
+
+
+class WriteCapacity:
+    """Provisioned tables' write capacity, spent by the writes the emulator lets through (moto does not throttle).
+
+    An item write costs one unit per KB of the item, on the table and on every global secondary index whose keys
+    it carries; it goes through only when the table and each of those indexes have the units. On-demand tables are
+    never limited.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:  # epoch seconds, as tables' creation times
+        self._clock = clock
+        self._buckets: dict[tuple[str, str | None], TokenBucket] = {}
+        self._lock = threading.Lock()
+
+    def admit(self, table: Table, item: dict[str, Any]) -> bool:
+        """Spend the item's write units and return True, or spend nothing and return False."""
+        if table.billing_mode == "PAY_PER_REQUEST":
+            return True
+        units = math.ceil(item_bytes(item) / WRITE_UNIT_BYTES)
+        throughputs = [(None, table.throughput)] + [
+            (index.name, index.throughput)
+            for index in table.global_indexes
+            if all(key in item for key in index.schema_key_attrs)
+        ]
+        with self._lock:
+            buckets = [self._bucket(table, name, throughput) for name, throughput in throughputs]
+            if any(bucket.tokens < units for bucket in buckets):
+                return False
+            for bucket in buckets:
+                bucket.tokens -= units
+            return True
+
+    def _bucket(self, table: Table, index: str | None, throughput: dict[str, int]) -> TokenBucket:
+        rate = float(throughput["WriteCapacityUnits"])
+        bucket = self._buckets.get((table.name, index))
+        if bucket is None:
+            created = table.created_at.replace(tzinfo=table.created_at.tzinfo or UTC)  # moto's is naive UTC
+            bucket = TokenBucket(rate, since=created.timestamp(), clock=self._clock)
+            self._buckets[(table.name, index)] = bucket
+        bucket.refill(rate)
+        return bucket
+
+
+def item_bytes(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB counts it for capacity: each attribute's name and value."""
+    return sum(len(name.encode()) + DynamoType(value).size() for name, value in item.items())
+
+
+WRITE_CAPACITY = WriteCapacity()
+Handler = Callable[[DynamoHandler], ActionResult]
+
+
+def with_write_capacity(batch_write_item: Handler) -> Handler:
+    """moto's BatchWriteItem, admitting only the puts a provisioned table has capacity for. The rest come back as
+    UnprocessedItems; when none fits, the whole request is refused with ProvisionedThroughputExceededException."""
+
+    def limited(handler: DynamoHandler) -> ActionResult:
+        backend: DynamoDBBackend = handler.dynamodb_backend
+        admitted: dict[str, list[dict[str, Any]]] = {}
+        unprocessed: dict[str, list[dict[str, Any]]] = {}
+        for table_name, requests in handler.body["RequestItems"].items():
+            table = backend.get_table(table_name)
+            for request in requests:
+                put = request.get("PutRequest")
+                fits = put is None or WRITE_CAPACITY.admit(table, put["Item"])  # deletes are not limited
+                (admitted if fits else unprocessed).setdefault(table_name, []).append(request)
+        if not unprocessed:
+            return batch_write_item(handler)
+        if not admitted:
+            raise ProvisionedThroughputExceeded
+        handler.body["RequestItems"] = admitted
+        result = batch_write_item(handler)
+        answer = result.result  # moto's own answer, with UnprocessedItems left empty
+        assert isinstance(answer, dict)
+        answer["UnprocessedItems"] = unprocessed
+        return result
+
+    return limited
+
+
+def with_put_capacity(put_item: Handler) -> Handler:
+    """moto's PutItem, refused with ProvisionedThroughputExceededException when the table has no capacity left."""
+
+    def limited(handler: DynamoHandler) -> ActionResult:
+        table = handler.dynamodb_backend.get_table(handler.body["TableName"])
+        if not WRITE_CAPACITY.admit(table, handler.body["Item"]):
+            raise ProvisionedThroughputExceeded
+        return put_item(handler)
+
+    return limited
+
+
+def install_write_capacity() -> None:
+    """Provisioned tables throttle writes beyond their capacity, as DynamoDB does (ADR 0013's burst test)."""
+    DynamoHandler.batch_write_item = with_write_capacity(DynamoHandler.batch_write_item)  # type: ignore[method-assign,assignment]
+    DynamoHandler.put_item = with_put_capacity(DynamoHandler.put_item)  # type: ignore[method-assign]
+
+
 def install_shortcuts() -> None:
     """Spare the emulator work that changes nothing in what it answers."""
     # moto lists its own package directory on every request to route it; the listing never changes while it runs.
@@ -285,6 +420,7 @@ def reply(document: dict[str, Any]) -> None:
 def main() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
     install_shortcuts()
+    install_write_capacity()
     app = DomainDispatcherApplication(backend_app)
     server = serve(app)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -15,8 +15,11 @@ import importlib
 import json
 import os
 import sys
+import time
 import traceback
 from typing import Any
+
+INVOCATION_SECONDS = 60  # the time an invocation is given here; the deployed function's timeout is longer
 
 
 class Context:
@@ -30,9 +33,11 @@ class Context:
         self.aws_request_id = request_id
         self.log_group_name = f"/aws/lambda/{function_name}"
         self.log_stream_name = "local"
+        self._deadline = time.monotonic() + INVOCATION_SECONDS
 
     def get_remaining_time_in_millis(self) -> int:
-        return 60_000
+        """Counted down from the invocation's start, as Lambda does: code that waits for time must see it pass."""
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 class Faults:

@@ -187,6 +187,7 @@ class LocalPlatform:
         self.targets = Targets.from_outputs(ingest.outputs, archive.outputs)
         mapping = MappingSettings.from_stack(ingest)
         shards = len(shard_ids(boto3.client("kinesis"), mapping.stream_name))
+        self.log_path = log_path
         self._log = log_path.open("a", encoding="utf-8")
         self.function = LocalFunction(
             function_name=mapping.function_name,
@@ -241,6 +242,17 @@ class LocalPlatform:
             check_seconds=check_seconds,
             latencies=[done[s.sequence_number] - s.put_at for s in sent if s.sequence_number in done],
         )
+
+    def metric_total(self, metric: str) -> float:
+        """The processor's EMF metric ``metric``, summed over every document its invocations logged so far (a
+        document holds a list when one flush carried several values)."""
+        self._log.flush()
+        total = 0.0
+        for line in self.log_path.read_text(encoding="utf-8").splitlines():
+            if line.startswith("{") and f'"{metric}"' in line:
+                value = json.loads(line).get(metric, 0)
+                total += sum(value) if isinstance(value, list) else value
+        return total
 
     def forget_round(self) -> None:
         """Drop what the last round tracked per record, so --keep-running holds only one round in memory.

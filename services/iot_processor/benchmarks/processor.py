@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         POWERTOOLS_SERVICE_NAME="processor", POWERTOOLS_METRICS_NAMESPACE="IotPlatform",
         POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_LOG_LEVEL="WARNING", POWERTOOLS_METRICS_DISABLED="true",
         ANOMALY_BOUNDS='{"pressure": {"upper": 150}, "temperature": {"upper": 100}, "vibration": {"upper": 5}}',
-        TTL_DAYS="7", ANOMALY_INDEX_SHARDS="16",
+        TTL_DAYS="7", ANOMALY_TTL_DAYS="7", ANOMALY_INDEX_SHARDS="16",
     )  # fmt: skip
     print_cold_import()
     print_stubbed_comparison(args.readings, args.batch_size, args.repeats)
@@ -188,7 +188,7 @@ def _contract_cpu(payloads: Sequence[bytes]) -> tuple[float, float]:
     decoded = time.process_time()
     for reading in readings:
         stored = StoredReading(reading=reading, severity=severity_of(reading, DEFAULT_ANOMALY_BOUNDS))
-        item_for(stored, ttl_days=7, index_shards=16)
+        item_for(stored, ttl_days=7, anomaly_ttl_days=7, index_shards=16)
     return decoded - started, time.process_time() - decoded
 
 
@@ -239,6 +239,7 @@ def print_worst_case(repeats: int = 5) -> None:
         item_for(
             StoredReading(reading=reading, severity=severity_of(reading, DEFAULT_ANOMALY_BOUNDS)),
             ttl_days=7,
+            anomaly_ttl_days=7,
             index_shards=16,
         )
         return "stored"

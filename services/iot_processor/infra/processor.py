@@ -80,6 +80,7 @@ class ProcessorFunction(Construct):
                 "WEBHOOK_SECRET_ARN": alerts.webhook_secret.secret_arn,
                 "ANOMALY_BOUNDS": encode_bounds(config.anomaly_bounds),
                 "TTL_DAYS": str(config.table_ttl_days),
+                "ANOMALY_TTL_DAYS": str(config.anomaly_ttl_days),
                 "ANOMALY_INDEX_SHARDS": str(config.anomaly_index_shards),
                 "POWERTOOLS_SERVICE_NAME": METRICS_SERVICE,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,

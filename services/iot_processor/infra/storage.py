@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
@@ -41,12 +44,17 @@ class ReadingsStorage(Construct):
             description="Encrypts readings at rest: table, buckets, alert topic",
             removal_policy=removal_policy,
         )
+        capacity = config.table_capacity  # None: on demand
         self.table = dynamodb.Table(
             self,
             "Readings",
             partition_key=dynamodb.Attribute(name=PARTITION_KEY, type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name=SORT_KEY, type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            billing_mode=dynamodb.BillingMode.PROVISIONED if capacity else dynamodb.BillingMode.PAY_PER_REQUEST,
+            # A provisioned table starts at its floors; auto scaling moves it from there (ADR 0013).
+            write_capacity=capacity.writes.min_units if capacity else None,
+            read_capacity=capacity.reads.min_units if capacity else None,
+            table_class=TABLE_CLASSES[config.table_class],
             encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
             encryption_key=self.key,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
@@ -72,7 +80,19 @@ class ReadingsStorage(Construct):
             partition_key=dynamodb.Attribute(name=ANOMALY_PARTITION, type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name=ANOMALY_SORT, type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.ALL,
+            write_capacity=capacity.index_writes.min_units if capacity else None,
+            read_capacity=capacity.reads.min_units if capacity else None,
         )
+        if capacity:
+            for scalable, scaled in (
+                (self.table.auto_scale_write_capacity, capacity.writes),
+                (self.table.auto_scale_read_capacity, capacity.reads),
+                (_index(self.table.auto_scale_global_secondary_index_write_capacity), capacity.index_writes),
+                (_index(self.table.auto_scale_global_secondary_index_read_capacity), capacity.reads),
+            ):
+                scalable(min_capacity=scaled.min_units, max_capacity=scaled.max_units).scale_on_utilization(
+                    target_utilization_percent=scaled.target_utilization_percent
+                )
         logs = access_log_bucket(
             self, "AccessLogs", removal_policy=removal_policy, expiration_days=config.processed_expiration_days
         )
@@ -95,6 +115,19 @@ class ReadingsStorage(Construct):
             removal_policy=removal_policy,
             lifecycle_rules=[_expire("", FAILURE_EXPIRATION_DAYS)],
         )
+
+
+TABLE_CLASSES = {
+    "standard": dynamodb.TableClass.STANDARD,
+    "standard_infrequent_access": dynamodb.TableClass.STANDARD_INFREQUENT_ACCESS,
+}
+
+
+def _index(
+    scale: Callable[..., dynamodb.IScalableTableAttribute],
+) -> Callable[..., dynamodb.IScalableTableAttribute]:
+    """The anomaly index's auto scaling, called as the table's own is."""
+    return functools.partial(scale, ANOMALY_INDEX)
 
 
 def _expire(prefix: str, days: int) -> s3.LifecycleRule:

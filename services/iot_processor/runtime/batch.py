@@ -38,6 +38,7 @@ from services.iot_processor.runtime.table import (
     ReadingKey,
     ReadingsTable,
     StoredReading,
+    TimeLeft,
     WireItem,
     WriteOutcome,
     item_for,
@@ -63,6 +64,7 @@ class BatchOutcome:
     quarantined: int
     anomalies: int
     alerts_refused: int = 0
+    writes_throttled: int = 0
     failed_sequence_numbers: frozenset[str] = field(default_factory=frozenset)
 
     def summary(self) -> dict[str, int]:
@@ -73,6 +75,7 @@ class BatchOutcome:
             "quarantined": self.quarantined,
             "anomalies": self.anomalies,
             "alerts_refused": self.alerts_refused,
+            "writes_throttled": self.writes_throttled,
             "failed": len(self.failed_sequence_numbers),
         }
 
@@ -135,15 +138,18 @@ class ReadingProcessor:
         now = self._clock()
         return [self._judge(position, data, now=now) for position, data in unpacked]
 
-    def settle(self, judgements: Sequence[Judgement], *, started: float) -> BatchOutcome:
+    def settle(
+        self, judgements: Sequence[Judgement], *, started: float, time_left: TimeLeft | None = None
+    ) -> BatchOutcome:
         """Write what the batch judged, in batches; the outcome names the records to retry. ``started`` is the
-        batch's start on ``time.perf_counter``, for its duration metric."""
+        batch's start on ``time.perf_counter``, for its duration metric; ``time_left``, the invocation's remaining
+        seconds, for which throttled table writes are retried (ReadingsTable)."""
         accepted: list[AcceptedRecord] = []
         refused: list[RefusedRecord] = []
         for judgement in judgements:
             for judged in judgement:
                 (accepted if isinstance(judged, AcceptedRecord) else refused).append(judged)  # type: ignore[arg-type]
-        written = self._table.put_all(record.item for record in accepted)
+        written = self._table.put_all((record.item for record in accepted), time_left=time_left)
         if written.failed:
             logger.warning("readings not stored after retries", extra={"count": len(written.failed)})
         refused += [
@@ -178,6 +184,7 @@ class ReadingProcessor:
             quarantined=quarantined,
             anomalies=sum(1 for record in stored if record.stored.severity is not None),
             alerts_refused=len(alerted.rejected),
+            writes_throttled=written.throttled,
             failed_sequence_numbers=frozenset(position.sequence_number for position in retry),
         )
         self._record_metrics(outcome, elapsed_ms=(time.perf_counter() - started) * 1000)
@@ -208,7 +215,12 @@ class ReadingProcessor:
         try:
             reading = parse_reading(data, now=now)
             stored = StoredReading(reading=reading, severity=severity_of(reading, self._settings.anomaly_bounds))
-            item = item_for(stored, ttl_days=self._settings.ttl_days, index_shards=self._settings.anomaly_index_shards)
+            item = item_for(
+                stored,
+                ttl_days=self._settings.ttl_days,
+                anomaly_ttl_days=self._settings.anomaly_ttl_days,
+                index_shards=self._settings.anomaly_index_shards,
+            )
         except InvalidReadingError as problem:
             return RefusedRecord(position=position, data=data, problem=problem)
         except Exception as error:  # one record's surprise must never fail the batch
@@ -258,6 +270,7 @@ class ReadingProcessor:
             Metric.READINGS_QUARANTINED: outcome.quarantined,
             Metric.ANOMALIES_DETECTED: outcome.anomalies,
             Metric.ALERTS_REFUSED: outcome.alerts_refused,
+            Metric.WRITES_THROTTLED: outcome.writes_throttled,
             Metric.READINGS_FAILED: len(outcome.failed_sequence_numbers),
         }
         for name, value in counts.items():
@@ -304,7 +317,12 @@ class ReadingBatchProcessor(BatchProcessor):
         return ("judged", judgement, data)  # settled or failed once the clean step has written the batch
 
     def _clean(self) -> None:
-        self.outcome = self._settle([judgement for _, _, judgement in self._judged], started=self._started)
+        context = getattr(self, "lambda_context", None)  # Powertools sets it when the handler passes its context
+        self.outcome = self._settle(
+            [judgement for _, _, judgement in self._judged],
+            started=self._started,
+            time_left=(lambda: context.get_remaining_time_in_millis() / 1000) if context is not None else None,
+        )
         failed = self.outcome.failed_sequence_numbers
         for data, sequence_number, judgement in self._judged:
             if sequence_number in failed:

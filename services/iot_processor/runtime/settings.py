@@ -23,6 +23,7 @@ class Settings:
     webhook_secret_arn: str | None
     anomaly_bounds: Mapping[str, AnomalyBounds]
     ttl_days: int
+    anomaly_ttl_days: int
     anomaly_index_shards: int
 
     @classmethod
@@ -46,6 +47,7 @@ class Settings:
             webhook_secret_arn=environment.get("WEBHOOK_SECRET_ARN") or None,
             anomaly_bounds=parse_bounds(required("ANOMALY_BOUNDS")),
             ttl_days=positive("TTL_DAYS"),
+            anomaly_ttl_days=positive("ANOMALY_TTL_DAYS"),
             anomaly_index_shards=positive("ANOMALY_INDEX_SHARDS"),
         )
 

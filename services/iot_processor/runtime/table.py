@@ -52,14 +52,18 @@ class StoredReading:
 WireItem = dict[str, dict[str, Any]]  # an item in DynamoDB's own format: {"value": {"N": "21.5"}, ...}
 
 
-def item_for(stored: StoredReading, *, ttl_days: int, index_shards: int) -> WireItem:
+def item_for(stored: StoredReading, *, ttl_days: int, anomaly_ttl_days: int, index_shards: int) -> WireItem:
     """The reading's item, in wire format, built and checked on its own so it can never fail a batch of 25.
+
+    A reading expires ``ttl_days`` after its event time, an anomaly ``anomaly_ttl_days`` after: the anomaly index
+    serves a longer window than the latest-readings query (ADR 0013); a synthetic reading expires after a day.
 
     Numbers are already DynamoDB numbers (the reading contract rounds and bounds them); text must encode as
     UTF-8, which the contract's patterns guarantee and this checks once more, cheaply, where the SDK would fail.
     """
     reading = stored.reading
-    keep_for = SYNTHETIC_TTL if reading.synthetic_run else timedelta(days=ttl_days)
+    days = anomaly_ttl_days if stored.severity is not None else ttl_days
+    keep_for = SYNTHETIC_TTL if reading.synthetic_run else timedelta(days=days)
     text = {
         PARTITION_KEY: reading.sensor_id,
         SORT_KEY: reading.sort_key,
@@ -106,17 +110,34 @@ def key_of(item: WireItem) -> ReadingKey:
 
 @dataclass(frozen=True, kw_only=True)
 class WriteOutcome:
-    """What put_all could not store: ``failed`` is worth retrying, ``rejected`` (key -> the table's reason) is not."""
+    """What put_all could not store: ``failed`` is worth retrying, ``rejected`` (key -> the table's reason) is not.
+    ``throttled``: item writes the table turned away (unprocessed or refused as transient) and that were sent again."""
 
     failed: frozenset[ReadingKey] = frozenset()
     rejected: Mapping[ReadingKey, str] = field(default_factory=dict)
+    throttled: int = 0
 
     def __or__(self, other: WriteOutcome) -> WriteOutcome:
-        return WriteOutcome(failed=self.failed | other.failed, rejected={**self.rejected, **other.rejected})
+        return WriteOutcome(
+            failed=self.failed | other.failed,
+            rejected={**self.rejected, **other.rejected},
+            throttled=self.throttled + other.throttled,
+        )
+
+
+TimeLeft = Callable[[], float]  # seconds left in the invocation
+MAX_DOUBLINGS = 16  # the backoff's ceiling is reached long before; past it 2**attempt would only grow
 
 
 class ReadingsTable:
-    """BatchWriteItem in chunks of 25 with distinct keys; unprocessed items retried with backoff and jitter."""
+    """BatchWriteItem in chunks of 25 with distinct keys; unprocessed items retried with backoff and jitter.
+
+    A chunk gets ``max_attempts``, and with ``time_left`` (the invocation's remaining seconds) more for as long as more
+    than ``reserve_seconds`` remain: a provisioned table throttles a burst above its capacity by design, and waiting
+    here writes each reading once, where reporting it failed would make the mapping re-send every record after it,
+    the stored ones included (ADR 0013). The reserve leaves time for the processed object, the alerts and the
+    partial batch response.
+    """
 
     def __init__(
         self,
@@ -125,54 +146,69 @@ class ReadingsTable:
         table_name: str,
         max_attempts: int = 6,
         base_delay_seconds: float = 0.05,
+        max_delay_seconds: float = 2.0,
+        reserve_seconds: float = 20.0,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
         self._client = client
         self._table = table_name
         self._max_attempts = max_attempts
         self._base_delay = base_delay_seconds
+        self._max_delay = max_delay_seconds
+        self._reserve = reserve_seconds
         self._sleep = sleep or time.sleep
 
-    def put_all(self, items: Iterable[WireItem]) -> WriteOutcome:
+    def put_all(self, items: Iterable[WireItem], *, time_left: TimeLeft | None = None) -> WriteOutcome:
         """Write every item; report the keys still failing after all retries and the ones the table refused."""
         distinct = {key_of(item): item for item in items}  # duplicates in one call are rejected by DynamoDB
         outcome = WriteOutcome()
         for chunk in _chunks(list(distinct.values()), BATCH_WRITE_LIMIT):
-            outcome |= self._write_chunk(chunk)
+            outcome |= self._write_chunk(chunk, time_left)
         return outcome
 
-    def _write_chunk(self, chunk: Sequence[WireItem]) -> WriteOutcome:
+    def _may_retry(self, attempt: int, time_left: TimeLeft | None) -> bool:
+        return attempt < self._max_attempts or (time_left is not None and time_left() > self._reserve)
+
+    def _write_chunk(self, chunk: Sequence[WireItem], time_left: TimeLeft | None) -> WriteOutcome:
         pending = list(chunk)
-        for attempt in range(self._max_attempts):
+        throttled = 0
+        attempt = 0
+        while True:
             if attempt:
                 # Full jitter: concurrent shards retrying in lockstep would throttle each other again.
-                self._sleep(random.uniform(0, self._base_delay * 2**attempt))  # noqa: S311 - jitter, not crypto
+                ceiling = min(self._max_delay, self._base_delay * 2 ** min(attempt, MAX_DOUBLINGS))
+                self._sleep(random.uniform(0, ceiling))  # noqa: S311 - jitter, not crypto
+            attempt += 1
             try:
                 response = self._client.batch_write_item(
                     RequestItems={self._table: [{"PutRequest": {"Item": item}} for item in pending]}
                 )
             except AWS_FAILURES as error:
                 fault = fault_of(error)
-                if fault is Fault.TRANSIENT:
-                    continue
                 if fault is Fault.ITEM:
-                    return self._refused(pending, error)
-                logger.exception("readings table refused the batch", extra={"error": describe(error)})
-                return WriteOutcome(failed=frozenset(key_of(item) for item in pending))
-            unprocessed = response.get("UnprocessedItems", {}).get(self._table, [])
-            pending = [request["PutRequest"]["Item"] for request in unprocessed]  # type: ignore[misc]
-            if not pending:
-                return WriteOutcome()
-        return WriteOutcome(failed=frozenset(key_of(item) for item in pending))
+                    return self._refused(pending, error, time_left) | WriteOutcome(throttled=throttled)
+                if fault is not Fault.TRANSIENT:
+                    logger.exception("readings table refused the batch", extra={"error": describe(error)})
+                    return WriteOutcome(failed=frozenset(key_of(item) for item in pending), throttled=throttled)
+            else:
+                unprocessed = response.get("UnprocessedItems", {}).get(self._table, [])
+                pending = [request["PutRequest"]["Item"] for request in unprocessed]  # type: ignore[misc]
+                if not pending:
+                    return WriteOutcome(throttled=throttled)
+            if not self._may_retry(attempt, time_left):
+                return WriteOutcome(failed=frozenset(key_of(item) for item in pending), throttled=throttled)
+            throttled += len(pending)
 
-    def _refused(self, pending: Sequence[WireItem], error: ClientError | BotoCoreError) -> WriteOutcome:
+    def _refused(
+        self, pending: Sequence[WireItem], error: ClientError | BotoCoreError, time_left: TimeLeft | None
+    ) -> WriteOutcome:
         """BatchWriteItem refuses a whole request for one invalid item: write one item per request to find it."""
         if len(pending) == 1:
             logger.warning("readings table refused an item", extra={"error": describe(error)})
             return WriteOutcome(rejected={key_of(pending[0]): describe(error)})
         outcome = WriteOutcome()
         for item in pending:
-            outcome |= self._write_chunk([item])
+            outcome |= self._write_chunk([item], time_left)
         return outcome
 
     def latest(self, sensor_id: str, *, limit: int = 10) -> list[dict[str, Any]]:

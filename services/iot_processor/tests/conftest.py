@@ -63,6 +63,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         "PROCESSED_BUCKET": BUCKET,
         "ANOMALY_BOUNDS": encode_bounds(DEFAULT_ANOMALY_BOUNDS),
         "TTL_DAYS": "7",
+        "ANOMALY_TTL_DAYS": "90",
         "ANOMALY_INDEX_SHARDS": "4",
         "POWERTOOLS_SERVICE_NAME": "processor",
         "POWERTOOLS_METRICS_NAMESPACE": "IotPlatform",

@@ -11,7 +11,7 @@ import pytest
 
 from services.iot_processor import capacity
 from services.iot_processor.capacity import HEADROOM_LIMIT, MIB, Load, Utilisation, utilisations
-from services.iot_processor.config import IngestConfig
+from services.iot_processor.config import IngestConfig, ProvisionedTable
 from shared.config import committed_context, load_section
 from shared.repository import REPO_ROOT
 
@@ -29,9 +29,22 @@ CHECKS = (
 )
 
 
+def provisioned(**changes: dict[str, int]) -> ProvisionedTable:
+    """Prod's provisioned table with some of its capacities' fields changed."""
+    table = committed_prod().table_capacity
+    assert table is not None
+    return dataclasses.replace(
+        table, **{name: dataclasses.replace(getattr(table, name), **fields) for name, fields in changes.items()}
+    )
+
+
+def committed_prod() -> IngestConfig:
+    return load_section(committed_context(), IngestConfig, "stages", "prod", "ingest")
+
+
 @pytest.fixture
 def prod() -> IngestConfig:
-    return load_section(committed_context(), IngestConfig, "stages", "prod", "ingest")
+    return committed_prod()
 
 
 def by_name(rows: list[Utilisation]) -> dict[str, float]:
@@ -49,7 +62,8 @@ def test_prod_keeps_30_percent_headroom_on_every_limit(prod: IngestConfig) -> No
 
 
 def test_figures_follow_the_formulas_of_the_design(prod: IngestConfig) -> None:
-    shards, pf = prod.shard_count, prod.parallelization_factor
+    shards, pf, table = prod.shard_count, prod.parallelization_factor, prod.table_capacity
+    assert table is not None
     expected = {
         "kinesis shard writes: records": 10_000 / (shards * 1000),
         "kinesis shard writes: bytes": 10_000 * 300 / (shards * MIB),
@@ -57,8 +71,8 @@ def test_figures_follow_the_formulas_of_the_design(prod: IngestConfig) -> None:
         "kinesis shard reads: GetRecords calls": 2 / 5,
         "lambda reserved concurrency": shards * pf / prod.reserved_concurrency,
         "lambda time budget per shard-partition": 10_000 / (shards * pf) * 0.0005,
-        "dynamodb table writes": 10_000 / prod.warm_write_units_per_second,
-        "dynamodb anomalies_by_type index writes": 10_000 / prod.warm_write_units_per_second,
+        "dynamodb table writes": 10_000 / table.writes.min_units,
+        "dynamodb anomalies_by_type index writes": 10_000 / table.index_writes.max_units,
         "dynamodb busiest sensor partition key": 10 / 1000,
         "dynamodb anomalies_by_type partition": 10_000 / prod.anomaly_index_shards / 1000,
     }
@@ -67,7 +81,8 @@ def test_figures_follow_the_formulas_of_the_design(prod: IngestConfig) -> None:
 
 
 def test_the_committed_prod_figures(prod: IngestConfig) -> None:
-    """The numbers docs/capacity.md discusses, for the committed config (16 shards, PF 4, 100 reserved, 15k WCU)."""
+    """The numbers docs/capacity.md discusses, for the committed config (16 shards, PF 4, 100 reserved, a table
+    provisioned from 15k WCU, its index up to 15k)."""
     assert by_name(utilisations(prod)) == pytest.approx(
         {
             "kinesis shard writes: records": 0.625,
@@ -101,14 +116,20 @@ def test_halving_the_shards_breaks_the_headroom(prod: IngestConfig) -> None:
         ("kinesis shard reads: GetRecords calls", {}, Load(standard_consumers=4)),
         ("lambda reserved concurrency", {"reserved_concurrency": 90}, Load()),
         ("lambda time budget per shard-partition", {}, Load(seconds_per_reading=0.005)),
+        ("dynamodb table writes", {"table_capacity": provisioned(writes={"min_units": 14_000})}, Load()),
         (
-            ("dynamodb table writes", "dynamodb anomalies_by_type index writes"),
-            {"warm_write_units_per_second": 14_000},
+            "dynamodb anomalies_by_type index writes",
+            {"table_capacity": provisioned(index_writes={"max_units": 14_000})},
             Load(),
         ),
         (
             ("dynamodb table writes", "dynamodb anomalies_by_type index writes"),
-            {"warm_write_units_per_second": 0},
+            {"table_capacity": None, "warm_write_units_per_second": 14_000},
+            Load(),
+        ),
+        (
+            ("dynamodb table writes", "dynamodb anomalies_by_type index writes"),
+            {"table_capacity": None, "warm_write_units_per_second": 0},
             Load(),
         ),
         ("dynamodb busiest sensor partition key", {}, Load(max_readings_per_sensor_per_second=800)),
@@ -118,7 +139,8 @@ def test_halving_the_shards_breaks_the_headroom(prod: IngestConfig) -> None:
 def test_each_limit_can_break_the_headroom(
     prod: IngestConfig, checks: str | tuple[str, ...], change: dict[str, Any], load: Load
 ) -> None:
-    """Negative controls: a change makes exactly the checks it concerns exceed the limit (warm throughput: two)."""
+    """Negative controls: a change makes exactly the checks it concerns exceed the limit (an on-demand table's warm
+    throughput: two)."""
     expected = [checks] if isinstance(checks, str) else list(checks)
     assert all(by_name(utilisations(prod))[check] <= HEADROOM_LIMIT for check in expected)
     over = [row.name for row in utilisations(dataclasses.replace(prod, **change), load) if not row.within_headroom]

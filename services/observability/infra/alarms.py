@@ -16,7 +16,7 @@ from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from constructs import Construct
 
-from services.iot_processor.contract import Metric
+from services.iot_processor.contract import ANOMALY_INDEX, Metric
 from services.observability.config import ObservabilityConfig
 from services.observability.infra.metrics import DataPathMetrics
 from services.observability.infra.naming import stage_resource_name
@@ -28,6 +28,14 @@ COMPOSITE_SYMPTOM = "data-path-unhealthy"
 GT = cw.ComparisonOperator.GREATER_THAN_THRESHOLD
 GTE = cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
 NOT_BREACHING = cw.TreatMissingData.NOT_BREACHING
+
+
+@dataclass(frozen=True, kw_only=True)
+class WriteCeilings:
+    """The auto scaling ceilings of a provisioned readings table and of its anomaly index, in WCU."""
+
+    table: int
+    index: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,6 +60,7 @@ class DataPathAlarms(Construct):
         stage: str,
         config: ObservabilityConfig,
         firehose_buffer_interval: Duration,
+        write_ceilings: WriteCeilings | None,
         metrics: DataPathMetrics,
         topic: OpsTopic,
     ) -> None:
@@ -68,7 +77,7 @@ class DataPathAlarms(Construct):
         )
         action = cw_actions.SnsAction(topic.topic)
         self.alarms: dict[str, cw.Alarm] = {}
-        for spec in _specs(config, firehose_buffer_interval, metrics):
+        for spec in _specs(config, firehose_buffer_interval, metrics, write_ceilings):
             alarm = cw.Alarm(
                 self,
                 pascal_case(spec.symptom),
@@ -97,7 +106,41 @@ class DataPathAlarms(Construct):
             each.add_ok_action(action)  # the all-clear tells whoever picked it up that the symptom is gone
 
 
-def _specs(config: ObservabilityConfig, buffer_interval: Duration, metrics: DataPathMetrics) -> list[AlarmSpec]:
+def _specs(
+    config: ObservabilityConfig,
+    buffer_interval: Duration,
+    metrics: DataPathMetrics,
+    ceilings: WriteCeilings | None,
+) -> list[AlarmSpec]:
+    return [*_data_path_specs(config, buffer_interval, metrics), *_capacity_specs(metrics, ceilings)]
+
+
+def _capacity_specs(metrics: DataPathMetrics, ceilings: WriteCeilings | None) -> list[AlarmSpec]:
+    """A provisioned table's auto scaling at its ceiling for 15 minutes: it can grow no further, so throttling from
+    here on lasts until someone raises the ceiling. An on-demand table has none."""
+    if ceilings is None:
+        return []
+    return [
+        AlarmSpec(
+            symptom=f"{owner}-write-capacity-at-max",
+            summary=f"Auto scaling has held the {what}'s write capacity at its ceiling ({ceiling:,} WCU) for 15 "
+            "minutes.",
+            metric=metrics.table("ProvisionedWriteCapacityUnits", cw.Stats.MAXIMUM, **dimensions),
+            threshold=ceiling,
+            comparison=GTE,
+            period=Duration.minutes(5),
+            evaluation_periods=3,
+        )
+        for owner, what, ceiling, dimensions in (
+            ("table", "readings table", ceilings.table, {}),
+            ("index", "anomaly index", ceilings.index, {"GlobalSecondaryIndexName": ANOMALY_INDEX}),
+        )
+    ]
+
+
+def _data_path_specs(
+    config: ObservabilityConfig, buffer_interval: Duration, metrics: DataPathMetrics
+) -> list[AlarmSpec]:
     five_minutes = Duration.minutes(5)
     return [
         # The processor's own position in the stream (the stream-wide metric also counts Firehose). Lambda
@@ -152,14 +195,16 @@ def _specs(config: ObservabilityConfig, buffer_interval: Duration, metrics: Data
             period=five_minutes,
             evaluation_periods=3,
         ),
-        # DynamoDB publishes throttle events only when a write was throttled.
+        # DynamoDB publishes throttle events only when a write was throttled. A provisioned table throttles in
+        # bursts by design (the processor retries, the stream waits): only throttling in each of 5 minutes pages.
         AlarmSpec(
             symptom="table-write-throttles",
-            summary="Writes to the readings table were throttled.",
-            metric=metrics.table("WriteThrottleEvents"),
+            summary="Writes to the readings table or its anomaly index were throttled in each of the last 5 minutes.",
+            metric=metrics.write_throttles(),
             threshold=config.throttle_threshold,
             comparison=GTE,
-            period=five_minutes,
+            period=Duration.minutes(1),
+            evaluation_periods=5,
         ),
         # Kinesis publishes this only while producers put records.
         AlarmSpec(

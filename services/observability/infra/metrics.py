@@ -80,6 +80,18 @@ class DataPathMetrics:
             label="Quarantined / received",
         )
 
+    def write_throttles(self) -> cw.MathExpression:
+        """Throttled writes of the table and of its anomaly index together: a throttled index write throttles the
+        table's write, and DynamoDB counts it on the index."""
+        return cw.MathExpression(
+            expression="table + index",
+            using_metrics={
+                "table": self.table("WriteThrottleEvents"),
+                "index": self.table("WriteThrottleEvents", GlobalSecondaryIndexName=ingest.ANOMALY_INDEX),
+            },
+            label="Write throttle events (table and index)",
+        )
+
     def table_system_errors(self, period: Duration) -> cw.MathExpression:
         """SystemErrors of every operation on the table: the metric exists only per operation, so search for them."""
         seconds = int(period.to_seconds())

@@ -10,7 +10,7 @@ from constructs import Construct
 
 from services.observability import contract
 from services.observability.config import ObservabilityConfig
-from services.observability.infra.alarms import DataPathAlarms
+from services.observability.infra.alarms import DataPathAlarms, WriteCeilings
 from services.observability.infra.budget import MonthlyBudget
 from services.observability.infra.dashboard import DataPathDashboard
 from services.observability.infra.metrics import DataPathMetrics, WatchedResources
@@ -31,6 +31,8 @@ class ObservabilityStack(ServiceStack):
         environment: StageEnvironment,
         config: ObservabilityConfig,
         firehose_buffer_interval: Duration,
+        write_ceilings: WriteCeilings | None,
+        monthly_budget_usd: int,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -45,6 +47,7 @@ class ObservabilityStack(ServiceStack):
             stage=stage,
             config=watch,
             firehose_buffer_interval=firehose_buffer_interval,
+            write_ceilings=write_ceilings,
             metrics=metrics,
             topic=ops,
         )
@@ -53,7 +56,7 @@ class ObservabilityStack(ServiceStack):
             self,
             "Budget",
             stage=stage,
-            amount_usd=watch.monthly_budget_usd,
+            amount_usd=monthly_budget_usd,
             alert_percents=watch.budget_alert_percents,
             topic=ops,
         )

@@ -9,12 +9,16 @@ from aws_cdk import Duration
 from constructs import Construct
 
 from services.observability.config import ObservabilityConfig
+from services.observability.infra.alarms import WriteCeilings
 from services.observability.infra.stack import ObservabilityStack
 from shared.environment import StageEnvironment
 from shared.testing.service_stacks import SynthesizedService, synthesize_per_stage
 
-# The archive team's Firehose buffer, which the stage passes in (tests/test_stage.py checks the real one).
+# What the stage passes in from the other services' settings and the cost model (tests/test_stage.py checks the real
+# ones): the archive team's Firehose buffer, a provisioned table's auto scaling ceilings, the budget.
 FIREHOSE_BUFFER_SECONDS = 120
+WRITE_CEILINGS = WriteCeilings(table=30_000, index=15_000)
+MONTHLY_BUDGET_USD = 1234
 
 ObservabilityService = SynthesizedService[ObservabilityConfig, ObservabilityStack]
 
@@ -29,6 +33,8 @@ def synthesize_observability(
             environment=environment,
             config=config,
             firehose_buffer_interval=Duration.seconds(FIREHOSE_BUFFER_SECONDS),
+            write_ceilings=WRITE_CEILINGS,
+            monthly_budget_usd=MONTHLY_BUDGET_USD,
         )
 
     return synthesize_per_stage(

@@ -200,6 +200,7 @@ def test_keys_the_table_leaves_unprocessed_are_asked_for_again() -> None:
 # --- listings longer than a page --------------------------------------------------------------------------------
 
 
+@pytest.mark.timeout(120)  # a thousand and one objects put into moto: seconds on a busy machine
 def test_a_record_quarantined_beyond_the_first_page_of_the_listing_is_found(targets: Targets) -> None:
     """S3 lists at most 1,000 keys a page: the quarantine of a busy day holds more."""
     sent = _sent(targets)

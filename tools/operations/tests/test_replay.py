@@ -186,6 +186,7 @@ def test_failed_batches_are_replayed_with_their_partition_keys(aws: Aws, capsys:
     assert "put                            3" in out
 
 
+@pytest.mark.timeout(120)  # a thousand and one objects put into moto: seconds on a busy machine
 def test_failure_objects_beyond_the_first_page_of_the_listing_are_replayed(
     aws: Aws, capsys: pytest.CaptureFixture[str]
 ) -> None:

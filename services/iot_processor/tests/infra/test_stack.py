@@ -234,6 +234,7 @@ def test_function_environment_points_at_this_stacks_resources(ingest: IngestTemp
         "WEBHOOK_SECRET_ARN": ref(ingest.secret),
         "ANOMALY_BOUNDS": encode_bounds(config.anomaly_bounds),
         "TTL_DAYS": str(config.table_ttl_days),
+        "ANOMALY_TTL_DAYS": str(config.anomaly_ttl_days),
         "ANOMALY_INDEX_SHARDS": str(config.anomaly_index_shards),
     }
     assert {name: variables.get(name) for name in expected} == expected
@@ -296,7 +297,17 @@ def test_table_keys_billing_encryption_recovery_and_ttl(ingest: IngestTemplate) 
         {"AttributeName": "sensor_id", "KeyType": "HASH"},
         {"AttributeName": "reading_key", "KeyType": "RANGE"},
     ]
-    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    capacity = ingest.config.table_capacity
+    if capacity is None:
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+        assert "ProvisionedThroughput" not in props
+    else:  # provisioned is CloudFormation's default mode: the throughput says it
+        assert props.get("BillingMode", "PROVISIONED") == "PROVISIONED"
+        assert props["ProvisionedThroughput"] == {
+            "ReadCapacityUnits": capacity.reads.min_units,
+            "WriteCapacityUnits": capacity.writes.min_units,
+        }
+    assert props["TableClass"] == ingest.config.table_class.upper()
     assert props["SSESpecification"] == {
         "SSEEnabled": True,
         "SSEType": "KMS",
@@ -319,6 +330,12 @@ def test_table_has_the_sharded_anomaly_index(ingest: IngestTemplate) -> None:
     }
     if warm:  # the index takes every write in the worst case, so it gets the table's warm throughput
         expected["WarmThroughput"] = {"WriteUnitsPerSecond": warm}
+    capacity = ingest.config.table_capacity
+    if capacity is not None:
+        expected["ProvisionedThroughput"] = {
+            "ReadCapacityUnits": capacity.reads.min_units,
+            "WriteCapacityUnits": capacity.index_writes.min_units,
+        }
     assert props["GlobalSecondaryIndexes"] == [expected]
     types = {d["AttributeName"]: d["AttributeType"] for d in props["AttributeDefinitions"]}
     assert types == {"sensor_id": "S", "reading_key": "S", "anomaly_partition": "S", "anomaly_sort": "S"}
@@ -330,8 +347,10 @@ def test_table_protection_and_warm_throughput(ingest: IngestTemplate) -> None:
     props = resource["Properties"]
     if RETAINED[ingest.environment.name]:
         assert props["DeletionProtectionEnabled"] is True
-        assert props["WarmThroughput"] == {"WriteUnitsPerSecond": config.warm_write_units_per_second}
-        assert config.warm_write_units_per_second > 0
+        # Prod's table is provisioned from its floor, which is there from the first minute: no warm throughput.
+        assert config.table_capacity is not None
+        assert config.warm_write_units_per_second == 0
+        assert "WarmThroughput" not in props
         assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("Retain", "Retain")
     else:
         assert props.get("DeletionProtectionEnabled", False) is False
@@ -340,6 +359,38 @@ def test_table_protection_and_warm_throughput(ingest: IngestTemplate) -> None:
             assert props["WarmThroughput"] == {"WriteUnitsPerSecond": config.warm_write_units_per_second}
         else:
             assert "WarmThroughput" not in props
+
+
+def test_a_provisioned_table_and_its_index_auto_scale_between_their_bounds(ingest: IngestTemplate) -> None:
+    capacity = ingest.config.table_capacity
+    targets = ingest.of_type("AWS::ApplicationAutoScaling::ScalableTarget")
+    if capacity is None:
+        assert targets == {}
+        return
+    table, index = f"table/{{{ingest.table}}}", f"table/{{{ingest.table}}}/index/anomalies_by_type"
+    expected = {
+        ("dynamodb:table:WriteCapacityUnits", table): capacity.writes,
+        ("dynamodb:table:ReadCapacityUnits", table): capacity.reads,
+        ("dynamodb:index:WriteCapacityUnits", index): capacity.index_writes,
+        ("dynamodb:index:ReadCapacityUnits", index): capacity.reads,
+    }
+    found = {}
+    policies = ingest.of_type("AWS::ApplicationAutoScaling::ScalingPolicy")
+    for logical_id, target in targets.items():
+        props = target["Properties"]
+        resource = "".join(
+            part if isinstance(part, str) else f"{{{part['Ref']}}}" for part in props["ResourceId"]["Fn::Join"][1]
+        )
+        (policy,) = [
+            p["Properties"] for p in policies.values() if p["Properties"]["ScalingTargetId"] == {"Ref": logical_id}
+        ]
+        tracking = policy["TargetTrackingScalingPolicyConfiguration"]
+        found[(props["ScalableDimension"], resource)] = (
+            props["MinCapacity"],
+            props["MaxCapacity"],
+            tracking["TargetValue"],
+        )
+    assert found == {key: (c.min_units, c.max_units, c.target_utilization_percent) for key, c in expected.items()}
 
 
 # --- buckets -------------------------------------------------------------------------------------------------------

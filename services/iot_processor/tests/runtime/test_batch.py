@@ -23,6 +23,7 @@ from services.iot_processor.runtime.batch import (
     RefusedRecord,
 )
 from services.iot_processor.runtime.settings import Settings
+from services.iot_processor.runtime.table import TimeLeft
 from services.iot_processor.tests.harness import reading
 from shared.readings.anomalies import DEFAULT_ANOMALY_BOUNDS
 from shared.readings.schema import Reason
@@ -40,6 +41,7 @@ def _processor() -> ReadingProcessor:
         webhook_secret_arn=None,
         anomaly_bounds=DEFAULT_ANOMALY_BOUNDS,
         ttl_days=7,
+        anomaly_ttl_days=90,
         anomaly_index_shards=4,
     )
     return ReadingProcessor(
@@ -111,9 +113,13 @@ class Settler:
     def __init__(self, failed: Sequence[str] = ()) -> None:
         self.failed = frozenset(failed)
         self.calls: list[tuple[list[Judgement], float]] = []
+        self.time_left: list[TimeLeft | None] = []
 
-    def __call__(self, judgements: list[Judgement], *, started: float) -> BatchOutcome:
+    def __call__(
+        self, judgements: list[Judgement], *, started: float, time_left: TimeLeft | None = None
+    ) -> BatchOutcome:
         self.calls.append((judgements, started))
+        self.time_left.append(time_left)
         return BatchOutcome(
             received=len(judgements),
             aggregates=0,
@@ -124,7 +130,9 @@ class Settler:
         )
 
 
-def _run(settler: Settler, payloads: Sequence[bytes], *, handled: list[str] | None = None) -> dict[str, Any]:
+def _run(
+    settler: Settler, payloads: Sequence[bytes], *, handled: list[str] | None = None, context: Any = None
+) -> dict[str, Any]:
     def judge(record: KinesisStreamRecord) -> Judgement:
         if handled is not None:
             handled.append(record.kinesis.sequence_number)
@@ -132,8 +140,36 @@ def _run(settler: Settler, payloads: Sequence[bytes], *, handled: list[str] | No
 
     processor = ReadingBatchProcessor(settle=settler)
     return dict(
-        process_partial_response(event=kinesis_event(list(payloads)), record_handler=judge, processor=processor)
+        process_partial_response(
+            event=kinesis_event(list(payloads)), record_handler=judge, processor=processor, context=context
+        )
     )
+
+
+class Remaining:
+    """The one part of Lambda's context the clean step reads: the invocation's remaining time."""
+
+    def __init__(self, millis: int) -> None:
+        self.millis = millis
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.millis
+
+
+def test_the_batch_is_settled_with_the_invocations_remaining_time() -> None:
+    settler, remaining = Settler(), Remaining(42_000)
+    _run(settler, [b"a"], context=remaining)
+    (time_left,) = settler.time_left
+    assert time_left is not None
+    assert time_left() == 42.0
+    remaining.millis = 1_500  # read when asked, not once
+    assert time_left() == 1.5
+
+
+def test_without_a_context_the_batch_is_settled_with_bounded_attempts_instead() -> None:
+    settler = Settler()
+    _run(settler, [b"a"])
+    assert settler.time_left == [None]
 
 
 def test_every_record_is_judged_once_in_order_and_the_batch_settled_once_after() -> None:

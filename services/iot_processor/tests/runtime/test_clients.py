@@ -40,7 +40,7 @@ def items() -> list[dict[str, Any]]:
     ]
     severities = [None, Severity.CRITICAL]
     return [
-        item_for(StoredReading(reading=reading, severity=severity), ttl_days=7, index_shards=4)
+        item_for(StoredReading(reading=reading, severity=severity), ttl_days=7, anomaly_ttl_days=7, index_shards=4)
         for reading, severity in zip(readings, severities, strict=True)
     ]
 

@@ -45,7 +45,7 @@ def judge(data: bytes) -> WireItem | InvalidReadingError:
     except InvalidReadingError as problem:
         return problem
     stored = StoredReading(reading=reading, severity=severity_of(reading, DEFAULT_ANOMALY_BOUNDS))
-    return item_for(stored, ttl_days=7, index_shards=4)
+    return item_for(stored, ttl_days=7, anomaly_ttl_days=7, index_shards=4)
 
 
 def assert_settled(outcome: WireItem | InvalidReadingError) -> None:

@@ -404,7 +404,7 @@ def test_the_batch_duration_is_reported_in_milliseconds(
     assert batch_metrics(output)["BatchDuration"] == 250
     counts = [
         *("ReadingsReceived", "AggregatesReceived", "ReadingsStored", "ReadingsQuarantined"),
-        *("AnomaliesDetected", "AlertsRefused"),
+        *("AnomaliesDetected", "AlertsRefused", "WritesThrottled"),
     ]
     assert batch_metrics(output, units=True) == {
         **dict.fromkeys([*counts, "ReadingsFailed"], "Count"),

@@ -14,6 +14,7 @@ ENVIRONMENT = {
     "ALERT_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:alerts",
     "ANOMALY_BOUNDS": '{"temperature": {"upper": 100}, "level": {"lower": -5, "upper": 7.5}}',
     "TTL_DAYS": "7",
+    "ANOMALY_TTL_DAYS": "90",
     "ANOMALY_INDEX_SHARDS": "1",
 }
 
@@ -27,6 +28,7 @@ def test_a_complete_environment_is_read_as_typed_settings() -> None:
         webhook_secret_arn="arn:secret",  # pragma: allowlist secret (a fake ARN)
         anomaly_bounds={"temperature": AnomalyBounds(upper=100), "level": AnomalyBounds(lower=-5, upper=7.5)},
         ttl_days=7,
+        anomaly_ttl_days=90,
         anomaly_index_shards=1,
     )
 
@@ -51,7 +53,7 @@ def test_surrounding_blanks_are_ignored() -> None:
     assert Settings.from_environment({**ENVIRONMENT, "TABLE_NAME": " readings\n"}).table_name == "readings"
 
 
-@pytest.mark.parametrize("name", ["TTL_DAYS", "ANOMALY_INDEX_SHARDS"])
+@pytest.mark.parametrize("name", ["TTL_DAYS", "ANOMALY_TTL_DAYS", "ANOMALY_INDEX_SHARDS"])
 @pytest.mark.parametrize("value", ["0", "-1", "1.5", "seven", "0x10"])
 def test_counts_must_be_positive_integers(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=f"^environment variable {name} must be a positive integer, got '{value}'$"):

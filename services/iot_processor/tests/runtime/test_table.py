@@ -42,7 +42,7 @@ def stored(
 
 
 def item(sensor_id: str = "s-1", **options: Any) -> WireItem:
-    return item_for(stored(sensor_id, **options), ttl_days=7, index_shards=4)
+    return item_for(stored(sensor_id, **options), ttl_days=7, anomaly_ttl_days=7, index_shards=4)
 
 
 def test_a_normal_reading_is_one_item_in_wire_format_outside_the_anomaly_index() -> None:
@@ -71,13 +71,22 @@ def test_an_anomaly_carries_its_severity_and_the_sparse_index_keys() -> None:
 
 @pytest.mark.parametrize("ttl_days", [1, 7, 400])
 def test_an_item_expires_ttl_days_after_its_event_time(ttl_days: int) -> None:
-    expires = item_for(stored(), ttl_days=ttl_days, index_shards=4)["expires_at"]
+    expires = item_for(stored(), ttl_days=ttl_days, anomaly_ttl_days=ttl_days, index_shards=4)["expires_at"]
     assert expires == {"N": str(int(AT.timestamp()) + ttl_days * DAY)}
+
+
+def test_an_anomaly_expires_after_the_anomaly_ttl_and_a_plain_reading_after_the_table_ttl() -> None:
+    plain = item_for(stored(), ttl_days=7, anomaly_ttl_days=90, index_shards=4)
+    anomaly = item_for(stored(severity=Severity.WARNING), ttl_days=7, anomaly_ttl_days=90, index_shards=4)
+    assert plain["expires_at"] == {"N": str(int(AT.timestamp()) + 7 * DAY)}
+    assert anomaly["expires_at"] == {"N": str(int(AT.timestamp()) + 90 * DAY)}
 
 
 def test_a_synthetic_reading_expires_after_one_day_whatever_the_table_ttl() -> None:
     for ttl_days in (7, 400):
-        synthetic = item_for(stored(synthetic_run="smoke-1"), ttl_days=ttl_days, index_shards=4)
+        synthetic = item_for(
+            stored(synthetic_run="smoke-1"), ttl_days=ttl_days, anomaly_ttl_days=ttl_days, index_shards=4
+        )
         assert synthetic["expires_at"] == {"N": str(int(AT.timestamp()) + DAY)}
         assert synthetic["synthetic_run"] == {"S": "smoke-1"}
 
@@ -88,7 +97,9 @@ def test_anomaly_shards_stay_below_the_count_and_spread_over_all_of_them() -> No
     assert {anomaly_shard(reading, 1) for reading in readings} == {0}
     assert anomaly_shard(readings[0], 16) == anomaly_shard(readings[0], 16)  # stable: a retry lands on the same shard
     partitions = {
-        item_for(stored(f"s-{i}", severity=Severity.WARNING), ttl_days=7, index_shards=12)["anomaly_partition"]["S"]
+        item_for(stored(f"s-{i}", severity=Severity.WARNING), ttl_days=7, anomaly_ttl_days=7, index_shards=12)[
+            "anomaly_partition"
+        ]["S"]
         for i in range(300)
     }
     assert "temperature#11" in partitions  # two digits, up to shards - 1
@@ -144,20 +155,20 @@ def test_nothing_to_write_makes_no_call() -> None:
 
 def test_only_the_unprocessed_items_are_sent_again() -> None:
     client = ScriptedDynamoDB({"s-1", "s-2"}, {"s-2"}, set())
-    assert table(client).put_all([item("s-0"), item("s-1"), item("s-2")]) == WriteOutcome()
+    assert table(client).put_all([item("s-0"), item("s-1"), item("s-2")]) == WriteOutcome(throttled=3)
     assert client.requests == [["s-0", "s-1", "s-2"], ["s-1", "s-2"], ["s-2"]]
 
 
 def test_six_attempts_then_the_items_still_unprocessed_are_failed() -> None:
     client = ScriptedDynamoDB(*[{"s-1"}] * 6)
     outcome = table(client).put_all([item("s-0"), item("s-1")])
-    assert outcome == WriteOutcome(failed=keys("s-1"))
+    assert outcome == WriteOutcome(failed=keys("s-1"), throttled=5)
     assert len(client.requests) == 6
 
 
 def test_success_at_the_last_attempt_fails_nothing() -> None:
     client = ScriptedDynamoDB(*[{"s-1"}] * 5)
-    assert table(client).put_all([item("s-0"), item("s-1")]) == WriteOutcome()
+    assert table(client).put_all([item("s-0"), item("s-1")]) == WriteOutcome(throttled=5)
     assert len(client.requests) == 6
 
 
@@ -176,9 +187,55 @@ def test_backoff_doubles_with_full_jitter(monkeypatch: pytest.MonkeyPatch) -> No
     assert slept == [0.1, 0.2, 0.4, 0.8, 1.6]
 
 
+class Invocation:
+    """An invocation's clock: the table's sleeps pass its time, ``time_left`` reads what remains."""
+
+    def __init__(self, seconds: float) -> None:
+        self.remaining = seconds
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.remaining -= seconds
+
+    def time_left(self) -> float:
+        return self.remaining
+
+
+def test_with_time_left_throttled_writes_are_retried_past_the_attempts_until_they_land(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(random, "uniform", lambda low, high: high)
+    invocation = Invocation(120)
+    client = ScriptedDynamoDB(*[{"s-1"}] * 20, set())  # throttled 20 times: far past the 6 attempts
+    outcome = table(client, sleep=invocation.sleep).put_all([item("s-0"), item("s-1")], time_left=invocation.time_left)
+    assert outcome == WriteOutcome(throttled=20)
+    assert len(client.requests) == 21
+    assert max(invocation.slept) == 2.0  # the backoff stops doubling at its ceiling
+    assert invocation.slept[:5] == [0.1, 0.2, 0.4, 0.8, 1.6]
+
+
+def test_with_time_left_retries_stop_at_the_reserve_and_report_what_is_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(random, "uniform", lambda low, high: high)
+    invocation = Invocation(30)
+    client = ScriptedDynamoDB(*[{"s-1"}] * 100)
+    outcome = table(client, sleep=invocation.sleep).put_all([item("s-0"), item("s-1")], time_left=invocation.time_left)
+    assert outcome.failed == keys("s-1")
+    # Retried while more than the 20 s reserve remained: 0.1 + ... + 1.6 s, then 2 s steps from 26.9 s down to 20.9 s.
+    assert invocation.remaining == pytest.approx(30 - 3.1 - 4 * 2.0)
+    assert 20 - 2.0 < invocation.remaining <= 20 + 2.0
+    assert outcome.throttled == len(client.requests) - 1
+
+
+def test_without_time_left_the_reserve_changes_nothing() -> None:
+    client = ScriptedDynamoDB(*[{"s-1"}] * 6)
+    assert table(client).put_all([item("s-1")]).failed == keys("s-1")
+    assert len(client.requests) == 6
+
+
 def test_a_transient_error_is_retried_like_unprocessed_items() -> None:
     client = ScriptedDynamoDB(client_error("ProvisionedThroughputExceededException", "BatchWriteItem"), set())
-    assert table(client).put_all([item("s-0")]) == WriteOutcome()
+    assert table(client).put_all([item("s-0")]) == WriteOutcome(throttled=1)
     assert len(client.requests) == 2
 
 

@@ -11,13 +11,19 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from services.observability.config import ObservabilityConfig
+from services.observability.infra.alarms import _capacity_specs
 from services.observability.infra.stack import ObservabilityStack
-from services.observability.tests.stacks import FIREHOSE_BUFFER_SECONDS, synthesize_observability
+from services.observability.tests.stacks import (
+    FIREHOSE_BUFFER_SECONDS,
+    MONTHLY_BUDGET_USD,
+    WRITE_CEILINGS,
+    synthesize_observability,
+)
 from shared.repository import REPO_ROOT
 from shared.testing.service_stacks import ServiceTemplate
 from shared.testing.templates import ref
@@ -98,17 +104,6 @@ EXPECTED_ALARMS = (
         evaluation_periods=1,
     ),
     ExpectedAlarm(
-        "table-write-throttles",
-        "AWS/DynamoDB",
-        "WriteThrottleEvents",
-        "Sum",
-        ("TableName", "ingest/table-name"),
-        lambda c: c.throttle_threshold,
-        "GreaterThanOrEqualToThreshold",
-        period=300,
-        evaluation_periods=1,
-    ),
-    ExpectedAlarm(
         "stream-write-throttles",
         "AWS/Kinesis",
         "WriteProvisionedThroughputExceeded",
@@ -132,8 +127,10 @@ EXPECTED_ALARMS = (
     ),
 )
 QUARANTINE_SHARE = "processor-quarantine-share"
+TABLE_THROTTLES = "table-write-throttles"
+AT_CEILING = {"table-write-capacity-at-max": WRITE_CEILINGS.table, "index-write-capacity-at-max": WRITE_CEILINGS.index}
 COMPOSITE = "data-path-unhealthy"
-ALL_SYMPTOMS = (*(a.symptom for a in EXPECTED_ALARMS), QUARANTINE_SHARE, COMPOSITE)
+ALL_SYMPTOMS = (*(a.symptom for a in EXPECTED_ALARMS), QUARANTINE_SHARE, TABLE_THROTTLES, *AT_CEILING, COMPOSITE)
 
 
 class ObservabilityTemplate(ServiceTemplate[ObservabilityConfig, ObservabilityStack]):
@@ -282,6 +279,53 @@ def test_quarantine_share_alarm_divides_quarantined_by_received(obs: Observabili
     assert alarm["TreatMissingData"] == "notBreaching"
     assert alarm["AlarmActions"] == [ref(obs.topic)]
     assert alarm["OKActions"] == [ref(obs.topic)]
+
+
+def test_table_write_throttles_pages_only_when_the_table_or_its_index_throttle_for_5_minutes(
+    obs: ObservabilityTemplate,
+) -> None:
+    alarm = obs.alarm(TABLE_THROTTLES)
+    queries = {query["Id"]: query for query in alarm["Metrics"]}
+    (expression,) = [query for query in queries.values() if "Expression" in query]
+    assert expression["Expression"] == "table + index"
+    table = obs.parameter("ingest/table-name")
+    for query_id, dimensions in (
+        ("table", [{"Name": "TableName", "Value": table}]),
+        (
+            "index",
+            [{"Name": "GlobalSecondaryIndexName", "Value": "anomalies_by_type"}, {"Name": "TableName", "Value": table}],
+        ),
+    ):
+        metric = queries[query_id]["MetricStat"]
+        assert metric["Metric"]["MetricName"] == "WriteThrottleEvents"
+        assert sorted(metric["Metric"]["Dimensions"], key=lambda d: d["Name"]) == dimensions
+        assert (metric["Period"], metric["Stat"]) == (60, "Sum")
+    assert alarm["Threshold"] == obs.config.throttle_threshold
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["EvaluationPeriods"] == 5
+    assert "DatapointsToAlarm" not in alarm  # every one of the 5 minutes
+    assert alarm["TreatMissingData"] == "notBreaching"
+
+
+@pytest.mark.parametrize("symptom", sorted(AT_CEILING))
+def test_auto_scaling_at_its_ceiling_for_15_minutes_is_an_alarm(obs: ObservabilityTemplate, symptom: str) -> None:
+    alarm = obs.alarm(symptom)
+    dimensions: list[dict[str, Any]] = [{"Name": "TableName", "Value": obs.parameter("ingest/table-name")}]
+    if symptom.startswith("index"):
+        dimensions.append({"Name": "GlobalSecondaryIndexName", "Value": "anomalies_by_type"})
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
+        "AWS/DynamoDB",
+        "ProvisionedWriteCapacityUnits",
+        "Maximum",
+    )
+    assert sorted(alarm["Dimensions"], key=lambda d: str(d["Name"])) == sorted(dimensions, key=lambda d: str(d["Name"]))
+    assert alarm["Threshold"] == AT_CEILING[symptom]
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert (alarm["Period"], alarm["EvaluationPeriods"]) == (300, 3)
+
+
+def test_an_on_demand_table_has_no_ceiling_to_watch() -> None:
+    assert _capacity_specs(cast(Any, None), None) == []
 
 
 def test_composite_alarm_fires_on_any_alarm_and_notifies_the_ops_topic(obs: ObservabilityTemplate) -> None:
@@ -466,7 +510,7 @@ def test_budget_amount_and_notifications_come_from_config(obs: ObservabilityTemp
         "BudgetName": f"iot-{obs.environment.name}-monthly-cost",
         "BudgetType": "COST",
         "TimeUnit": "MONTHLY",
-        "BudgetLimit": {"Amount": watch.monthly_budget_usd, "Unit": "USD"},
+        "BudgetLimit": {"Amount": MONTHLY_BUDGET_USD, "Unit": "USD"},  # the stage's cost model figure: test_stage.py
     }
     notifications = props["NotificationsWithSubscribers"]
     assert [n["Notification"]["Threshold"] for n in notifications] == list(watch.budget_alert_percents)
@@ -481,14 +525,6 @@ def test_budget_amount_and_notifications_come_from_config(obs: ObservabilityTemp
     # Budgets checks its permission to publish when the budget is created: the policies must exist first.
     (policy,) = obs.of_type("AWS::SNS::TopicPolicy")
     assert policy in budget["DependsOn"]
-
-
-def test_committed_budgets_differ_per_stage(observability_templates: dict[str, ObservabilityTemplate]) -> None:
-    amounts = {
-        name: next(iter(t.of_type("AWS::Budgets::Budget").values()))["Properties"]["Budget"]["BudgetLimit"]["Amount"]
-        for name, t in observability_templates.items()
-    }
-    assert amounts == {"dev": 100, "staging": 300, "prod": 3000}
 
 
 # --- outputs --------------------------------------------------------------------------------------------------------
