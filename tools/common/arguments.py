@@ -16,6 +16,17 @@ def positive_int(raw: str) -> int:
     return value
 
 
+def port_number(raw: str) -> int:
+    """A TCP port, or 0 for any free one."""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a port number, got {raw!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port from 1 to 65535, or 0 for any free one; got {raw}")
+    return value
+
+
 def positive_number(raw: str) -> float:
     """A finite number greater than 0 (a rate, a timeout)."""
     value = _finite(raw)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -36,6 +36,7 @@ class Producer(Protocol):
         *,
         rate: float | None = None,
         progress: bool = True,
+        on_put: Callable[[int], None] | None = None,
     ) -> list[Sent]: ...
 
 
@@ -46,8 +47,10 @@ def put_records(
     *,
     rate: float | None = None,
     progress: bool = True,
+    on_put: Callable[[int], None] | None = None,
 ) -> list[Sent]:
-    """PutRecords in batches of 500, retrying failed entries; optional rate limit in records/s."""
+    """PutRecords in batches of 500, retrying failed entries; optional rate limit in records/s. ``on_put`` hears how
+    many records each call put, as they are put."""
     sent: list[Sent] = []
     started = time.monotonic()
     with tqdm(total=len(records), desc="put", unit="rec", disable=not progress) as bar:
@@ -73,6 +76,8 @@ def put_records(
                     else:
                         retry.append((index, record))
                 bar.update(len(pending) - len(retry))
+                if on_put is not None:
+                    on_put(len(pending) - len(retry))
                 pending = retry
                 if not pending:
                     break
@@ -93,15 +98,17 @@ def put_aggregated(
     *,
     rate: float | None = None,
     progress: bool = True,
+    on_put: Callable[[int], None] | None = None,
 ) -> list[Sent]:
-    """Put ``records`` as KPL aggregates; one Sent per reading, naming its aggregate's position and index."""
+    """Put ``records`` as KPL aggregates; one Sent per reading, naming its aggregate's position and index.
+    ``on_put`` hears how many aggregates each call put."""
     aggregates = aggregated(records)
     carriers = {
         SyntheticRecord(data=a.data, partition_key=a.partition_key, reading_id=None, sensor_id=a.partition_key): a
         for a in aggregates
     }
     per_second = rate * len(aggregates) / len(records) if rate and records else None  # --rate counts readings
-    sent = put_records(kinesis, stream_name, list(carriers), rate=per_second, progress=progress)
+    sent = put_records(kinesis, stream_name, list(carriers), rate=per_second, progress=progress, on_put=on_put)
     return [  # put_records returns retried entries last, so each carrier finds its aggregate by value
         replace(carrier, record=member, sub_record=index)
         for carrier in sent

@@ -8,16 +8,23 @@ requests then run on every core, beside this process's loops (producer, event so
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+
+from tools.local.watchdog import ComponentFailure, ended
 
 LOCAL_ACCOUNT = "123456789012"  # moto's account: every ARN it returns carries it
 LOCAL_REGION = "eu-west-1"
@@ -39,6 +46,10 @@ class EmulatorError(RuntimeError):
     pass
 
 
+class PortInUseError(EmulatorError):
+    """The port asked for is taken: by an earlier run's emulator, or by anything else."""
+
+
 @dataclass
 class Emulator:
     endpoint: str
@@ -46,6 +57,9 @@ class Emulator:
     _server: subprocess.Popen[bytes]
     _log: IO[bytes]
     endpoints: dict[str, str] = field(default_factory=dict)  # service -> endpoint, for the services split off
+    copies: dict[str, int] = field(default_factory=dict)  # group -> pid of its copy
+    _failures: list[ComponentFailure] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def pid(self) -> int:
@@ -56,9 +70,35 @@ class Emulator:
         """Give each group of services its own copy of the emulator, with everything deployed so far."""
         for group, services in groups.items():
             copy = self._command({"fork": group, "services": list(services)})
+            self.copies[group] = int(copy["pid"])
             for service in services:
                 self.endpoints[service] = f"http://127.0.0.1:{copy['port']}"
                 os.environ[endpoint_variable(service)] = self.endpoints[service]
+        # From here on the server only says when one of its processes ended: read that as it comes.
+        threading.Thread(target=self._watch, name="emulator watch", daemon=True).start()
+
+    def failures(self) -> list[ComponentFailure]:
+        """The emulator's processes that ended while it ran: its copies, or the server itself."""
+        with self._lock:
+            return list(self._failures)
+
+    def _watch(self) -> None:
+        assert self._server.stdout is not None
+        for line in self._server.stdout:
+            event = json.loads(line)
+            if "exited" in event:
+                failure = ComponentFailure(
+                    component=f"the emulator's {event['exited']} process (pid {event['pid']})",
+                    how=ended(int(event["returncode"])),
+                )
+                with self._lock:
+                    self._failures.append(failure)
+        returncode = self._server.wait()
+        if returncode != 0:  # it exits 0 only when told to stop
+            with self._lock:
+                self._failures.append(
+                    ComponentFailure(component=f"moto's server (pid {self._server.pid})", how=ended(returncode))
+                )
 
     def _command(self, command: dict[str, Any]) -> dict[str, Any]:
         assert self._server.stdin is not None
@@ -72,13 +112,14 @@ def endpoint_variable(service: str) -> str:
 
 
 @contextmanager
-def embedded_aws(region: str = LOCAL_REGION) -> Iterator[Emulator]:
-    """Start the emulator; yield it; stop it (and every copy it split off) and restore the environment."""
+def embedded_aws(region: str = LOCAL_REGION, *, port: int = 0, pid_file: Path | None = None) -> Iterator[Emulator]:
+    """Start the emulator (on ``port``, or any free one); yield it; stop it (and every copy it split off) and restore
+    the environment. ``pid_file`` records the server's process while it runs (see ``stop_stale``)."""
     # Its notes on resource types its CloudFormation skips would bury the run's output (tools/local/deploy.py deals
     # with those types on purpose): they go to a file, shown if it fails.
     with tempfile.TemporaryFile() as log:
         server = subprocess.Popen(  # noqa: S603 - this interpreter, our server script
-            [sys.executable, str(SERVER)],
+            [sys.executable, str(SERVER), str(port)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=log,
@@ -89,6 +130,11 @@ def embedded_aws(region: str = LOCAL_REGION) -> Iterator[Emulator]:
                                                             "AWS_REGION", *touched]}  # fmt: skip
         try:
             started = _read_reply(server, log)
+            if "error" in started:
+                error = PortInUseError if started.get("errno") == errno.EADDRINUSE else EmulatorError
+                raise error(str(started["error"]))
+            if pid_file is not None:
+                pid_file.write_text(f"{server.pid}\n")
             endpoint = f"http://127.0.0.1:{started['port']}"
             for name in touched:  # a split of an earlier run must not leak into this one
                 os.environ.pop(name, None)
@@ -101,6 +147,33 @@ def embedded_aws(region: str = LOCAL_REGION) -> Iterator[Emulator]:
         finally:
             _restore(previous)
             _stop(server)
+            if pid_file is not None:
+                pid_file.unlink(missing_ok=True)
+
+
+def stop_stale(pid_file: Path, *, grace_seconds: float = 5) -> int | None:
+    """Stop the emulator an earlier run left behind (its server, recorded in ``pid_file``); the pid it had, if any.
+
+    A server stops with its runner (its stdin closes), and its copies with it; one that is still there was wedged,
+    or its runner killed before it could be told. Only a process that is our server script is stopped."""
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    pid_file.unlink(missing_ok=True)
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None  # gone already
+    if SERVER.name.encode() not in command:
+        return None  # the pid now belongs to something else
+    os.kill(pid, signal.SIGTERM)  # its copies see their parent gone and stop within a second
+    deadline = time.monotonic() + grace_seconds
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    return pid
 
 
 def _read_reply(server: subprocess.Popen[bytes], log: IO[bytes]) -> dict[str, Any]:

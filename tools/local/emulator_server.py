@@ -11,6 +11,7 @@ Standard library and moto only.
 """
 
 import base64
+import contextlib
 import functools
 import gc
 import io
@@ -409,8 +410,8 @@ class EmulatorRequestHandler(MotoRequestHandler):
         return None
 
 
-def serve(app: "WSGIApplication") -> BaseWSGIServer:
-    return make_server(HOST, 0, app, threaded=True, request_handler=EmulatorRequestHandler)
+def serve(app: "WSGIApplication", port: int = 0) -> BaseWSGIServer:
+    return make_server(HOST, port, app, threaded=True, request_handler=EmulatorRequestHandler)
 
 
 def reply(document: dict[str, Any]) -> None:
@@ -418,14 +419,23 @@ def reply(document: dict[str, Any]) -> None:
 
 
 def main() -> None:
+    # Ctrl-C reaches every process of the terminal's group: the runner decides when the emulator stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     gc.set_threshold(*GC_THRESHOLDS)
     install_shortcuts()
     install_write_capacity()
     app = DomainDispatcherApplication(backend_app)
-    server = serve(app)
+    try:
+        server = serve(app, port)
+    except OSError as error:
+        reply({"error": f"cannot listen on 127.0.0.1:{port}: {error.strerror}", "errno": error.errno})
+        os._exit(1)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     reply({"port": server.port, "modelled_types": sorted(get_model_map())})
     copies: list[int] = []
+    stopping = threading.Event()
+    watchers: list[threading.Thread] = []
     for line in sys.stdin:
         command = json.loads(line)
         group = str(command["fork"])
@@ -437,10 +447,22 @@ def main() -> None:
         if pid == 0:
             _serve_copy(app, server, group)
         copies.append(pid)
+        watchers.append(threading.Thread(target=_report_exit, args=(group, pid, stopping), daemon=True))
+        watchers[-1].start()
+    stopping.set()
     for pid in copies:
-        os.kill(pid, signal.SIGTERM)
-        os.waitpid(pid, 0)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    for watcher in watchers:
+        watcher.join(timeout=10)
     os._exit(0)  # nothing to flush; tearing down all of moto's modules would take a second or more
+
+
+def _report_exit(group: str, pid: int, stopping: threading.Event) -> None:
+    """Reap a copy when it ends; unless the emulator is stopping, tell the runner which one ended, and how."""
+    _, status = os.waitpid(pid, 0)
+    if not stopping.is_set():
+        reply({"exited": group, "pid": pid, "returncode": os.waitstatus_to_exitcode(status)})
 
 
 def _serve_copy(app: DomainDispatcherApplication, parent_server: BaseWSGIServer, group: str) -> None:

@@ -27,6 +27,7 @@ from shared.synthetic.kinesis_events import event_record
 from tools.local.deploy import DeployedStack
 from tools.local.function import LocalFunction
 from tools.local.shard_reader import IDLE_POLL_SECONDS, ShardReader, StreamPositions, kinesis_client, shard_ids
+from tools.local.watchdog import ComponentFailure, ThreadGroup
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,6 +94,7 @@ class MappingStats:
     partial_failures: int = 0
     bisections: int = 0
     batches_to_failure_destination: int = 0
+    settled: int = 0  # records settled so far: handled by the function, or sent to the failure destination
     completed_at: dict[str, float] = field(default_factory=dict)  # sequence number -> when its batch settled
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -107,8 +109,8 @@ class LocalEventSourceMapping:
         self._clock = clock
         self._kinesis = kinesis_client()
         self._s3 = boto3.client("s3")
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._threads = ThreadGroup("event source mapping")
+        self._stop = self._threads.stopping
         self._busy = 0
         self._busy_lock = threading.Lock()
         self._pending: list[list[LaneEntry]] = []
@@ -127,14 +129,11 @@ class LocalEventSourceMapping:
                 stop=self._stop,
             )
             self._readers.append(reader)
-            self._threads.append(threading.Thread(target=reader.run, daemon=True))
+            self._threads.add(f"reader of {shard_id}", reader.run)
             for index in range(len(lanes)):
-                self._threads.append(
-                    threading.Thread(target=self._run_lane, args=(shard_id, lanes, lane_locks, index), daemon=True)
-                )
+                self._threads.add(f"lane {index} of {shard_id}", self._run_lane, shard_id, lanes, lane_locks, index)
             self._pending.extend(lanes)
-        for thread in self._threads:
-            thread.start()
+        self._threads.start()
 
     def idle(self, through: StreamPositions | None = None) -> bool:
         """True once every shard is read to its tip, past ``through``'s records, and no lane holds or invokes any."""
@@ -143,9 +142,15 @@ class LocalEventSourceMapping:
             return read and self._busy == 0 and not any(self._pending)
 
     def stop(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=30)
+        self._threads.stop()
+
+    def failures(self) -> list[ComponentFailure]:
+        """Its threads that ended on an error or before being stopped."""
+        return self._threads.failures()
+
+    @property
+    def records_read(self) -> int:
+        return sum(reader.delivered for reader in self._readers)
 
     def _distribute(self, lanes: list[list[LaneEntry]], locks: list[threading.Lock], records: list[Any]) -> None:
         """Split a shard's records over the lanes by partition key, so each key keeps its order; each with the time
@@ -239,6 +244,7 @@ class LocalEventSourceMapping:
     def _complete(self, records: Sequence[dict[str, Any]]) -> None:
         now = self._clock()
         with self.stats.lock:
+            self.stats.settled += len(records)
             for record in records:
                 self.stats.completed_at[record["SequenceNumber"]] = now
 

@@ -27,6 +27,7 @@ import jq
 from shared.kinesis.aggregation import CorruptAggregateError, unpack
 from tools.local.deploy import DeployedStack
 from tools.local.shard_reader import ShardReader, StreamPositions, kinesis_client, shard_ids
+from tools.local.watchdog import ComponentFailure, ThreadGroup
 
 _PLACEHOLDER = re.compile(r"!\{([a-zA-Z]+):([^}]+)\}")
 
@@ -84,9 +85,11 @@ class _Buffer:
 
 @dataclass
 class DeliveryStats:
-    records: int = 0
-    errors: int = 0
+    records: int = 0  # buffered for a partition of their own
+    errors: int = 0  # buffered for the error prefix
     objects: int = 0
+    delivered: int = 0  # written to the bucket, readings and errors
+
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -100,8 +103,8 @@ class LocalFirehose:
         self._buffers: dict[str, _Buffer] = defaultdict(_Buffer)
         self._buffer_started = time.monotonic()
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._threads = ThreadGroup("local Firehose")
+        self._stop = self._threads.stopping
         self._readers: list[ShardReader] = []
 
     def start(self) -> None:
@@ -115,10 +118,9 @@ class LocalFirehose:
                 stop=self._stop,
             )
             self._readers.append(reader)
-            self._threads.append(threading.Thread(target=reader.run, daemon=True))
-        self._threads.append(threading.Thread(target=self._flush_on_interval, daemon=True))
-        for thread in self._threads:
-            thread.start()
+            self._threads.add(f"reader of {shard_id}", reader.run)
+        self._threads.add("buffer flush", self._flush_on_interval)
+        self._threads.start()
 
     def caught_up(self, through: StreamPositions | None = None) -> bool:
         """True once every shard is read to its tip, past ``through``'s records: all of them are in a buffer."""
@@ -133,10 +135,16 @@ class LocalFirehose:
             self._write(key_prefix, buffer.chunks)
 
     def stop(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=30)
+        self._threads.stop()
         self.drain()
+
+    def failures(self) -> list[ComponentFailure]:
+        """Its threads that ended on an error or before being stopped."""
+        return self._threads.failures()
+
+    @property
+    def records_read(self) -> int:
+        return sum(reader.delivered for reader in self._readers)
 
     def _accept_all(self, records: list[Any]) -> None:
         for record in records:
@@ -193,6 +201,7 @@ class LocalFirehose:
         self._s3.put_object(Bucket=self.settings.bucket, Key=key, Body=body)
         with self.stats.lock:
             self.stats.objects += 1
+            self.stats.delivered += len(records)
 
 
 def deaggregated(data: bytes) -> list[bytes]:

@@ -20,6 +20,7 @@ from typing import IO, Any
 import boto3
 
 from tools.local.deploy import DeployedStack
+from tools.local.watchdog import ComponentFailure, ended
 
 WORKER = Path(__file__).with_name("lambda_worker.py")
 CODE_CACHE = Path(tempfile.gettempdir()) / "local-lambda-code"
@@ -77,6 +78,7 @@ class LocalFunction:
         ]
         for worker in self._workers:
             self._idle.put(worker)
+        self._closing = False
 
     def invoke(self, event: dict[str, Any]) -> InvocationResult:
         worker = self._idle.get()
@@ -93,7 +95,18 @@ class LocalFunction:
         finally:
             self._idle.put(worker)
 
+    def failures(self) -> list[ComponentFailure]:
+        """The workers that ended while the function was in use (each ends only when closed)."""
+        if self._closing:
+            return []
+        return [
+            ComponentFailure(component=f"function worker {number} (pid {worker.pid})", how=ended(returncode))
+            for number, worker in enumerate(self._workers, start=1)
+            if (returncode := worker.poll()) is not None
+        ]
+
     def close(self) -> None:
+        self._closing = True
         for worker in self._workers:  # every worker is told first, so they all wind down at once
             if worker.stdin:
                 worker.stdin.close()

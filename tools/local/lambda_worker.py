@@ -14,6 +14,7 @@ import base64
 import importlib
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -77,6 +78,8 @@ class Faults:
 
 
 def main() -> None:
+    # Ctrl-C reaches every process of the terminal's group: the runner decides when the workers stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     code_dir, handler_path = sys.argv[1], sys.argv[2]
     sys.path.insert(0, code_dir)
     replies = os.fdopen(os.dup(1), "w", buffering=1)

@@ -10,6 +10,11 @@
 4. streams synthetic readings, one per Kinesis record or (``--producer kpl``) aggregated as the Kinesis
    Producer Library does, with AWS's aggregation library; then checks where every one landed (the smoke
    test's checks) and prints counts, anomalies, quarantine reasons, throughput and end-to-end latency.
+
+A watchdog follows every process and thread of the platform: one that dies, or a data path that stops moving
+for --stall-seconds, stops the run with the part named and where the outstanding readings were.
+Exits 0 when every reading landed where it belongs, 1 when one did not, 2 on a bad argument or a machine that
+cannot run it (no node, build/ not writable, the port taken), 3 when a part of the platform failed, 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ import argparse
 import gc
 import hashlib
 import json
+import os
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -39,19 +46,32 @@ from services.observability import contract as observability_contract
 from shared.infra.naming import pascal_case
 from shared.repository import REPO_ROOT
 from shared.synthetic.readings import SyntheticRecord, synthetic_records
-from tools.common.arguments import positive_int, positive_number, share
+from tools.common.arguments import port_number, positive_int, positive_number, share
 from tools.landing.locate import AlertInbox, Checks, Landing, wait_for_landing
 from tools.landing.producers import PRODUCERS, Sent
 from tools.landing.report import report
 from tools.landing.targets import Targets
 from tools.local.deploy import DeployedStage, deploy_stage
-from tools.local.emulator import LOCAL_ACCOUNT, LOCAL_REGION, embedded_aws
+from tools.local.emulator import (
+    LOCAL_ACCOUNT,
+    LOCAL_REGION,
+    Emulator,
+    EmulatorError,
+    PortInUseError,
+    embedded_aws,
+    stop_stale,
+)
 from tools.local.event_source_mapping import LocalEventSourceMapping, MappingSettings
 from tools.local.firehose import DeliverySettings, LocalFirehose
 from tools.local.function import LocalFunction, deployed_code
 from tools.local.shard_reader import StreamPositions, shard_ids
+from tools.local.watchdog import ComponentFailure, Watchdog
 
+EXIT_LANDING_FAILED, EXIT_UNUSABLE, EXIT_PLATFORM_FAILED, EXIT_INTERRUPTED = 1, 2, 3, 130
 LOCAL_STAGE_ID = "Sandbox"
+DEFAULT_STALL_SECONDS = 20.0
+PID_FILE = REPO_ROOT / "build" / "local-emulator.pid"
+WRITABLE = ("build", "reports")  # the synthesized stage and the processor's code; the run's logs
 SERVICES = (ingest_contract.SERVICE, archive_contract.SERVICE, observability_contract.SERVICE)
 SETTLE_TIMEOUT_SECONDS = 300
 MAX_WORKERS = 4  # processes running the function; more only contend for this machine's cores
@@ -80,6 +100,45 @@ GC_THRESHOLDS = (20_000, 20, 10)
 
 
 @dataclass(frozen=True, kw_only=True)
+class Whereabouts:
+    """How far the readings of a round got; the differences say where the outstanding ones are."""
+
+    put: int
+    read: int  # by the event source mapping
+    settled: int  # stored, quarantined or sent to the failure destination by the processor
+    archived: int  # written to the raw archive by Firehose
+
+    def __sub__(self, start: Whereabouts) -> Whereabouts:
+        return Whereabouts(
+            put=self.put - start.put,
+            read=self.read - start.read,
+            settled=self.settled - start.settled,
+            archived=self.archived - start.archived,
+        )
+
+    def describe(self) -> str:
+        return "\n".join(
+            [
+                _row("put", str(self.put), "readings this round"),
+                _row("read", str(self.read), f"by the event source mapping ({self.put - self.read} put but not read)"),
+                _row("settled", str(self.settled), f"by the processor ({self.read - self.settled} read but not stored "
+                     "or quarantined)"),
+                _row("archived", str(self.archived), f"by Firehose ({max(0, self.settled - self.archived)} stored but "
+                     "not archived)"),
+            ]
+        )  # fmt: skip
+
+
+class PlatformError(RuntimeError):
+    """A part of the local platform died or stopped moving."""
+
+    def __init__(self, failure: ComponentFailure, whereabouts: Whereabouts | None) -> None:
+        super().__init__(str(failure))
+        self.failure = failure
+        self.whereabouts = whereabouts
+
+
+@dataclass(frozen=True, kw_only=True)
 class RunResult:
     sent: list[Sent]
     landing: Landing
@@ -98,6 +157,8 @@ def local_platform(
     faults: Mapping[str, Any] | None = None,
     assembly_dir: Path | None = None,
     overrides: Mapping[str, str] | None = None,
+    port: int = 0,
+    stall_seconds: float = DEFAULT_STALL_SECONDS,
 ) -> Iterator[LocalPlatform]:
     """The emulator with the local stage deployed and its local loops running.
 
@@ -106,7 +167,7 @@ def local_platform(
     """
     if overrides and assembly_dir is None:
         raise ValueError("a local stage with overrides is synthesized into an assembly_dir of its own")
-    with embedded_aws(LOCAL_REGION) as emulator:
+    with embedded_aws(LOCAL_REGION, port=port, pid_file=PID_FILE) as emulator:
         stage_dir = (
             synthesize_local_stage(assembly_dir, overrides=overrides or {}) if assembly_dir else cached_local_stage()
         )
@@ -118,7 +179,9 @@ def local_platform(
             modelled_types=emulator.modelled_types,
         )
         emulator.split()
-        platform = LocalPlatform(deployed, log_path=log_path, faults=faults)
+        platform = LocalPlatform(
+            deployed, emulator=emulator, log_path=log_path, faults=faults, stall_seconds=stall_seconds
+        )
         try:
             yield platform
         finally:
@@ -181,8 +244,18 @@ def _stack_files(stage_dir: Path) -> dict[str, str]:
 
 
 class LocalPlatform:
-    def __init__(self, deployed: DeployedStage, *, log_path: Path, faults: Mapping[str, Any] | None) -> None:
+    def __init__(
+        self,
+        deployed: DeployedStage,
+        *,
+        emulator: Emulator,
+        log_path: Path,
+        faults: Mapping[str, Any] | None,
+        stall_seconds: float = DEFAULT_STALL_SECONDS,
+    ) -> None:
         self.deployed = deployed
+        self.endpoint = emulator.endpoint
+        self._put = 0
         ingest, archive = deployed.stacks[ingest_contract.SERVICE], deployed.stacks[archive_contract.SERVICE]
         self.targets = Targets.from_outputs(ingest.outputs, archive.outputs)
         mapping = MappingSettings.from_stack(ingest)
@@ -205,6 +278,28 @@ class LocalPlatform:
         )
         self.mapping.start()
         self.firehose.start()
+        self.watchdog = Watchdog(
+            sources=[emulator.failures, self.function.failures, self.mapping.failures, self.firehose.failures],
+            progress=self.whereabouts,
+            stall_seconds=stall_seconds,
+            on_failure=_interrupt_main_thread,
+        )
+        self.watchdog.start()
+        self.round_start = self.whereabouts()
+
+    def whereabouts(self) -> Whereabouts:
+        """How far every reading put so far got."""
+        return Whereabouts(
+            put=self._put,
+            read=self.mapping.records_read,
+            settled=self.mapping.stats.settled,
+            archived=self.firehose.stats.delivered,
+        )
+
+    def failed(self) -> PlatformError | None:
+        """The failure the watchdog found, with where this round's readings were then."""
+        failure = self.watchdog.check()
+        return None if failure is None else PlatformError(failure, self.whereabouts() - self.round_start)
 
     def settled(self, through: StreamPositions) -> bool:
         """Both consumers have read past ``through`` and the function has settled every batch it was given."""
@@ -220,10 +315,22 @@ class LocalPlatform:
     ) -> RunResult:
         """Put ``records`` as ``producer`` does, wait until both loops have settled, then check where each landed."""
         started = time.monotonic()
+        self.round_start = self.whereabouts()
         put = PRODUCERS[producer]
-        sent = put(boto3.client("kinesis"), self.targets.stream_name, records, rate=rate, progress=progress)
-        put_seconds = time.monotonic() - started
-        self._wait_until_settled(last_put(sent), timeout=SETTLE_TIMEOUT_SECONDS)
+        self.watchdog.expect_progress(True)
+        try:
+            sent = put(
+                boto3.client("kinesis"),
+                self.targets.stream_name,
+                records,
+                rate=rate,
+                progress=progress,
+                on_put=self._count_put,
+            )
+            put_seconds = time.monotonic() - started
+            self._wait_until_settled(last_put(sent), timeout=SETTLE_TIMEOUT_SECONDS)
+        finally:
+            self.watchdog.expect_progress(False)
         self.firehose.drain()
         settle_seconds = time.monotonic() - started
         landing = wait_for_landing(
@@ -263,16 +370,29 @@ class LocalPlatform:
         if self.checks.alerts is not None:
             self.checks.alerts.reading_ids.clear()
 
+    def _count_put(self, count: int) -> None:
+        self._put += count
+
     def _wait_until_settled(self, through: StreamPositions, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while not self.settled(through) and time.monotonic() < deadline:
+        while not self.settled(through):
+            if time.monotonic() > deadline:
+                failure = ComponentFailure(component="the data path", how=f"did not settle within {timeout:.0f} s")
+                raise PlatformError(failure, self.whereabouts() - self.round_start)
             time.sleep(0.1)
 
     def close(self) -> None:
+        self.watchdog.stop()
         self.mapping.stop()
         self.firehose.stop()
         self.function.close()
         self._log.close()
+
+
+def _interrupt_main_thread(_: ComponentFailure) -> None:
+    """The main thread may be blocked on a request to a part that died: a real signal wakes it (PEP 475), and main()
+    finds the failure the watchdog kept."""
+    os.kill(os.getpid(), signal.SIGINT)
 
 
 def _subscribe_inbox(topic_arn: str) -> AlertInbox:
@@ -310,7 +430,7 @@ def _row(label: str, value: str, detail: str) -> str:
     return f"{label:<28}{value:>8}   {detail}"
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tools.local.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -332,37 +452,114 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--log", type=Path, default=Path("reports/local-run.log"), help="processor logs (default reports/local-run.log)"
     )
+    parser.add_argument(
+        "--port",
+        type=port_number,
+        default=0,
+        help="the emulator's port, to reach it with the AWS CLI while it runs (default: any free port)",
+    )
+    parser.add_argument(
+        "--stall-seconds",
+        type=positive_number,
+        default=DEFAULT_STALL_SECONDS,
+        help=f"stop when nothing moves this long while readings are outstanding (default {DEFAULT_STALL_SECONDS:g})",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.anomaly_share + args.invalid_share > 1:
         parser.error("--anomaly-share and --invalid-share add up to more than 1")
-    args.log.parent.mkdir(parents=True, exist_ok=True)
+    problem = unusable_machine([REPO_ROOT / name for name in WRITABLE] + [args.log.parent])
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    stale = stop_stale(PID_FILE)
+    if stale is not None:
+        print(f"stopped a stale emulator an earlier run left behind (pid {stale})")
     print("starting the embedded AWS emulator, synthesizing and deploying the local stage ...", flush=True)
     started = time.monotonic()
     gc.set_threshold(*GC_THRESHOLDS)
-    with local_platform(log_path=args.log) as platform:
-        stacks = ", ".join(stack.name for stack in platform.deployed.stacks.values())
-        print(f"deployed {stacks} in {time.monotonic() - started:.1f} s")
-        gc.freeze()  # never scan again what the deploy left: it lives as long as the run
-        ok = True
-        try:
-            while True:
-                workload = synthetic_records(
-                    args.records,
-                    run_id=f"local-{uuid.uuid4().hex[:8]}",
-                    now=datetime.now(UTC),
-                    anomaly_share=args.anomaly_share,
-                    invalid_share=args.invalid_share,
-                )
-                result = platform.run(workload, rate=args.rate, producer=args.producer)
-                print(describe(result, platform), flush=True)
-                ok = ok and result.ok
-                if not args.keep_running:
-                    break
-                platform.forget_round()
-        except KeyboardInterrupt:
-            print("stopped")
+    rounds: list[RunResult] = []
+    exit_code = 0
+    try:
+        with local_platform(log_path=args.log, port=args.port, stall_seconds=args.stall_seconds) as platform:
+            stacks = ", ".join(stack.name for stack in platform.deployed.stacks.values())
+            print(f"deployed {stacks} in {time.monotonic() - started:.1f} s (the emulator: {platform.endpoint})")
+            gc.freeze()  # never scan again what the deploy left: it lives as long as the run
+            exit_code = _rounds(platform, args, rounds)
+    except PortInUseError as error:
+        print(f"error: {error}: another program (or an earlier run) holds it; choose another --port", file=sys.stderr)
+        return EXIT_UNUSABLE
+    except EmulatorError as error:
+        print(f"error: the emulator could not start: {error}", file=sys.stderr)
+        return EXIT_PLATFORM_FAILED
     print(f"processor logs: {args.log}; total {time.monotonic() - started:.1f} s")
-    return 0 if ok else 1
+    return exit_code
+
+
+def _rounds(platform: LocalPlatform, args: argparse.Namespace, rounds: list[RunResult]) -> int:
+    """Stream rounds of readings until one is done (or Ctrl-C with --keep-running); the run's exit code."""
+    try:
+        while True:
+            workload = synthetic_records(
+                args.records,
+                run_id=f"local-{uuid.uuid4().hex[:8]}",
+                now=datetime.now(UTC),
+                anomaly_share=args.anomaly_share,
+                invalid_share=args.invalid_share,
+            )
+            result = platform.run(workload, rate=args.rate, producer=args.producer)
+            print(describe(result, platform), flush=True)
+            rounds.append(result)
+            if not args.keep_running:
+                break
+            platform.forget_round()
+    except PlatformError as error:
+        _print_failure(error)
+        return EXIT_PLATFORM_FAILED
+    except KeyboardInterrupt:
+        failure = platform.failed()
+        if failure is not None:
+            _print_failure(failure)
+            return EXIT_PLATFORM_FAILED
+        print(f"interrupted after {len(rounds)} complete round(s); the round under way had got this far:")
+        print((platform.whereabouts() - platform.round_start).describe())
+        return EXIT_INTERRUPTED if not args.keep_running or not rounds else _verdict(rounds)
+    except Exception:  # a request to a part that died fails before the watchdog's next look
+        failure = platform.failed()
+        if failure is None:
+            raise
+        _print_failure(failure)
+        return EXIT_PLATFORM_FAILED
+    return _verdict(rounds)
+
+
+def _verdict(rounds: Sequence[RunResult]) -> int:
+    return 0 if all(result.ok for result in rounds) else EXIT_LANDING_FAILED
+
+
+def _print_failure(error: PlatformError) -> None:
+    print(f"error: {error.failure}; the run stopped", file=sys.stderr)
+    if error.whereabouts is not None:
+        print("where this round's readings were:", file=sys.stderr)
+        print(error.whereabouts.describe(), file=sys.stderr)
+
+
+def unusable_machine(writable: Sequence[Path]) -> str | None:
+    """Why this machine cannot run the local platform, in one line; None when it can."""
+    if shutil.which("node") is None:
+        return "node is not on PATH: the local run synthesizes the stage with the CDK, which needs Node.js 18 or newer"
+    for directory in writable:
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=directory, prefix=".writable-"):
+                pass
+        except OSError as error:
+            return f"cannot write to {directory} ({error.strerror}): the local run keeps its stage, code and logs there"
+    return None
 
 
 if __name__ == "__main__":

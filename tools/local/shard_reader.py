@@ -78,6 +78,7 @@ class ShardReader:
         self._stop = stop
         self.at_tip = False
         self.last_read = -1  # the sequence number of the last record delivered
+        self.delivered = 0  # records delivered so far
 
     def run(self) -> None:
         iterator = self._kinesis.get_shard_iterator(
@@ -97,6 +98,7 @@ class ShardReader:
             if records:
                 self._deliver(records)
                 self.last_read = int(records[-1]["SequenceNumber"])
+                self.delivered += len(records)
                 pause = IDLE_POLL_SECONDS
             self.at_tip = not records and response.get("MillisBehindLatest", 0) == 0
             if not records:

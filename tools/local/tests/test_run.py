@@ -18,7 +18,7 @@ from tools.common.testing import documented_help, printed_help
 from tools.landing.locate import Landing
 from tools.landing.producers import Sent
 from tools.local import run
-from tools.local.run import RunResult, last_put
+from tools.local.run import PlatformError, RunResult, Whereabouts, last_put
 
 
 def test_the_run_waits_for_the_last_record_put_to_each_shard() -> None:
@@ -47,6 +47,9 @@ class FakePlatform:
         self.runs: list[tuple[int, float | None, str]] = []
         self.forgotten = 0
         self.deployed = SimpleNamespace(stacks={"ingest": SimpleNamespace(name="iot-sandbox-ingest")})
+        self.endpoint = "http://127.0.0.1:4566"
+        self.round_start = Whereabouts(put=0, read=0, settled=0, archived=0)
+        self.failure: PlatformError | None = None
         self.mapping = SimpleNamespace(
             stats=Stats(invocations=3, function_errors=0, partial_failures=0, bisections=0, completed_at={})
         )
@@ -71,6 +74,12 @@ class FakePlatform:
     def forget_round(self) -> None:
         self.forgotten += 1
 
+    def whereabouts(self) -> Whereabouts:
+        return Whereabouts(put=40, read=30, settled=20, archived=10)
+
+    def failed(self) -> PlatformError | None:
+        return self.failure
+
 
 @pytest.fixture
 def platform(monkeypatch: pytest.MonkeyPatch) -> Callable[..., FakePlatform]:
@@ -83,6 +92,7 @@ def platform(monkeypatch: pytest.MonkeyPatch) -> Callable[..., FakePlatform]:
 
         monkeypatch.setattr(run, "local_platform", local_platform)
         monkeypatch.setattr(gc, "freeze", lambda: None)  # the fake leaves nothing worth freezing
+        monkeypatch.setattr(run, "stop_stale", lambda _: None)
         return fake
 
     return install
@@ -114,7 +124,9 @@ def test_keep_running_goes_on_until_interrupted_and_any_failed_round_fails_the_r
     assert run.main(["--records", "5", "--keep-running", "--log", str(tmp_path / "run.log")]) == 1
     assert len(fake.runs) == 4
     assert fake.forgotten == 3  # after each round that finished
-    assert "stopped" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "interrupted after 3 complete round(s); the round under way had got this far:" in out
+    assert f"{'put':<28}{'40':>8}   readings this round" in out
 
 
 def test_keep_running_with_every_round_passing_exits_0(platform: Callable[..., FakePlatform], tmp_path: Path) -> None:
