@@ -17,7 +17,7 @@ SBOM_DIR ?= $(REPORTS)/sbom
 DIFF_BASE ?= HEAD~1
 DIFF_WORKTREE := $(REPORTS)/diff-base
 
-.PHONY: help install local test pytest unit test-iot_processor test-iot_archive test-observability lint secrets synth docs nag-report \
+.PHONY: help install local test pytest unit test-iot_processor test-iot_archive test-observability lint secrets synth docs schema nag-report \
 	bench bench-emulator mutation pipeline-synth verify-stage smoke-test bake \
 	change-report diff sbom lock clean
 
@@ -76,6 +76,9 @@ synth: install ## cdk synth of the pipeline and every stage into cdk.out (fails 
 
 docs: synth ## regenerate the diagram in docs/architecture.md from the synthesized dev stage
 	$(BIN)/python -m tools.reports.architecture_diagram --assembly-dir $(ASSEMBLY) --stage dev --doc docs/architecture.md
+
+schema: install ## regenerate docs/reading.schema.json from the parser's constants (a test fails when it is stale)
+	$(BIN)/python -m tools.reports.reading_schema
 
 nag-report: install ## write reports/nag-report.md: packs, findings by rule and stack, acknowledgements
 	$(BIN)/python -m tools.reports.nag_report --assembly-dir $(ASSEMBLY) --output $(REPORTS)/nag-report.md
