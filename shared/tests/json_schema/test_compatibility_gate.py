@@ -22,12 +22,12 @@ MAIN_BRANCH = "main"
 
 
 def _git(*arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - fixed arguments, no shell
+    return subprocess.run(
         ["git", *arguments],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
-        check=False,  # noqa: S607
+        check=False,
     )
 
 
