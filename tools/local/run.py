@@ -1,6 +1,7 @@
 """The main job: the whole data path on this machine, on moto's server (no AWS account).
 
     python -m tools.local.run [--records 10000] [--rate R] [--anomaly-share 0.01] [--producer kpl] [--keep-running]
+                              [--fleet steady=70,daily=10,drift=5,stuck=5,dropout=5,flush=5] [--seed 7]
 
 1. starts the emulator and synthesizes the app with a ``local`` stage (the dev config, moto's account);
 2. creates that stage's real templates (ingest, archive, observability) through CloudFormation, then gives
@@ -9,7 +10,10 @@
    from the deployed mapping, and a local Firehose configured from the deployed delivery stream;
 4. streams synthetic readings, one per Kinesis record or (``--producer kpl``) aggregated as the Kinesis
    Producer Library does, with AWS's aggregation library; then checks where every one landed (the smoke
-   test's checks) and prints counts, anomalies, quarantine reasons, throughput and end-to-end latency.
+   test's checks) and prints counts, anomalies, quarantine reasons, throughput and end-to-end latency;
+5. leaves a copy of the raw archive on disk for `make query` (tools/local/archive_copy.py).
+
+``--fleet`` streams a fleet of device profiles (shared/synthetic/fleets.py) instead of uniform readings.
 """
 
 from __future__ import annotations
@@ -38,12 +42,15 @@ from services.iot_processor import contract as ingest_contract
 from services.observability import contract as observability_contract
 from shared.infra.naming import pascal_case
 from shared.repository import REPO_ROOT
+from shared.synthetic.fleets import fleet_records
 from shared.synthetic.readings import SyntheticRecord, synthetic_records
-from tools.common.arguments import positive_int, share
+from tools.common.arguments import fleet_mix, positive_int, share
+from tools.common.local_archive import LOCAL_ARCHIVE
 from tools.landing.locate import AlertInbox, Checks, Landing, wait_for_landing
 from tools.landing.producers import PRODUCERS, Sent
 from tools.landing.report import report
 from tools.landing.targets import Targets
+from tools.local.archive_copy import copy_archive
 from tools.local.deploy import DeployedStage, deploy_stage
 from tools.local.emulator import LOCAL_ACCOUNT, LOCAL_REGION, embedded_aws
 from tools.local.event_source_mapping import LocalEventSourceMapping, MappingSettings
@@ -286,6 +293,21 @@ def _row(label: str, value: str, detail: str) -> str:
     return f"{label:<28}{value:>8}   {detail}"
 
 
+def build_workload(args: argparse.Namespace, *, run_id: str, now: datetime) -> list[SyntheticRecord]:
+    if args.fleet:
+        return fleet_records(
+            args.records, mix=args.fleet, run_id=run_id, now=now, seed=args.seed, invalid_share=args.invalid_share
+        )
+    return synthetic_records(
+        args.records,
+        run_id=run_id,
+        now=now,
+        anomaly_share=args.anomaly_share,
+        invalid_share=args.invalid_share,
+        seed=args.seed,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
@@ -294,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rate", type=float, default=None, help="records per second to put (default: as fast as possible)"
     )
-    parser.add_argument("--anomaly-share", type=share, default=0.01, help="share of anomalies (default 0.01)")
+    parser.add_argument("--anomaly-share", type=share, help="share of anomalies (default 0.01; not with --fleet)")
     parser.add_argument("--invalid-share", type=share, default=0.01, help="share of invalid records (default 0.01)")
     parser.add_argument(
         "--producer",
@@ -304,9 +326,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--keep-running", action="store_true", help="keep streaming batches of --records until Ctrl-C")
     parser.add_argument(
+        "--fleet", type=fleet_mix, help="device profiles and their weights, e.g. steady=70,daily=10,drift=5,stuck=5,"
+        "dropout=5,flush=5: readings shaped as real devices send them; anomalies come from drifting devices"
+    )  # fmt: skip
+    parser.add_argument("--seed", type=int, default=7, help="the synthetic data's seed: the same seed, the same fleet")
+    parser.add_argument(
         "--log", type=Path, default=Path("reports/local-run.log"), help="processor logs (default reports/local-run.log)"
     )
     args = parser.parse_args(argv)
+    if args.fleet and args.anomaly_share is not None:
+        parser.error("--anomaly-share does not apply to --fleet: its anomalies come from the drifting devices")
+    args.anomaly_share = 0.01 if args.anomaly_share is None else args.anomaly_share
     if args.anomaly_share + args.invalid_share > 1:
         parser.error("--anomaly-share and --invalid-share add up to more than 1")
     args.log.parent.mkdir(parents=True, exist_ok=True)
@@ -320,13 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         ok = True
         try:
             while True:
-                workload = synthetic_records(
-                    args.records,
-                    run_id=f"local-{uuid.uuid4().hex[:8]}",
-                    now=datetime.now(UTC),
-                    anomaly_share=args.anomaly_share,
-                    invalid_share=args.invalid_share,
-                )
+                workload = build_workload(args, run_id=f"local-{uuid.uuid4().hex[:8]}", now=datetime.now(UTC))
                 result = platform.run(workload, rate=args.rate, producer=args.producer)
                 print(describe(result, platform), flush=True)
                 ok = ok and result.ok
@@ -335,6 +359,9 @@ def main(argv: list[str] | None = None) -> int:
                 platform.forget_round()
         except KeyboardInterrupt:
             print("stopped")
+        objects = copy_archive(boto3.client("s3"), platform.targets.require_archive(),
+                               platform.deployed.stacks[archive_contract.SERVICE], LOCAL_ARCHIVE)  # fmt: skip
+        print(f"raw archive: {objects} objects copied to {LOCAL_ARCHIVE} (make query)")
     print(f"processor logs: {args.log}; total {time.monotonic() - started:.1f} s")
     return 0 if ok else 1
 
