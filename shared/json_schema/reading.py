@@ -161,12 +161,14 @@ def _value_ranges(ranges: Mapping[str, tuple[Decimal, Decimal]]) -> list[dict[st
 def _when_sensor_type(
     condition: dict[str, Any], *, then: dict[str, Any] | None = None, otherwise: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    branch = {"if": {"properties": {"sensor_type": condition}, "required": ["sensor_type"]}}
+    # Each subschema names its type, so validators that insist on it (Ajv's strict mode) take it as it is.
+    branch = {"if": {"type": "object", "properties": {"sensor_type": condition}, "required": ["sensor_type"]}}
     return branch | ({"then": then} if then else {}) | ({"else": otherwise} if otherwise else {})
 
 
 def _range(low: Decimal, high: Decimal) -> dict[str, Any]:
-    return {"properties": {"value": {"minimum": _json_number(low), "maximum": _json_number(high)}}}
+    value = {"type": "number", "minimum": _json_number(low), "maximum": _json_number(high)}
+    return {"type": "object", "properties": {"value": value}}
 
 
 def _json_number(number: Decimal) -> int | float:

@@ -69,8 +69,8 @@ def test_the_value_ranges_come_from_the_parsers_constants(monkeypatch: pytest.Mo
         for branch in reading_schema()["allOf"]
         if "then" in branch
     }
-    assert ranges["humidity"] == {"minimum": 0, "maximum": 90}
-    assert ranges["temperature"] == {"minimum": -273.15, "maximum": 2000}
+    assert ranges["humidity"] == {"type": "number", "minimum": 0, "maximum": 90}
+    assert ranges["temperature"] == {"type": "number", "minimum": -273.15, "maximum": 2000}
 
 
 def test_a_limit_without_an_exact_json_number_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
