@@ -9,6 +9,7 @@ after them. Values named in the conditions (the sensor types with a range) are d
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from decimal import Decimal
@@ -27,6 +28,13 @@ def documents(schema: Mapping[str, Any]) -> st.SearchStrategy[_Document]:
     constrained = {name for branch in conditions for name in _branch_properties(branch)}
     named_values = _condition_values(conditions)
     tests = [Draft202012Validator(branch["if"]).is_valid for branch in conditions]
+    built: dict[str, st.SearchStrategy[Any]] = {}  # a strategy per distinct property schema: building one is costly
+
+    def strategy(subschema: Mapping[str, Any], named: list[Any]) -> st.SearchStrategy[Any]:
+        key = json.dumps([subschema, named], sort_keys=True, default=str)
+        if key not in built:
+            built[key] = _value(subschema, named)
+        return built[key]
 
     @st.composite
     def draw_document(draw: st.DrawFn) -> _Document:
@@ -35,13 +43,13 @@ def documents(schema: Mapping[str, Any]) -> st.SearchStrategy[_Document]:
             if name in constrained:
                 continue
             if name in schema["required"] or draw(st.booleans()):
-                document[name] = draw(_value(subschema, named_values.get(name, [])))
+                document[name] = draw(strategy(subschema, named_values.get(name, [])))
         for name in sorted(constrained):
             applying = [
                 branch.get("then" if holds(document) else "else", {}).get("properties", {}).get(name, {})
                 for branch, holds in zip(conditions, tests, strict=True)
             ]
-            document[name] = draw(_value(_merged(properties[name], *applying), []))
+            document[name] = draw(strategy(_merged(properties[name], *applying), []))
         return document
 
     return draw_document()

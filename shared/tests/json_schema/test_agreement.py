@@ -30,7 +30,7 @@ SCHEMA = exact_json(SCHEMA_PATH.read_text(encoding="utf-8"))
 VALID = {"sensor_id": "s-1", "sensor_type": "temperature", "value": 21.5, "timestamp": "2026-11-27T12:00:00Z"}
 
 
-@property_settings(200)
+@property_settings(300)
 @given(documents(SCHEMA))
 def test_every_document_the_schema_generates_is_stored_or_breaks_a_rule_it_cannot_state(document: Any) -> None:
     data = exact_json_text(document).encode()
