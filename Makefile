@@ -17,7 +17,7 @@ SBOM_DIR ?= $(REPORTS)/sbom
 DIFF_BASE ?= HEAD~1
 DIFF_WORKTREE := $(REPORTS)/diff-base
 
-.PHONY: help install local test pytest unit test-iot_processor test-iot_archive test-observability lint secrets synth docs nag-report \
+.PHONY: help install local test pytest unit test-iot_processor test-iot_archive test-observability lint secrets synth docs schema query nag-report \
 	bench bench-emulator cost mutation pipeline-synth verify-stage smoke-test bake \
 	change-report diff sbom lock clean
 
@@ -77,6 +77,14 @@ synth: install ## cdk synth of the pipeline and every stage into cdk.out (fails 
 docs: synth ## regenerate docs/architecture.md's diagram (the synthesized dev stage) and docs/command-lines.md (every --help)
 	$(BIN)/python -m tools.reports.architecture_diagram --assembly-dir $(ASSEMBLY) --stage dev --doc docs/architecture.md
 	$(BIN)/python -m tools.reports.command_lines
+
+schema: install ## regenerate docs/reading.schema.json from the parser's constants (a test fails when it is stale)
+	$(BIN)/python -m tools.reports.reading_schema
+
+# Readings per hour by default; SQL='...' (Athena's dialect) or SQL_FILE=path for any other query.
+SQL ?= SELECT year, month, day, hour, count(*) AS records FROM readings GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+query: install ## SQL over the raw archive the last make local left in reports/local-archive (DuckDB, Athena's SQL)
+	$(BIN)/python -m tools.operations.query $(if $(SQL_FILE),--file "$(SQL_FILE)",--sql "$(SQL)")
 
 nag-report: install ## write reports/nag-report.md: packs, findings by rule and stack, acknowledgements
 	$(BIN)/python -m tools.reports.nag_report --assembly-dir $(ASSEMBLY) --output $(REPORTS)/nag-report.md

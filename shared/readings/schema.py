@@ -13,7 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import types
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import MAX_EMAX, MIN_EMIN, ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
@@ -45,28 +47,58 @@ DETAIL_LIMIT = 200  # characters of an offending value quoted in a detail; a det
 
 
 @dataclass(frozen=True)
-class _TextRule:
-    pattern: re.Pattern[str]
+class TextRule:
+    """A text field's characters and length. The published JSON Schema is generated from these same rules.
+
+    ``characters`` is a regex character class that Python and ECMA-262 (JSON Schema's dialect) read alike: explicit
+    ranges and ``\\uXXXX`` escapes of the Basic Multilingual Plane, never ``\\d``, ``\\w`` or ``\\s``, whose
+    meaning differs between the dialects.
+    """
+
+    characters: str
+    max_length: int
     description: str
+    first_character: str | None = None  # a narrower class for the first character
+
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        if self.first_character is None:
+            return re.compile(f"{self.characters}{{1,{self.max_length}}}")
+        return re.compile(f"{self.first_character}{self.characters}{{0,{self.max_length - 1}}}")
 
 
-_IDENTIFIER = _TextRule(re.compile(r"[A-Za-z0-9._:@/-]{1,128}"), "1 to 128 of A-Z a-z 0-9 . _ : @ / -")
-_SENSOR_TYPE = _TextRule(re.compile(r"[a-z][a-z0-9_]{0,31}"), "a lowercase letter, then up to 31 of a-z 0-9 _")
-# No control characters and no lone surrogates: a "\\ud800" escape is valid JSON, but such text cannot be
-# encoded as UTF-8 and would fail every writer downstream.
-_UNIT = _TextRule(re.compile(r"[^\x00-\x1f\x7f-\x9f\ud800-\udfff]{1,16}"), "1 to 16 printable Unicode characters")
-_FIELDS = {
-    "schema_version",
-    "sensor_id",
-    "sensor_type",
-    "value",
-    "timestamp",
-    "unit",
-    "site",
-    "device",
-    "reading_id",
-    "synthetic_run",
-}
+IDENTIFIER = TextRule("[A-Za-z0-9._:@/-]", 128, "1 to 128 of A-Z a-z 0-9 . _ : @ / -")
+SENSOR_TYPE = TextRule("[a-z0-9_]", 32, "a lowercase letter, then up to 31 of a-z 0-9 _", first_character="[a-z]")
+UNIT = TextRule("[^\\u0000-\\u001f\\u007f-\\u009f]", 16, "1 to 16 printable Unicode characters")
+# A "\\ud800" escape is valid JSON, but such text cannot be encoded as UTF-8 and would fail every writer downstream.
+# No character class can refuse it in both dialects (ECMA-262 sees every character past U+FFFF as two surrogates).
+_LONE_SURROGATE = re.compile("[\\ud800-\\udfff]")
+TEXT_FIELDS: Mapping[str, TextRule] = types.MappingProxyType(
+    {
+        "sensor_id": IDENTIFIER,
+        "sensor_type": SENSOR_TYPE,
+        "reading_id": IDENTIFIER,
+        "unit": UNIT,
+        "site": IDENTIFIER,
+        "device": IDENTIFIER,
+        "synthetic_run": IDENTIFIER,
+    }
+)
+REQUIRED_FIELDS = ("sensor_id", "sensor_type", "value", "timestamp")
+FIELDS = frozenset({"schema_version", "value", "timestamp", *TEXT_FIELDS})
+# The ISO-8601 forms a timestamp may take: a calendar date, extended (2026-11-27T13:00:00.25+01:00, "t" or a space
+# for "T") or basic (20261127T130000Z), minutes required, seconds and a fraction optional, and always an offset.
+# datetime.fromisoformat alone also took any character as the separator, week dates and more, differently from one
+# Python version to the next. The published schema carries this pattern; classes only, no \\d (see TextRule).
+_DATE_EXTENDED = "[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+_DATE_BASIC = "[0-9]{4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+_HOUR, _SIXTY = "(?:[01][0-9]|2[0-3])", "[0-5][0-9]"
+_FRACTION = "(?:[.,][0-9]+)?"
+_OFFSET = f"(?:Z|[+-]{_HOUR}(?::?{_SIXTY})?)"
+ISO_TIMESTAMP = re.compile(
+    f"(?:{_DATE_EXTENDED}[Tt ]{_HOUR}:{_SIXTY}(?::{_SIXTY}{_FRACTION})?"
+    f"|{_DATE_BASIC}T{_HOUR}{_SIXTY}(?:{_SIXTY}{_FRACTION})?){_OFFSET}"
+)
 
 
 class Reason(StrEnum):
@@ -159,27 +191,27 @@ def parse_reading(data: bytes, *, now: datetime) -> Reading:
 
 
 def _reading_from(document: dict[str, Any], *, now: datetime) -> Reading:
-    unknown = sorted(set(document) - _FIELDS)
+    unknown = sorted(set(document) - FIELDS)
     if unknown:
         raise InvalidReadingError(Reason.UNKNOWN_FIELD, f"unexpected fields {_quote(unknown)}")
     version = document.get("schema_version", SCHEMA_VERSION)
     if isinstance(version, bool) or version != SCHEMA_VERSION:
         raise InvalidReadingError(Reason.WRONG_TYPE, f"schema_version {_quote(version)} is not {SCHEMA_VERSION}")
-    sensor_id = _required_text(document, "sensor_id", _IDENTIFIER)
-    sensor_type = _required_text(document, "sensor_type", _SENSOR_TYPE)
+    sensor_id = _required_text(document, "sensor_id")
+    sensor_type = _required_text(document, "sensor_type")
     value = _value(document, sensor_type)
     timestamp = _timestamp(document, now=now)
-    reading_id = _text(document, "reading_id", _IDENTIFIER) or content_id(sensor_id, sensor_type, value, timestamp)
+    reading_id = _text(document, "reading_id") or content_id(sensor_id, sensor_type, value, timestamp)
     return Reading(
         sensor_id=sensor_id,
         sensor_type=sensor_type,
         value=value,
         timestamp=timestamp,
         reading_id=reading_id,
-        unit=_text(document, "unit", _UNIT),
-        site=_text(document, "site", _IDENTIFIER),
-        device=_text(document, "device", _IDENTIFIER),
-        synthetic_run=_text(document, "synthetic_run", _IDENTIFIER),
+        unit=_text(document, "unit"),
+        site=_text(document, "site"),
+        device=_text(document, "device"),
+        synthetic_run=_text(document, "synthetic_run"),
     )
 
 
@@ -221,21 +253,22 @@ def _quote(value: object) -> str:
     return text if len(text) <= DETAIL_LIMIT else f"{text[:DETAIL_LIMIT]}... ({len(text)} characters)"
 
 
-def _text(document: dict[str, Any], name: str, rule: _TextRule) -> str | None:
+def _text(document: dict[str, Any], name: str) -> str | None:
     if document.get(name) is None:
+        if name in REQUIRED_FIELDS:
+            raise InvalidReadingError(Reason.MISSING_FIELD, f"{name} is required")
         return None
-    value = document[name]
-    if not isinstance(value, str) or not rule.pattern.fullmatch(value):
+    value, rule = document[name], TEXT_FIELDS[name]
+    if not isinstance(value, str) or not rule.pattern.fullmatch(value) or _LONE_SURROGATE.search(value):
         raise InvalidReadingError(
             Reason.WRONG_TYPE, f"{name} must be a string of {rule.description}, got {_quote(value)}"
         )
     return value
 
 
-def _required_text(document: dict[str, Any], name: str, rule: _TextRule) -> str:
-    value = _text(document, name, rule)
-    if value is None:
-        raise InvalidReadingError(Reason.MISSING_FIELD, f"{name} is required")
+def _required_text(document: dict[str, Any], name: str) -> str:
+    value = _text(document, name)
+    assert value is not None  # _text refuses a required field's absence
     return value
 
 
@@ -317,6 +350,8 @@ def _from_iso(raw: str) -> datetime:
         raise InvalidReadingError(Reason.WRONG_TYPE, f"timestamp {_quote(raw)} is not ISO-8601") from None
     if timestamp.tzinfo is None:
         raise InvalidReadingError(Reason.WRONG_TYPE, f"timestamp {_quote(raw)} has no UTC offset")
+    if not ISO_TIMESTAMP.fullmatch(raw):
+        raise InvalidReadingError(Reason.WRONG_TYPE, f"timestamp {_quote(raw)} is not in an accepted ISO-8601 form")
     try:
         return timestamp.astimezone(UTC)
     except OverflowError:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import math
 
+from shared.synthetic.fleets import FleetMix, FleetMixError
+
 
 def positive_int(raw: str) -> int:
     try:
@@ -59,3 +61,11 @@ def _finite(raw: str) -> float:
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a finite number, got {raw}")
     return value
+
+
+def fleet_mix(raw: str) -> FleetMix:
+    """A device profile mix, ``steady=70,daily=10,...`` (shared/synthetic/fleets.py)."""
+    try:
+        return FleetMix.parse(raw)
+    except FleetMixError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None

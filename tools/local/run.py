@@ -1,6 +1,7 @@
 """The main job: the whole data path on this machine, on moto's server (no AWS account).
 
     python -m tools.local.run [--records 10000] [--rate R] [--anomaly-share 0.01] [--producer kpl] [--keep-running]
+                              [--fleet steady=70,daily=10,drift=5,stuck=5,dropout=5,flush=5] [--seed 7]
 
 1. starts the emulator and synthesizes the app with a ``local`` stage (the dev config, moto's account);
 2. creates that stage's real templates (ingest, archive, observability) through CloudFormation, then gives
@@ -9,8 +10,10 @@
    from the deployed mapping, and a local Firehose configured from the deployed delivery stream;
 4. streams synthetic readings, one per Kinesis record or (``--producer kpl``) aggregated as the Kinesis
    Producer Library does, with AWS's aggregation library; then checks where every one landed (the smoke
-   test's checks) and prints counts, anomalies, quarantine reasons, throughput and end-to-end latency.
+   test's checks) and prints counts, anomalies, quarantine reasons, throughput and end-to-end latency;
+5. leaves a copy of the raw archive on disk for `make query` (tools/local/archive_copy.py).
 
+``--fleet`` streams a fleet of device profiles (shared/synthetic/fleets.py) instead of uniform readings.
 A watchdog follows every process and thread of the platform: one that dies, or a data path that stops moving
 for --stall-seconds, stops the run with the part named and where the outstanding readings were.
 Exits 0 when every reading landed where it belongs, 1 when one did not, 2 on a bad argument or a machine that
@@ -45,12 +48,15 @@ from services.iot_processor import contract as ingest_contract
 from services.observability import contract as observability_contract
 from shared.infra.naming import pascal_case
 from shared.repository import REPO_ROOT
+from shared.synthetic.fleets import fleet_records
 from shared.synthetic.readings import SyntheticRecord, synthetic_records
-from tools.common.arguments import port_number, positive_int, positive_number, share
+from tools.common.arguments import fleet_mix, port_number, positive_int, positive_number, share
+from tools.common.local_archive import LOCAL_ARCHIVE
 from tools.landing.locate import AlertInbox, Checks, Landing, wait_for_landing
 from tools.landing.producers import PRODUCERS, Sent
 from tools.landing.report import report
 from tools.landing.targets import Targets
+from tools.local.archive_copy import copy_archive
 from tools.local.deploy import DeployedStage, deploy_stage
 from tools.local.emulator import (
     LOCAL_ACCOUNT,
@@ -430,6 +436,21 @@ def _row(label: str, value: str, detail: str) -> str:
     return f"{label:<28}{value:>8}   {detail}"
 
 
+def build_workload(args: argparse.Namespace, *, run_id: str, now: datetime) -> list[SyntheticRecord]:
+    if args.fleet:
+        return fleet_records(
+            args.records, mix=args.fleet, run_id=run_id, now=now, seed=args.seed, invalid_share=args.invalid_share
+        )
+    return synthetic_records(
+        args.records,
+        run_id=run_id,
+        now=now,
+        anomaly_share=args.anomaly_share,
+        invalid_share=args.invalid_share,
+        seed=args.seed,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tools.local.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -440,7 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--rate", type=positive_number, default=None, help="records per second to put (default: as fast as possible)"
     )
-    parser.add_argument("--anomaly-share", type=share, default=0.01, help="share of anomalies (default 0.01)")
+    parser.add_argument("--anomaly-share", type=share, help="share of anomalies (default 0.01; not with --fleet)")
     parser.add_argument("--invalid-share", type=share, default=0.01, help="share of invalid records (default 0.01)")
     parser.add_argument(
         "--producer",
@@ -449,6 +470,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="plain: one reading per Kinesis record; kpl: aggregated as the KPL does (default plain)",
     )
     parser.add_argument("--keep-running", action="store_true", help="keep streaming batches of --records until Ctrl-C")
+    parser.add_argument(
+        "--fleet", type=fleet_mix, help="device profiles and their weights, e.g. steady=70,daily=10,drift=5,stuck=5,"
+        "dropout=5,flush=5: readings shaped as real devices send them; anomalies come from drifting devices"
+    )  # fmt: skip
+    parser.add_argument("--seed", type=int, default=7, help="the synthetic data's seed: the same seed, the same fleet")
     parser.add_argument(
         "--log", type=Path, default=Path("reports/local-run.log"), help="processor logs (default reports/local-run.log)"
     )
@@ -470,6 +496,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.fleet and args.anomaly_share is not None:
+        parser.error("--anomaly-share does not apply to --fleet: its anomalies come from the drifting devices")
+    args.anomaly_share = 0.01 if args.anomaly_share is None else args.anomaly_share
     if args.anomaly_share + args.invalid_share > 1:
         parser.error("--anomaly-share and --invalid-share add up to more than 1")
     problem = unusable_machine([REPO_ROOT / name for name in WRITABLE] + [args.log.parent])
@@ -490,6 +519,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"deployed {stacks} in {time.monotonic() - started:.1f} s (the emulator: {platform.endpoint})")
             gc.freeze()  # never scan again what the deploy left: it lives as long as the run
             exit_code = _rounds(platform, args, rounds)
+            if exit_code != EXIT_PLATFORM_FAILED:
+                objects = copy_archive(
+                    boto3.client("s3"),
+                    platform.targets.require_archive(),
+                    platform.deployed.stacks[archive_contract.SERVICE],
+                    LOCAL_ARCHIVE,
+                )
+                print(f"raw archive: {objects} objects copied to {LOCAL_ARCHIVE} (make query)")
     except PortInUseError as error:
         print(f"error: {error}: another program (or an earlier run) holds it; choose another --port", file=sys.stderr)
         return EXIT_UNUSABLE
@@ -504,13 +541,7 @@ def _rounds(platform: LocalPlatform, args: argparse.Namespace, rounds: list[RunR
     """Stream rounds of readings until one is done (or Ctrl-C with --keep-running); the run's exit code."""
     try:
         while True:
-            workload = synthetic_records(
-                args.records,
-                run_id=f"local-{uuid.uuid4().hex[:8]}",
-                now=datetime.now(UTC),
-                anomaly_share=args.anomaly_share,
-                invalid_share=args.invalid_share,
-            )
+            workload = build_workload(args, run_id=f"local-{uuid.uuid4().hex[:8]}", now=datetime.now(UTC))
             result = platform.run(workload, rate=args.rate, producer=args.producer)
             print(describe(result, platform), flush=True)
             rounds.append(result)

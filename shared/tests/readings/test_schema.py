@@ -422,3 +422,48 @@ def test_an_unstorable_magnitude_is_named() -> None:
     with pytest.raises(InvalidReadingError) as error:
         parse_reading(_with_value("1e-131"), now=NOW)
     assert error.value.detail.startswith("value 1E-131 has a magnitude DynamoDB cannot store")
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "2026-11-27T13:00:00+01:00",
+        "2026-11-27T12:00:00.250Z",
+        "2026-11-27 12:00:00.123456+00:00",  # str() of a Python datetime
+        "2026-11-27t12:00Z",  # minutes are enough; RFC 3339 allows a lowercase t
+        "2026-11-27T13:00:00,5+0100",  # a decimal comma; strftime's %z offset
+        "2026-11-27T07:00-05",  # an offset of whole hours
+        "20261127T120000Z",  # the basic format
+        "20261127T1300+01",
+        "20261127T130000.5+01:00",
+    ],
+)
+def test_the_iso_forms_of_the_contract_are_accepted(timestamp: str) -> None:
+    assert parse_reading(_raw(timestamp=timestamp), now=NOW).timestamp.date() == NOW.date()
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "2026-11-27X12:00:00Z",  # any separator: datetime.fromisoformat alone took these
+        "2026-11-27T12:00:00 +00:00",  # a space before the offset
+        "2026-11-27T12Z",  # hours alone
+        "2026-W48-5T12:00:00Z",  # a week date
+        "2026-11-27T12:00:00.Z",  # a fraction without digits
+        "2026-11-27T12:00:00+00:00:30",  # an offset with seconds
+        "2026-11-27T1200Z",  # an extended date with a basic time
+    ],
+)
+def test_other_spellings_python_reads_are_not_the_contract(timestamp: str) -> None:
+    datetime.fromisoformat(timestamp)  # Python 3.11+ reads it ...
+    with pytest.raises(InvalidReadingError, match="is not in an accepted ISO-8601 form") as error:
+        parse_reading(_raw(timestamp=timestamp), now=NOW)
+    assert error.value.reason is Reason.WRONG_TYPE  # ... the contract does not
+
+
+def test_a_unit_may_hold_any_printable_character_but_no_lone_surrogate() -> None:
+    assert parse_reading(_raw(unit="µg/m³ 🌡"), now=NOW).unit == "µg/m³ 🌡"
+    for unit in ("\ud800", "C\udfff"):
+        with pytest.raises(InvalidReadingError, match="unit must be a string of") as error:
+            parse_reading(json.dumps({**json.loads(_raw()), "unit": unit}).encode(), now=NOW)
+        assert error.value.reason is Reason.WRONG_TYPE

@@ -3,6 +3,7 @@ the main job exits (over a stand-in platform; tests/test_end_to_end.py runs the 
 
 from __future__ import annotations
 
+import argparse
 import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,12 +14,13 @@ from typing import Any
 
 import pytest
 
+from shared.synthetic.fleets import FleetMix
 from shared.synthetic.readings import synthetic_records
 from tools.common.testing import documented_help, printed_help
 from tools.landing.locate import Landing
 from tools.landing.producers import Sent
 from tools.local import run
-from tools.local.run import PlatformError, RunResult, Whereabouts, last_put
+from tools.local.run import PlatformError, RunResult, Whereabouts, build_workload, last_put
 
 
 def test_the_run_waits_for_the_last_record_put_to_each_shard() -> None:
@@ -46,7 +48,10 @@ class FakePlatform:
         self.results = results
         self.runs: list[tuple[int, float | None, str]] = []
         self.forgotten = 0
-        self.deployed = SimpleNamespace(stacks={"ingest": SimpleNamespace(name="iot-sandbox-ingest")})
+        self.deployed = SimpleNamespace(
+            stacks={"ingest": SimpleNamespace(name="iot-sandbox-ingest"), "archive": SimpleNamespace(name="archive")}
+        )
+        self.targets = SimpleNamespace(require_archive=lambda: "raw-bucket")
         self.endpoint = "http://127.0.0.1:4566"
         self.round_start = Whereabouts(put=0, read=0, settled=0, archived=0)
         self.failure: PlatformError | None = None
@@ -93,6 +98,7 @@ def platform(monkeypatch: pytest.MonkeyPatch) -> Callable[..., FakePlatform]:
         monkeypatch.setattr(run, "local_platform", local_platform)
         monkeypatch.setattr(gc, "freeze", lambda: None)  # the fake leaves nothing worth freezing
         monkeypatch.setattr(run, "stop_stale", lambda _: None)
+        monkeypatch.setattr(run, "copy_archive", lambda _s3, bucket, stack, target: 3 if bucket == "raw-bucket" else 0)
         return fake
 
     return install
@@ -106,9 +112,10 @@ def test_a_passing_run_exits_0_and_says_where_the_logs_are(
     assert run.main(["--records", "40", "--rate", "100", "--producer", "kpl", "--log", str(log)]) == 0
     out = capsys.readouterr().out
     assert fake.runs == [(40, 100.0, "kpl")]
-    assert "deployed iot-sandbox-ingest in " in out
+    assert "deployed iot-sandbox-ingest, archive in " in out
     assert "result PASS" in out
     assert f"processor logs: {log}; total " in out
+    assert "raw archive: 3 objects copied to " in out
     assert log.parent.is_dir()
 
 
@@ -147,6 +154,14 @@ def test_keep_running_with_every_round_passing_exits_0(platform: Callable[..., F
         (["--invalid-share", "-0.5"], "must be between 0 and 1, got -0.5"),
         (["--anomaly-share", "0.7", "--invalid-share", "0.4"], "add up to more than 1"),
         (["--producer", "mqtt"], "invalid choice: 'mqtt'"),
+        (["--fleet", "sleepy=5"], "argument --fleet: unknown profile 'sleepy'"),
+        (["--fleet", "steady=0"], "argument --fleet: the weights add up to 0"),
+        (["--fleet", "steady=70", "--anomaly-share", "0.1"], "--anomaly-share does not apply to --fleet"),
+        (["--seed", "seven"], "argument --seed: invalid int value: 'seven'"),
+        (["--port", "65536"], "must be a port from 1 to 65535, or 0 for any free one; got 65536"),
+        (["--port", "-1"], "must be a port from 1 to 65535, or 0 for any free one; got -1"),
+        (["--port", "http"], "must be a port number, got 'http'"),
+        (["--stall-seconds", "0"], "must be a number greater than 0, got 0"),
     ],
 )
 def test_bad_arguments_exit_2_before_anything_starts(
@@ -182,3 +197,17 @@ def test_the_summary_adds_throughput_the_loops_counters_and_the_latency_percenti
 
 def test_the_help_is_what_docs_command_lines_shows(monkeypatch: pytest.MonkeyPatch) -> None:
     assert printed_help(run.main, monkeypatch) == documented_help("tools.local.run")
+
+
+def test_the_workload_is_a_fleet_when_one_is_asked_for_and_the_seed_replays_it() -> None:
+    now = datetime(2026, 11, 27, 12, tzinfo=UTC)
+
+    def workload(*arguments: str) -> list[bytes]:
+        args = argparse.Namespace(records=300, fleet=None, seed=7, anomaly_share=0.01, invalid_share=0.0)
+        parsed = vars(args) | {"fleet": FleetMix.parse(arguments[0]) if arguments else None}
+        return [record.data for record in build_workload(argparse.Namespace(**parsed), run_id="unit", now=now)]
+
+    fleet = workload("flush=1")
+    assert fleet == workload("flush=1")
+    assert all(b"-flush-" in data for data in fleet)
+    assert not any(b"-flush-" in data for data in workload())

@@ -30,6 +30,7 @@ from shared.readings.schema import (
     parse_reading,
 )
 from shared.testing.properties import property_settings
+from shared.testing.reading_agreement import assert_schema_and_parser_agree
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 PROPERTIES = property_settings(150)
@@ -242,3 +243,10 @@ def test_any_number_as_a_value_is_stored_exactly_as_rounded_or_quarantined(text:
     assert_settled(outcome)
     if not isinstance(outcome, InvalidReadingError):
         assert Decimal(outcome["value"]["N"]) == (ROUND_TO_38.plus(Decimal(text)) if Decimal(text) else 0)
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_the_published_schema_judges_every_hostile_record_as_the_processor_does(name: str) -> None:
+    """Refused by both, or by a rule the schema lists as one it cannot state (docs/reading.schema.json)."""
+    data, _ = HOSTILE[name]
+    assert_schema_and_parser_agree(data)
