@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -165,6 +165,7 @@ def local_platform(
     overrides: Mapping[str, str] | None = None,
     port: int = 0,
     stall_seconds: float = DEFAULT_STALL_SECONDS,
+    on_failure: Callable[[ComponentFailure], None] | None = None,
 ) -> Iterator[LocalPlatform]:
     """The emulator with the local stage deployed and its local loops running.
 
@@ -186,7 +187,12 @@ def local_platform(
         )
         emulator.split()
         platform = LocalPlatform(
-            deployed, emulator=emulator, log_path=log_path, faults=faults, stall_seconds=stall_seconds
+            deployed,
+            emulator=emulator,
+            log_path=log_path,
+            faults=faults,
+            stall_seconds=stall_seconds,
+            on_failure=on_failure,
         )
         try:
             yield platform
@@ -258,6 +264,7 @@ class LocalPlatform:
         log_path: Path,
         faults: Mapping[str, Any] | None,
         stall_seconds: float = DEFAULT_STALL_SECONDS,
+        on_failure: Callable[[ComponentFailure], None] | None = None,
     ) -> None:
         self.deployed = deployed
         self.endpoint = emulator.endpoint
@@ -288,7 +295,7 @@ class LocalPlatform:
             sources=[emulator.failures, self.function.failures, self.mapping.failures, self.firehose.failures],
             progress=self.whereabouts,
             stall_seconds=stall_seconds,
-            on_failure=_interrupt_main_thread,
+            on_failure=on_failure or _ignore,
         )
         self.watchdog.start()
         self.round_start = self.whereabouts()
@@ -382,6 +389,9 @@ class LocalPlatform:
     def _wait_until_settled(self, through: StreamPositions, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while not self.settled(through):
+            failed = self.failed()
+            if failed is not None:
+                raise failed
             if time.monotonic() > deadline:
                 failure = ComponentFailure(component="the data path", how=f"did not settle within {timeout:.0f} s")
                 raise PlatformError(failure, self.whereabouts() - self.round_start)
@@ -393,6 +403,10 @@ class LocalPlatform:
         self.firehose.stop()
         self.function.close()
         self._log.close()
+
+
+def _ignore(_: ComponentFailure) -> None:
+    """Without a handler, a failure is found where the run waits (``failed()``, in the settle loop)."""
 
 
 def _interrupt_main_thread(_: ComponentFailure) -> None:
@@ -514,7 +528,9 @@ def main(argv: list[str] | None = None) -> int:
     rounds: list[RunResult] = []
     exit_code = 0
     try:
-        with local_platform(log_path=args.log, port=args.port, stall_seconds=args.stall_seconds) as platform:
+        with local_platform(
+            log_path=args.log, port=args.port, stall_seconds=args.stall_seconds, on_failure=_interrupt_main_thread
+        ) as platform:
             stacks = ", ".join(stack.name for stack in platform.deployed.stacks.values())
             print(f"deployed {stacks} in {time.monotonic() - started:.1f} s (the emulator: {platform.endpoint})")
             gc.freeze()  # never scan again what the deploy left: it lives as long as the run
