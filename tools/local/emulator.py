@@ -58,6 +58,7 @@ class Emulator:
     _log: IO[bytes]
     endpoints: dict[str, str] = field(default_factory=dict)  # service -> endpoint, for the services split off
     copies: dict[str, int] = field(default_factory=dict)  # group -> pid of its copy
+    stop_at_once: bool = False  # set when a part failed: the server may be stuck, so it is killed, not asked
     _failures: list[ComponentFailure] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -76,6 +77,13 @@ class Emulator:
                 os.environ[endpoint_variable(service)] = self.endpoints[service]
         # From here on the server only says when one of its processes ended: read that as it comes.
         threading.Thread(target=self._watch, name="emulator watch", daemon=True).start()
+
+    def kill_copies(self) -> None:
+        """Once the server has stopped: a copy still there (frozen, say) cannot notice its parent is gone."""
+        for pid in self.copies.values():
+            if _is_emulator(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
     def failures(self) -> list[ComponentFailure]:
         """The emulator's processes that ended while it ran: its copies, or the server itself."""
@@ -128,6 +136,7 @@ def embedded_aws(region: str = LOCAL_REGION, *, port: int = 0, pid_file: Path | 
         touched = [endpoint_variable(s) for services in SERVICE_GROUPS.values() for s in services]
         previous = {name: os.environ.get(name) for name in [*CREDENTIALS, "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION",
                                                             "AWS_REGION", *touched]}  # fmt: skip
+        emulator: Emulator | None = None
         try:
             started = _read_reply(server, log)
             if "error" in started:
@@ -141,12 +150,15 @@ def embedded_aws(region: str = LOCAL_REGION, *, port: int = 0, pid_file: Path | 
             os.environ.update(
                 {**CREDENTIALS, "AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": region, "AWS_REGION": region}
             )
-            yield Emulator(
+            emulator = Emulator(
                 endpoint=endpoint, modelled_types=frozenset(started["modelled_types"]), _server=server, _log=log
             )
+            yield emulator
         finally:
             _restore(previous)
-            _stop(server)
+            _stop(server, at_once=emulator is not None and emulator.stop_at_once)
+            if emulator is not None:
+                emulator.kill_copies()
             if pid_file is not None:
                 pid_file.unlink(missing_ok=True)
 
@@ -161,12 +173,8 @@ def stop_stale(pid_file: Path, *, grace_seconds: float = 5) -> int | None:
     except (FileNotFoundError, ValueError):
         return None
     pid_file.unlink(missing_ok=True)
-    try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return None  # gone already
-    if SERVER.name.encode() not in command:
-        return None  # the pid now belongs to something else
+    if not _is_emulator(pid):
+        return None  # gone already, or the pid now belongs to something else
     os.kill(pid, signal.SIGTERM)  # its copies see their parent gone and stop within a second
     deadline = time.monotonic() + grace_seconds
     while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
@@ -185,11 +193,11 @@ def _read_reply(server: subprocess.Popen[bytes], log: IO[bytes]) -> dict[str, An
     return reply
 
 
-def _stop(server: subprocess.Popen[bytes]) -> None:
+def _stop(server: subprocess.Popen[bytes], *, at_once: bool = False) -> None:
     if server.stdin is not None:
         server.stdin.close()  # the server stops its copies, then itself
     try:
-        server.wait(timeout=STOP_TIMEOUT_SECONDS)
+        server.wait(timeout=0 if at_once else STOP_TIMEOUT_SECONDS)
     except subprocess.TimeoutExpired:
         server.kill()
         server.wait()
@@ -206,3 +214,11 @@ def _restore(previous: dict[str, str | None]) -> None:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+def _is_emulator(pid: int) -> bool:
+    """Whether ``pid`` runs our server script (Linux: read from /proc); not a pid that has since been reused."""
+    try:
+        return SERVER.name.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False

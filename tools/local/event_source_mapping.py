@@ -141,8 +141,8 @@ class LocalEventSourceMapping:
             read = all(reader.at_tip_past(through or {}) for reader in self._readers)
             return read and self._busy == 0 and not any(self._pending)
 
-    def stop(self) -> None:
-        self._threads.stop()
+    def stop(self, *, timeout: float | None = None) -> None:
+        self._threads.stop(timeout=timeout)
 
     def failures(self) -> list[ComponentFailure]:
         """Its threads that ended on an error or before being stopped."""

@@ -134,9 +134,11 @@ class LocalFirehose:
         for key_prefix, buffer in buffers.items():
             self._write(key_prefix, buffer.chunks)
 
-    def stop(self) -> None:
-        self._threads.stop()
-        self.drain()
+    def stop(self, *, timeout: float | None = None, drain: bool = True) -> None:
+        """Stop reading; unless told not to (the archive's emulator may be gone), write what is buffered."""
+        self._threads.stop(timeout=timeout)
+        if drain:
+            self.drain()
 
     def failures(self) -> list[ComponentFailure]:
         """Its threads that ended on an error or before being stopped."""

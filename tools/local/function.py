@@ -10,6 +10,7 @@ import queue
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 import zipfile
 from collections.abc import Mapping
@@ -23,6 +24,7 @@ from tools.local.deploy import DeployedStack
 from tools.local.watchdog import ComponentFailure, ended
 
 WORKER = Path(__file__).with_name("lambda_worker.py")
+STOP_SECONDS = 10  # for every worker to finish its invocation and exit, once told
 CODE_CACHE = Path(tempfile.gettempdir()) / "local-lambda-code"
 
 
@@ -105,13 +107,19 @@ class LocalFunction:
             if (returncode := worker.poll()) is not None
         ]
 
-    def close(self) -> None:
+    def close(self, *, timeout: float | None = None) -> None:
+        """Tell every worker to end; one that has not within ``timeout`` seconds (default 10) is killed."""
         self._closing = True
         for worker in self._workers:  # every worker is told first, so they all wind down at once
             if worker.stdin:
                 worker.stdin.close()
+        deadline = time.monotonic() + (STOP_SECONDS if timeout is None else timeout)
         for worker in self._workers:
-            worker.wait(timeout=10)
+            try:
+                worker.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:  # stuck in a request to a part that died
+                worker.kill()
+                worker.wait()
 
 
 def unpacked(code: bytes, root: Path = CODE_CACHE) -> Path:

@@ -76,6 +76,7 @@ from tools.local.watchdog import ComponentFailure, Watchdog
 EXIT_LANDING_FAILED, EXIT_UNUSABLE, EXIT_PLATFORM_FAILED, EXIT_INTERRUPTED = 1, 2, 3, 130
 LOCAL_STAGE_ID = "Sandbox"
 DEFAULT_STALL_SECONDS = 20.0
+FAILED_STOP_SECONDS = 2.0  # how long a failed platform's parts get to end before they are left or killed
 PID_FILE = REPO_ROOT / "build" / "local-emulator.pid"
 WRITABLE = ("build", "reports")  # the synthesized stage and the processor's code; the run's logs
 SERVICES = (ingest_contract.SERVICE, archive_contract.SERVICE, observability_contract.SERVICE)
@@ -267,6 +268,7 @@ class LocalPlatform:
         on_failure: Callable[[ComponentFailure], None] | None = None,
     ) -> None:
         self.deployed = deployed
+        self._emulator = emulator
         self.endpoint = emulator.endpoint
         self._put = 0
         ingest, archive = deployed.stacks[ingest_contract.SERVICE], deployed.stacks[archive_contract.SERVICE]
@@ -398,10 +400,15 @@ class LocalPlatform:
             time.sleep(0.1)
 
     def close(self) -> None:
+        """Stop every part: in order when healthy; when a part failed, at once, since the others may be stuck in
+        requests to it (nothing is left to save: the run has failed)."""
+        failed = self.watchdog.failure is not None
+        grace = FAILED_STOP_SECONDS if failed else None
         self.watchdog.stop()
-        self.mapping.stop()
-        self.firehose.stop()
-        self.function.close()
+        self.mapping.stop(timeout=grace)
+        self.firehose.stop(timeout=grace, drain=not failed)
+        self.function.close(timeout=grace)
+        self._emulator.stop_at_once = failed
         self._log.close()
 
 
@@ -535,6 +542,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"deployed {stacks} in {time.monotonic() - started:.1f} s (the emulator: {platform.endpoint})")
             gc.freeze()  # never scan again what the deploy left: it lives as long as the run
             exit_code = _rounds(platform, args, rounds)
+            platform.watchdog.stop()  # the rounds are over: nothing more to interrupt
             if exit_code != EXIT_PLATFORM_FAILED:
                 objects = copy_archive(
                     boto3.client("s3"),

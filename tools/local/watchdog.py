@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 CHECK_SECONDS = 0.5
+STOP_SECONDS = 10.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,10 +67,13 @@ class ThreadGroup:
         for thread in self._threads:
             thread.start()
 
-    def stop(self, *, timeout: float = 30) -> None:
+    def stop(self, *, timeout: float | None = None) -> None:
+        """Ask every thread to end, and wait ``timeout`` seconds in all for them (default 10); a thread stuck in a
+        request to a part that died is a daemon, and ends with the process."""
         self.stopping.set()
+        deadline = time.monotonic() + (STOP_SECONDS if timeout is None else timeout)
         for thread in self._threads:
-            thread.join(timeout=timeout)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def failures(self) -> list[ComponentFailure]:
         with self._lock:

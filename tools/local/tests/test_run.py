@@ -55,6 +55,7 @@ class FakePlatform:
         self.endpoint = "http://127.0.0.1:4566"
         self.round_start = Whereabouts(put=0, read=0, settled=0, archived=0)
         self.failure: PlatformError | None = None
+        self.watchdog = SimpleNamespace(stop=lambda: None)
         self.mapping = SimpleNamespace(
             stats=Stats(invocations=3, function_errors=0, partial_failures=0, bisections=0, completed_at={})
         )
