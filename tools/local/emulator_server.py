@@ -426,11 +426,11 @@ def main() -> None:
     install_shortcuts()
     install_write_capacity()
     app = DomainDispatcherApplication(backend_app)
-    try:
-        server = serve(app, port)
-    except OSError as error:
-        reply({"error": f"cannot listen on 127.0.0.1:{port}: {error.strerror}", "errno": error.errno})
+    refused = _cannot_listen(port)
+    if refused is not None:  # werkzeug would print its own message and exit, naming no errno
+        reply({"error": f"cannot listen on {HOST}:{port}: {refused.strerror}", "errno": refused.errno})
         os._exit(1)
+    server = serve(app, port)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     reply({"port": server.port, "modelled_types": sorted(get_model_map())})
     copies: list[int] = []
@@ -456,6 +456,19 @@ def main() -> None:
     for watcher in watchers:
         watcher.join(timeout=10)
     os._exit(0)  # nothing to flush; tearing down all of moto's modules would take a second or more
+
+
+def _cannot_listen(port: int) -> OSError | None:
+    """Why ``port`` cannot be listened on, tried as werkzeug will (address reuse on); None when it can, or for 0."""
+    if port == 0:
+        return None
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((HOST, port))
+        except OSError as error:
+            return error
+    return None
 
 
 def _report_exit(group: str, pid: int, stopping: threading.Event) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -87,9 +88,12 @@ class LocalFunction:
         try:
             assert worker.stdin is not None
             assert worker.stdout is not None
-            worker.stdin.write(json.dumps({"id": str(uuid.uuid4()), "event": event}) + "\n")
-            worker.stdin.flush()
-            reply = worker.stdout.readline()
+            try:
+                worker.stdin.write(json.dumps({"id": str(uuid.uuid4()), "event": event}) + "\n")
+                worker.stdin.flush()
+                reply = worker.stdout.readline()
+            except BrokenPipeError:
+                reply = ""  # it was gone before the request
             if not reply:
                 raise RuntimeError(f"worker of {self.name} exited with {worker.wait()}")
             document = json.loads(reply)
@@ -112,7 +116,8 @@ class LocalFunction:
         self._closing = True
         for worker in self._workers:  # every worker is told first, so they all wind down at once
             if worker.stdin:
-                worker.stdin.close()
+                with contextlib.suppress(BrokenPipeError):  # a worker that died leaves its pipe broken
+                    worker.stdin.close()
         deadline = time.monotonic() + (STOP_SECONDS if timeout is None else timeout)
         for worker in self._workers:
             try:

@@ -51,6 +51,8 @@ class Faults:
         self.invocation = 0
 
     def install(self) -> None:
+        if not (self.throttles_left or self.crash_mid_batch):
+            return  # nothing to inject into the function's AWS calls
         # botocore comes from the deployed asset, so it is imported only once sys.path points there.
         from botocore.client import BaseClient  # noqa: PLC0415
         from botocore.exceptions import ClientError  # noqa: PLC0415

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, cast
 
 import boto3
@@ -15,6 +20,7 @@ from moto.dynamodb.exceptions import ItemSizeTooLarge
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.kinesis.models import Shard
 
+from tools.local import emulator
 from tools.local.emulator import embedded_aws, endpoint_variable
 from tools.local.emulator_server import (
     BINARY_ATTRIBUTE_MARKERS,
@@ -265,3 +271,69 @@ def test_a_split_service_keeps_what_was_deployed_and_its_own_state_after() -> No
         assert {b["Name"] for b in root.list_buckets()["Buckets"]} == {"deployed"}
         assert not [name for name in listed["ResponseMetadata"]["HTTPHeaders"] if name.startswith("access-control-")]
     assert endpoint_variable("s3") not in os.environ
+
+
+def test_a_split_off_process_that_dies_is_reported_with_how_and_one_that_is_stopped_is_not() -> None:
+    with embedded_aws(REGION) as running:
+        running.split({"s3": ("s3",), "kinesis": ("kinesis",)})
+        assert running.failures() == []
+        os.kill(running.copies["kinesis"], signal.SIGKILL)
+        for _ in range(100):
+            if running.failures():
+                break
+            time.sleep(0.05)
+        (failure,) = running.failures()
+        assert (
+            str(failure)
+            == f"the emulator's kinesis process (pid {running.copies['kinesis']}) was killed by signal 9 (SIGKILL)"
+        )
+        copies = dict(running.copies)
+    time.sleep(0.5)
+    assert running.failures() == [failure]  # stopping the emulator reports nothing more
+    assert not [
+        pid
+        for pid in copies.values()
+        if Path(f"/proc/{pid}").exists()
+        and "emulator_server" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+    ]
+
+
+# --- an emulator an earlier run left behind ---------------------------------------------------------------------------
+
+
+def test_a_stale_emulator_recorded_in_the_pid_file_is_stopped(tmp_path: Path) -> None:
+    server = subprocess.Popen(
+        [sys.executable, str(emulator.SERVER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    try:
+        assert server.stdout is not None
+        assert b'"port"' in server.stdout.readline()  # up and serving; its stdin stays open, as if its runner hung
+        pid_file = tmp_path / "local-emulator.pid"
+        pid_file.write_text(f"{server.pid}\n")
+        assert emulator.stop_stale(pid_file) == server.pid
+        assert server.wait(timeout=10) != 0
+        assert not pid_file.exists()
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_a_pid_file_naming_another_program_stops_nothing(tmp_path: Path) -> None:
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        pid_file = tmp_path / "local-emulator.pid"
+        pid_file.write_text(f"{other.pid}\n")
+        assert emulator.stop_stale(pid_file) is None
+        assert other.poll() is None
+        assert not pid_file.exists()  # stale either way
+    finally:
+        other.kill()
+        other.wait()
+
+
+@pytest.mark.parametrize("content", [None, "", "not a pid\n", "999999999\n"])
+def test_no_pid_file_a_garbled_one_or_a_gone_process_stops_nothing(tmp_path: Path, content: str | None) -> None:
+    pid_file = tmp_path / "local-emulator.pid"
+    if content is not None:
+        pid_file.write_text(content)
+    assert emulator.stop_stale(pid_file) is None

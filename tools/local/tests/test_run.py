@@ -4,7 +4,10 @@ the main job exits (over a stand-in platform; tests/test_end_to_end.py runs the 
 from __future__ import annotations
 
 import argparse
+import errno
 import gc
+import os
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -20,6 +23,7 @@ from tools.common.testing import documented_help, printed_help
 from tools.landing.locate import Landing
 from tools.landing.producers import Sent
 from tools.local import run
+from tools.local.emulator import EmulatorError
 from tools.local.run import PlatformError, RunResult, Whereabouts, build_workload, last_put
 
 
@@ -212,3 +216,71 @@ def test_the_workload_is_a_fleet_when_one_is_asked_for_and_the_seed_replays_it()
     assert fleet == workload("flush=1")
     assert all(b"-flush-" in data for data in fleet)
     assert not any(b"-flush-" in data for data in workload())
+
+
+# --- the usual faults of a laptop: one clear line each, exit 2 ------------------------------------------------------
+
+
+def test_without_node_the_run_says_so_before_starting_anything(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setattr(run.shutil, "which", lambda name: None if name == "node" else f"/usr/bin/{name}")  # type: ignore[attr-defined]
+    monkeypatch.setattr(run, "local_platform", lambda **_: pytest.fail("the platform was started"))
+    assert run.main(["--log", str(tmp_path / "run.log")]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "error: node is not on PATH: the local run synthesizes the stage with the CDK, which needs Node.js 18 or newer"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (errno.EROFS, "Read-only file system"),
+        (errno.ENOSPC, "No space left on device"),
+        (errno.EACCES, "Permission denied"),
+    ],
+)
+def test_a_directory_it_cannot_write_is_named_with_the_reason(
+    error: int, reason: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def refuse(**options: Any) -> Any:
+        raise OSError(error, os.strerror(error))
+
+    monkeypatch.setattr(run.tempfile, "NamedTemporaryFile", refuse)  # type: ignore[attr-defined]
+    assert run.unusable_machine([tmp_path / "build"]) == (
+        f"cannot write to {tmp_path / 'build'} ({reason}): the local run keeps its stage, code and logs there"
+    )
+
+
+def test_a_machine_with_node_and_writable_directories_can_run_it(tmp_path: Path) -> None:
+    assert run.unusable_machine([tmp_path / "build", tmp_path / "reports"]) is None
+    assert (tmp_path / "build").is_dir()
+    assert list((tmp_path / "build").iterdir()) == []  # the probe leaves nothing behind
+
+
+def test_a_port_in_use_is_one_line_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert run.main(["--port", str(port), "--log", str(tmp_path / "run.log")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use: another program (or an earlier run) "
+        "holds it; choose another --port"
+    )
+
+
+def test_a_stale_emulator_is_stopped_and_said_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setattr(run, "stop_stale", lambda pid_file: 4242 if pid_file == run.PID_FILE else None)
+    monkeypatch.setattr(run, "local_platform", _raising_platform)
+    run.main(["--log", str(tmp_path / "run.log")])
+    assert capsys.readouterr().out.splitlines()[0] == "stopped a stale emulator an earlier run left behind (pid 4242)"
+
+
+@contextmanager
+def _raising_platform(**_: Any) -> Iterator[Any]:
+    raise EmulatorError("stopped here")
+    yield  # pragma: no cover - a generator that never yields
