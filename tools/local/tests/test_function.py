@@ -81,12 +81,23 @@ def test_a_closed_function_reports_no_failures(function: LocalFunction) -> None:
 
 
 def test_a_worker_busy_when_told_to_end_is_killed_after_the_timeout(function: LocalFunction) -> None:
-    threading.Thread(target=function.invoke, args=({"sleep": True},), daemon=True).start()
+    ended: list[str] = []
+
+    def invoke_and_record() -> None:
+        try:
+            function.invoke({"sleep": True})
+        except RuntimeError as error:
+            ended.append(str(error))
+
+    invocation = threading.Thread(target=invoke_and_record, daemon=True)
+    invocation.start()
     time.sleep(1)  # the invocation has started: its worker sleeps for a minute
     started = time.monotonic()
     function.close(timeout=1)
     assert time.monotonic() - started < 10
-    assert all(worker.poll() is not None for worker in function._workers)
+    assert all(worker.poll() is not None for worker in function._workers)  # noqa: SLF001
+    invocation.join(timeout=5)
+    assert ended == ["worker of processor exited with -9"]
 
 
 def test_code_is_unpacked_once_per_content(tmp_path: Path) -> None:
