@@ -95,7 +95,7 @@ def test_a_worker_busy_when_told_to_end_is_killed_after_the_timeout(function: Lo
     started = time.monotonic()
     function.close(timeout=1)
     assert time.monotonic() - started < 10
-    assert all(worker.poll() is not None for worker in function._workers)  # noqa: SLF001
+    assert all(worker.poll() is not None for worker in function._workers)
     invocation.join(timeout=5)
     assert ended == ["worker of processor exited with -9"]
 
