@@ -24,7 +24,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from moto import mock_aws
 
-from tools.steps.change_report import (
+from tools.common.stack_changes import (
     ChangeKind,
     Concern,
     ReplacementSpec,
