@@ -8,8 +8,20 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from services.iot_archive import contract as archive
+from services.iot_processor import contract as ingest
+from shared.infra.naming import stack_name
+
 SERVICE = "observability"
 OWNER_TEAM = "iot-sre"
+# The services whose stacks make up a stage, in deploy order: the drift check (the stage's Lambda and `make drift`)
+# watches each of their stacks.
+STAGE_SERVICES = (ingest.SERVICE, archive.SERVICE, SERVICE)
+
+
+def drift_checked_stacks(stage: str) -> tuple[str, ...]:
+    """``iot-<stage>-ingest``, ``-archive``, ``-observability``: every stack the drift check of ``stage`` watches."""
+    return tuple(stack_name(stage, service) for service in STAGE_SERVICES)
 
 
 class Output(StrEnum):

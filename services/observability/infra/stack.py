@@ -12,7 +12,9 @@ from services.observability import contract
 from services.observability.config import ObservabilityConfig
 from services.observability.infra.alarms import DataPathAlarms
 from services.observability.infra.budget import MonthlyBudget
+from services.observability.infra.compliance import acknowledge_findings
 from services.observability.infra.dashboard import DataPathDashboard
+from services.observability.infra.drift_check import DriftCheck
 from services.observability.infra.metrics import DataPathMetrics, WatchedResources
 from services.observability.infra.ops_topic import OpsTopic
 from shared.environment import StageEnvironment
@@ -70,6 +72,17 @@ class ObservabilityStack(ServiceStack):
                 )
             ],
         )
+        # CloudFormation's drift detection on every stack of the stage, on the configured schedule.
+        self.drift_check = DriftCheck(
+            self,
+            "DriftCheck",
+            stage=stage,
+            stacks=contract.drift_checked_stacks(stage),
+            config=watch.drift,
+            topic=ops,
+            removal_policy=self.removal_policy,
+        )
+        acknowledge_findings(drift_check=self.drift_check, stacks=contract.drift_checked_stacks(stage))
         self.ops_topic = ops.topic
         self.output(contract.Output.OPS_TOPIC_ARN, ops.topic.topic_arn, "SNS topic alarms and the budget notify")
         self.output(
