@@ -54,8 +54,11 @@ DRIFT_ACTIONS = (
     "cloudformation:DescribeStackResourceDrifts",
 )
 # What drift detection reads per resource type, with the caller's credentials: the read handler's permissions in
-# CloudFormation's registry schema of the type, less EXCLUDED_ACTIONS; for the types the registry has no handler for
-# (the policy resources), the call that returns their document. tests/test_drift_permissions.py holds this to the
+# CloudFormation's registry schema of the type; for the types the registry has no handler for (the policy resources),
+# the call that returns their document. Never granted, though some handlers ask: secretsmanager:GetSecretValue (the
+# secret itself; the check leaves secrets out), kms:Decrypt (the stage's data), lakeformation:GetDataAccess (credentials
+# to the archive's data), glue:CreateTable, lakeformation:CreateTable and iam:PassRole (they change things). Detection
+# of a resource that needs one of them fails, naming the action. tests/test_drift_permissions.py holds the role to the
 # schemas and to the types the stage's stacks contain.
 READ_ACTIONS: Mapping[str, tuple[str, ...]] = {
     "AWS::Athena::WorkGroup": ("athena:GetWorkGroup", "athena:ListTagsForResource"),
@@ -169,18 +172,6 @@ READ_ACTIONS: Mapping[str, tuple[str, ...]] = {
     "AWS::SQS::QueuePolicy": ("sqs:GetQueueAttributes",),
     "AWS::SSM::Parameter": ("ssm:GetParameters", "ssm:ListTagsForResource"),
 }
-# In some registry read handlers, and never granted: each reads data or changes something. Drift detection of a
-# resource that needs one fails, and the message names the action (docs/runbooks.md#stack-drifted).
-EXCLUDED_ACTIONS = {
-    "secretsmanager:GetSecretValue": "reads the secret itself (the drift check leaves secrets out, runtime/drift.py)",
-    "kms:Decrypt": "decrypts data with the stage's keys",
-    "glue:CreateTable": "creates tables",
-    "lakeformation:CreateTable": "creates tables",
-    "lakeformation:GetDataAccess": "hands out credentials to read the archive's data",
-    "iam:PassRole": "passes roles to services",
-}
-
-
 class DriftCheck(Construct):
     def __init__(
         self,

@@ -195,10 +195,13 @@ def check_stage(
     deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
     poll_seconds: float = POLL_SECONDS,
     clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> DriftReport:
-    """Detect drift on every stack of ``stacks`` at once and report each, in the order given."""
+    """Detect drift on every stack of ``stacks`` at once and report each, in the order given.
+
+    ``sleep`` waits between reads of the detections' status: ``time.sleep`` as it is when called."""
+    wait = sleep or time.sleep
     if not stacks:
         raise DriftError(f"stage {stage}: no stacks to check")
     checked_at = now()
@@ -220,7 +223,7 @@ def check_stage(
         waiting = [d for d in running if d.status["DetectionStatus"] == "DETECTION_IN_PROGRESS"]
         if not waiting or clock() - started >= deadline_seconds:
             break
-        sleep(poll_seconds)
+        wait(poll_seconds)
     for detection in running:
         results[detection.stack] = _finish(cloudformation, detection, rules, deadline_seconds)
     return DriftReport(stage=stage, checked_at=checked_at, stacks=tuple(results[stack] for stack in stacks))

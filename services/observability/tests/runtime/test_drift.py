@@ -23,7 +23,7 @@ from services.observability.runtime.drift import (
     parse_rules,
     render_message,
 )
-from services.observability.tests.runtime.recorded import RESPONSES, RecordedCloudFormation, load, shape_problems
+from services.observability.testing import RESPONSES, RecordedCloudFormation, load, shape_problems
 
 PROD = ("iot-prod-ingest", "iot-prod-archive", "iot-prod-observability")
 CHECKED_AT = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ import pytest
 from services.observability.runtime import drift_handler
 from services.observability.runtime.drift import DriftError, IgnoreRule, encode_rules
 from services.observability.runtime.drift_handler import FINISH_SECONDS, Settings, lambda_handler, run
-from services.observability.tests.runtime.recorded import RecordedCloudFormation
+from services.observability.testing import RecordedCloudFormation
 
 TOPIC = "arn:aws:sns:eu-west-1:444444444444:iot-prod-observability-OpsTopicB0B2D5E1-Xq3v9LmN2pQa"
 RULE = IgnoreRule(
@@ -56,13 +56,12 @@ def test_a_bad_rule_in_the_environment_is_refused() -> None:
         Settings.from_environment({**ENVIRONMENT, "IGNORE_RULES": "not json"})
 
 
-def _without_waiting(*names: str) -> RecordedCloudFormation:
-    """The recorded stacks, each detection complete at its first read (the handler sleeps for real between reads)."""
-    cloudformation = RecordedCloudFormation(*names)
-    for calls in cloudformation.calls.values():
-        for call in [c for c in calls if c.get("response", {}).get("DetectionStatus") == "DETECTION_IN_PROGRESS"]:
-            calls.remove(call)
-    return cloudformation
+@pytest.fixture(autouse=True)
+def no_waiting(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The check waits between reads of a detection's status; here it returns at once, noting each wait."""
+    waits: list[float] = []
+    monkeypatch.setattr("time.sleep", waits.append)
+    return waits
 
 
 def _run(
@@ -78,8 +77,8 @@ def _run(
     return result, topic
 
 
-def test_drift_is_published_to_the_ops_topic() -> None:
-    result, topic = _run(_without_waiting("prod-ingest-warm-throughput", "prod-observability-alarm-threshold"))
+def test_drift_is_published_to_the_ops_topic(no_waiting: list[float]) -> None:
+    result, topic = _run(RecordedCloudFormation("prod-ingest-warm-throughput", "prod-observability-alarm-threshold"))
     assert result == {
         "stage": "prod",
         "published": True,
@@ -89,6 +88,7 @@ def test_drift_is_published_to_the_ops_topic() -> None:
     assert message["TopicArn"] == TOPIC
     assert message["Subject"] == "iot-prod drift check: 1 DRIFTED of 2 stacks"
     assert "/Threshold: expected 1, actual 25" in message["Message"]
+    assert no_waiting == [10]  # the observability detection was in progress at the first read
 
 
 def test_nothing_is_published_when_every_stack_is_in_sync() -> None:
@@ -117,7 +117,7 @@ class Context:
 
 
 def test_the_handler_wires_the_environment_and_the_sdks_clients(monkeypatch: pytest.MonkeyPatch) -> None:
-    cloudformation = _without_waiting("prod-ingest-in-sync", "prod-observability-alarm-threshold")
+    cloudformation = RecordedCloudFormation("prod-ingest-in-sync", "prod-observability-alarm-threshold")
     topic = RecordedTopic()
     clients: Mapping[str, Any] = {"cloudformation": cloudformation, "sns": topic}
     monkeypatch.setattr("boto3.client", lambda service: clients[service])

@@ -1,4 +1,5 @@
-"""CloudFormation answering from recorded drift-detection calls (drift_responses/*.json), one queue of calls per stack.
+"""For tests of the drift check (here and in tools/operations): CloudFormation answering from recorded drift-detection
+calls (tests/runtime/drift_responses/*.json), one queue of calls per stack.
 
 Each file holds the calls of one stack in order: the operation, the request the check must send, and the response
 (or the error) CloudFormation gives. The responses are written in the shapes of CloudFormation's API, which
@@ -19,7 +20,7 @@ from botocore.exceptions import ClientError
 from botocore.model import ServiceModel
 from botocore.validate import ParamValidator
 
-RESPONSES = Path(__file__).with_name("drift_responses")
+RESPONSES = Path(__file__).parent / "tests" / "runtime" / "drift_responses"
 
 
 def load(name: str) -> dict[str, Any]:
