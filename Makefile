@@ -19,7 +19,7 @@ DIFF_WORKTREE := $(REPORTS)/diff-base
 
 .PHONY: help install local test pytest unit test-iot_processor test-iot_archive test-observability lint secrets synth docs nag-report \
 	bench bench-emulator mutation pipeline-synth verify-stage smoke-test bake \
-	change-report diff drift sbom lock clean
+	change-report record-deployment diff drift sbom lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -123,6 +123,9 @@ bake: install ## after the smoke test: the stage's composite alarm stays out of 
 change-report: install ## prod change report: deployed templates (via $$LOOKUP_ROLE_ARN) vs cdk.out (pipeline)
 	$(BIN)/python -m tools.steps.change_report --deployed --from-environment \
 		--after $(ASSEMBLY) --output $(REPORTS)/change-report/change-report.md
+
+record-deployment: install ## a stage's last step: record in its account what it runs, via its smoke-test role (pipeline)
+	$(BIN)/python -m tools.steps.record_deployment --from-environment --assembly $(ASSEMBLY)
 
 diff: install ## reports/change-report.md: this tree's synth against DIFF_BASE's (default HEAD~1), every stack
 	rm -rf $(DIFF_WORKTREE) && git worktree prune

@@ -72,6 +72,25 @@ class ObservabilityStack(ServiceStack):
                 )
             ],
         )
+        # The pipeline's last step of the stage records what the stage now runs, through the same role.
+        grant_smoke_test_role(
+            self,
+            "DeploymentRecordWrite",
+            stage=stage,
+            statements=[
+                iam.PolicyStatement(
+                    sid="RecordWhatTheStageRuns",
+                    actions=["ssm:PutParameter"],
+                    resources=[
+                        self.format_arn(
+                            service="ssm",
+                            resource="parameter",
+                            resource_name=contract.deployment_record_parameter(stage).removeprefix("/"),
+                        )
+                    ],
+                )
+            ],
+        )
         # CloudFormation's drift detection on every stack of the stage, on the configured schedule.
         self.drift_check = DriftCheck(
             self,
