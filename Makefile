@@ -19,7 +19,7 @@ DIFF_WORKTREE := $(REPORTS)/diff-base
 
 .PHONY: help install local test pytest unit test-iot_processor test-iot_archive test-observability lint secrets synth docs nag-report \
 	bench bench-emulator mutation pipeline-synth verify-stage smoke-test bake \
-	change-report record-deployment diff drift sbom lock clean
+	change-report record-deployment diff drift environments sbom lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -104,6 +104,9 @@ pipeline-synth: install ## what the pipeline's Synth step runs: unit/infra tests
 
 drift: install ## CloudFormation drift detection on every stack of STAGE=<name>, now, with your credentials
 	$(BIN)/python -m tools.operations.drift --stage "$(STAGE)"
+
+environments: install ## what every stage runs and how far behind main it is; STAGES="staging prod": what promoting changes
+	$(BIN)/python -m tools.operations.environments $(STAGES)
 
 sbom: install ## CycloneDX SBOMs: the processor asset's locked requirements and the dev environment, into SBOM_DIR
 	mkdir -p $(SBOM_DIR)
