@@ -118,6 +118,29 @@ class Git:
 # --- the comparison ---------------------------------------------------------------------------------------------------
 
 
+def by_parameter_name(template: dict[str, Any]) -> dict[str, Any]:
+    """The template with each reference to an SSM-typed template parameter written as the parameter it reads
+    (``{"Ref": "ssm:/iot/dev/ingest/stream-name"}``): CDK names those template parameters after a hash of that name,
+    so two stages' templates would differ wherever one is used, though each reads its own stage's value."""
+    names = {
+        logical_id: f"ssm:{parameter['Default']}"
+        for logical_id, parameter in template.get("Parameters", {}).items()
+        if str(parameter.get("Type", "")).startswith("AWS::SSM::Parameter::Value") and "Default" in parameter
+    }
+
+    def rewrite(node: Any) -> Any:
+        if isinstance(node, dict):
+            if set(node) == {"Ref"} and node["Ref"] in names:
+                return {"Ref": names[node["Ref"]]}
+            return {key: rewrite(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [rewrite(item) for item in node]
+        return node
+
+    rewritten: dict[str, Any] = rewrite(template)
+    return rewritten
+
+
 def as_stage(
     templates: Mapping[str, dict[str, Any]], *, source: StageConfig, target: StageConfig
 ) -> dict[str, dict[str, Any]]:
@@ -133,6 +156,38 @@ def as_stage(
     return moved
 
 
+_HASH_SUFFIX = re.compile(r"[0-9A-Fa-f]{8,}$")
+
+
+def aligned(
+    after: dict[str, Any], before: dict[str, Any], *, source: StageConfig, target: StageConfig
+) -> dict[str, Any]:
+    """``after`` (a stack of ``source`` read as ``target``'s) with the logical ids that differ from ``before``'s only by
+    the stage renamed to ``before``'s. CDK derives a logical id from the construct's path, stage included, and ends it
+    with a hash of that path (or, for a function's version, of its settings, tags included): ``...RuleDevObservability
+    ...71C4BAEA`` in dev is ``...RuleStagingObservability...85641D1F`` in staging. Without the stage and the hash, and
+    with the same type, the one resource of each side is the same resource."""
+
+    def identity(logical_id: str, stage: StageConfig) -> str:
+        return _HASH_SUFFIX.sub("", logical_id.replace(stage.name.title(), ""))
+
+    old, new = before.get("Resources", {}), after.get("Resources", {})
+    candidates: dict[tuple[str, str], list[str]] = {}
+    for logical_id in set(old) - set(new):
+        candidates.setdefault((old[logical_id]["Type"], identity(logical_id, target)), []).append(logical_id)
+    keys: dict[tuple[str, str], list[str]] = {}
+    for logical_id in set(new) - set(old):
+        keys.setdefault((new[logical_id]["Type"], identity(logical_id, source)), []).append(logical_id)
+    renames = {
+        ids[0]: candidates[key][0] for key, ids in keys.items() if len(ids) == 1 and len(candidates.get(key, [])) == 1
+    }
+    text = json.dumps(after)
+    for logical_id, renamed in renames.items():
+        text = re.sub(rf"(?<![A-Za-z0-9]){logical_id}(?![A-Za-z0-9])", renamed, text)
+    aligned_template: dict[str, Any] = json.loads(text)
+    return aligned_template
+
+
 def promotion_report(
     runs: Mapping[str, StageRun], sessions: Mapping[str, boto3.Session], *, source: StageConfig, target: StageConfig
 ) -> str:
@@ -140,11 +195,17 @@ def promotion_report(
     for stage in (source, target):
         cloudformation = sessions[stage.name].client("cloudformation", region_name=stage.region)
         templates[stage.name] = deployed_templates(cloudformation, observability.drift_checked_stacks(stage.name))
-    report = compare(
-        templates[target.name],
-        as_stage(templates[source.name], source=source, target=target),
-        ReplacementSpec.load(),
+    before = {name: by_parameter_name(template) for name, template in templates[target.name].items()}
+    after = as_stage(
+        {name: by_parameter_name(template) for name, template in templates[source.name].items()},
+        source=source,
+        target=target,
     )
+    after = {
+        name: aligned(template, before[name], source=source, target=target) if name in before else template
+        for name, template in after.items()
+    }
+    report = compare(before, after, ReplacementSpec.load())
     return render_markdown(
         report,
         before_label=f"{target.name} ({_short(runs[target.name])})",

@@ -18,7 +18,7 @@ from moto import mock_aws
 
 from pipeline.config import PlatformConfig
 from tools.common.deployment_record import DeploymentRecord
-from tools.operations.environments import as_stage, main
+from tools.operations.environments import aligned, as_stage, by_parameter_name, main
 
 ACCOUNTS = {"dev": "222222222222", "staging": "333333333333", "prod": "444444444444"}
 DIGEST = "sha256:" + "5e" * 32
@@ -274,3 +274,70 @@ def test_a_stages_name_and_account_become_the_others_and_nothing_else(platform_c
             }
         }
     }
+
+
+def test_a_logical_id_that_differs_by_the_stage_and_its_hash_alone_is_the_same_resource(
+    platform_config: PlatformConfig,
+) -> None:
+    dev, staging = platform_config.stage("dev"), platform_config.stage("staging")
+    permission = {"Type": "AWS::Lambda::Permission", "Properties": {"Action": "lambda:InvokeFunction"}}
+    version = {"Type": "AWS::Lambda::Version", "Properties": {"FunctionName": {"Ref": "Fn"}}}
+
+    def stack(permission_id: str, version_id: str) -> dict[str, Any]:
+        alias = {
+            "Type": "AWS::Lambda::Alias",
+            "Properties": {"FunctionVersion": {"Fn::GetAtt": [version_id, "Version"]}},
+        }
+        return {"Resources": {permission_id: permission, version_id: version, "Alias": alias}}
+
+    before = stack(
+        "AllowRuleStagingObservabilityCheck85641D1FFFFCF62B", "VersionBE6E35173836a30711a6f441f014d358795cf22d"
+    )
+    after = stack("AllowRuleDevObservabilityCheck71C4BAEA86C60901", "VersionBE6E351752678ca2c28336275261e437497d1b4e")
+    assert aligned(after, before, source=dev, target=staging) == before
+
+
+@pytest.mark.parametrize(
+    ("after_ids", "reason"),
+    [
+        (["AllowRuleDevCheck71C4BAEA", "AllowRuleDevCheck0A1B2C3D"], "two candidates on one side"),
+        (["AllowRuleDevOther71C4BAEA"], "another construct"),
+    ],
+)
+def test_a_logical_id_without_a_single_counterpart_keeps_its_name(
+    platform_config: PlatformConfig, after_ids: list[str], reason: str
+) -> None:
+    permission = {"Type": "AWS::Lambda::Permission", "Properties": {}}
+    before = {"Resources": {"AllowRuleStagingCheck85641D1F": permission}}
+    after = {"Resources": dict.fromkeys(after_ids, permission)}
+    dev, staging = platform_config.stage("dev"), platform_config.stage("staging")
+    assert aligned(after, before, source=dev, target=staging) == after, reason
+
+
+def test_a_resource_of_another_type_is_another_resource(platform_config: PlatformConfig) -> None:
+    before = {"Resources": {"InboxStagingTopic85641D1F": {"Type": "AWS::SNS::Subscription", "Properties": {}}}}
+    after = {"Resources": {"InboxDevTopic71C4BAEA": {"Type": "AWS::SQS::Queue", "Properties": {}}}}
+    dev, staging = platform_config.stage("dev"), platform_config.stage("staging")
+    assert aligned(after, before, source=dev, target=staging) == after
+
+
+def test_references_to_ssm_typed_parameters_are_written_as_the_parameter_they_read() -> None:
+    function_name = "SsmParameterValueiotdevingestfunctionnameC96584B6F00A464EAD1953AFF4B05118Parameter"
+    ssm = "AWS::SSM::Parameter::Value<String>"
+    template = {
+        "Parameters": {
+            function_name: {"Type": ssm, "Default": "/iot/dev/ingest/function-name"},
+            "Plain": {"Type": "String", "Default": "x"},
+        },
+        "Resources": {
+            "Alarm": {
+                "Properties": {
+                    "Dimensions": [{"Value": {"Ref": function_name}}],
+                    "Other": [{"Ref": "Plain"}, {"Ref": "Topic"}],
+                }
+            }
+        },
+    }
+    properties = by_parameter_name(template)["Resources"]["Alarm"]["Properties"]
+    assert properties["Dimensions"] == [{"Value": {"Ref": "ssm:/iot/dev/ingest/function-name"}}]
+    assert properties["Other"] == [{"Ref": "Plain"}, {"Ref": "Topic"}]
