@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from services.observability import contract as observability
+from tools.common.cloud_assembly import NotAnAssemblyError, assemblies
 
 # What a deploy is made of: the manifests and templates CDK writes (asset contents enter through their hashes in them).
 ASSEMBLY_FILES = ("manifest.json", "*.template.json", "*.assets.json")
@@ -78,27 +79,13 @@ class DeploymentRecord:
 
 def assembly_digest(assembly_dir: Path) -> str:
     """``sha256:<hex>`` of every manifest and template of a cloud assembly, its nested stage assemblies included."""
-    if not (assembly_dir / "manifest.json").is_file():
-        raise RecordError(f"{assembly_dir} is not a cloud assembly (no manifest.json)")
-    files = sorted(
-        path
-        for directory in _assemblies(assembly_dir)
-        for pattern in ASSEMBLY_FILES
-        for path in directory.glob(pattern)
-    )
+    try:
+        directories = assemblies(assembly_dir)
+    except NotAnAssemblyError as error:
+        raise RecordError(str(error)) from None
+    files = sorted(path for directory in directories for pattern in ASSEMBLY_FILES for path in directory.glob(pattern))
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.relative_to(assembly_dir).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return f"sha256:{digest.hexdigest()}"
-
-
-def _assemblies(directory: Path) -> list[Path]:
-    """The assembly and every assembly nested in it (CDK writes a stage's stacks in one of its own)."""
-    manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
-    nested = [
-        directory / artifact["properties"]["directoryName"]
-        for artifact in manifest.get("artifacts", {}).values()
-        if artifact["type"] == "cdk:cloud-assembly"
-    ]
-    return [directory, *(found for child in nested for found in _assemblies(child))]

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.repository import REPO_ROOT
+from tools.common.cloud_assembly import NotAnAssemblyError, stack_artifacts
 
 RESOURCE_SPEC = REPO_ROOT / "node_modules" / "aws-cdk" / "db.json.gz"
 
@@ -149,19 +150,10 @@ def _spec(path: Path) -> ReplacementSpec:
 
 def assembly_templates(assembly_dir: Path) -> dict[str, dict[str, Any]]:
     """Every stack template of a cloud assembly and of the stage assemblies nested in it, by stack name."""
-    manifest_path = assembly_dir / "manifest.json"
-    if not manifest_path.exists():
-        raise SystemExit(f"error: {assembly_dir} is not a cloud assembly (no manifest.json)")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    templates: dict[str, dict[str, Any]] = {}
-    for artifact_id, artifact in manifest.get("artifacts", {}).items():
-        properties = artifact.get("properties", {})
-        if artifact["type"] == "aws:cloudformation:stack":
-            template_path = assembly_dir / properties["templateFile"]
-            templates[properties.get("stackName", artifact_id)] = json.loads(template_path.read_text("utf-8"))
-        elif artifact["type"] == "cdk:cloud-assembly":
-            templates.update(assembly_templates(assembly_dir / properties["directoryName"]))
-    return templates
+    try:
+        return {stack.stack_name: stack.template() for stack in stack_artifacts(assembly_dir)}
+    except NotAnAssemblyError as error:
+        raise SystemExit(f"error: {error}") from None
 
 
 def deployed_templates(cloudformation: Any, stack_names: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -351,11 +343,11 @@ def _statements(resource_type: str, resource: dict[str, Any] | None) -> list[str
     for source, document in documents:
         statements = document.get("Statement", []) if isinstance(document, dict) else []
         for statement in statements if isinstance(statements, list) else [statements]:
-            lines.append(f"{_render_statement(statement)} ({source})")
+            lines.append(f"{render_statement(statement)} ({source})")
     return lines
 
 
-def _render_statement(statement: dict[str, Any]) -> str:
+def render_statement(statement: dict[str, Any]) -> str:
     if "ManagedPolicy" in statement:
         return f"attach {_render(statement['ManagedPolicy'])}"
     parts = [str(statement.get("Effect", "Allow"))]
