@@ -349,27 +349,27 @@ def _statements(resource_type: str, resource: dict[str, Any] | None) -> list[str
 
 def render_statement(statement: dict[str, Any]) -> str:
     if "ManagedPolicy" in statement:
-        return f"attach {_render(statement['ManagedPolicy'])}"
+        return f"attach {render_value(statement['ManagedPolicy'])}"
     parts = [str(statement.get("Effect", "Allow"))]
-    parts.append(_render(statement.get("Action", statement.get("NotAction", "?"))))
+    parts.append(render_value(statement.get("Action", statement.get("NotAction", "?"))))
     if "Principal" in statement:
-        parts.append(f"for {_render(statement['Principal'])}")
+        parts.append(f"for {render_value(statement['Principal'])}")
     if "Resource" in statement or "NotResource" in statement:
-        parts.append(f"on {_render(statement.get('Resource', statement.get('NotResource')))}")
+        parts.append(f"on {render_value(statement.get('Resource', statement.get('NotResource')))}")
     for key in ("SourceArn", "SourceAccount", "FunctionName"):
         if key in statement:
-            parts.append(f"{key} {_render(statement[key])}")
+            parts.append(f"{key} {render_value(statement[key])}")
     if "Condition" in statement:
-        parts.append(f"when {_render(statement['Condition'])}")
+        parts.append(f"when {render_value(statement['Condition'])}")
     return " ".join(parts)
 
 
-def _render(value: Any) -> str:
+def render_value(value: Any) -> str:
     """CloudFormation values for people: ``<Logical.Attr>`` for references, joins flattened."""
     if isinstance(value, str):
         return value
     if isinstance(value, list):
-        return ", ".join(_render(item) for item in value) if len(value) != 1 else _render(value[0])
+        return ", ".join(render_value(item) for item in value) if len(value) != 1 else render_value(value[0])
     if isinstance(value, dict):
         if set(value) == {"Ref"}:
             return f"<{value['Ref']}>"
@@ -378,10 +378,10 @@ def _render(value: Any) -> str:
             return f"<{'.'.join(target) if isinstance(target, list) else target}>"
         if set(value) == {"Fn::Join"}:
             separator, items = value["Fn::Join"]
-            return str(separator).join(_render(item) for item in items)
+            return str(separator).join(render_value(item) for item in items)
         if set(value) == {"Fn::Sub"}:
-            return _render(value["Fn::Sub"])
-        return "{" + ", ".join(f"{key}: {_render(item)}" for key, item in value.items()) + "}"
+            return render_value(value["Fn::Sub"])
+        return "{" + ", ".join(f"{key}: {render_value(item)}" for key, item in value.items()) + "}"
     return json.dumps(value)
 
 

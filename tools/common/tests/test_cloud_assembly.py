@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tools.common.cloud_assembly import NotAnAssemblyError, assemblies, stack_artifacts
 
 
-def _write(directory: Path, artifacts: dict[str, dict[str, object]]) -> None:
+def _write(directory: Path, artifacts: dict[str, Any]) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "manifest.json").write_text(json.dumps({"artifacts": artifacts}))
 
