@@ -371,9 +371,9 @@ def render_message(report: DriftReport) -> Message:
 
 
 _ADVICE = {
-    Verdict.DRIFTED: "DRIFTED: find who changed it and why (CloudTrail), then reconcile (let the pipeline put the "
-    "template's value back) or adopt (make the same change in git, through a pull request). Never leave it: the next "
-    "deploy may revert it, or keep it unseen.",
+    Verdict.DRIFTED: "DRIFTED: find who changed it and why (CloudTrail), then reconcile (set the expected value back; "
+    "a redeploy of an unchanged template does not) or adopt (make the same change in git, through a pull request). "
+    "Never leave it: the next deploy may revert it, or keep it unseen.",
     Verdict.DETECTION_FAILED: "DETECTION FAILED: the reason names what CloudFormation could not do. A permission it "
     "names is missing from the drift check's role (services/observability/infra/drift_check.py); the resources it "
     "could read are listed.",

@@ -50,9 +50,9 @@ iot-prod-observability: DRIFTED (1 resource drifted)
       /Threshold: expected 1, actual 25
 
 What to do (runbook: docs/runbooks.md#stack-drifted):
-- DRIFTED: find who changed it and why (CloudTrail), then reconcile (let the pipeline put the template's value back) \
-or adopt (make the same change in git, through a pull request). Never leave it: the next deploy may revert it, or \
-keep it unseen.
+- DRIFTED: find who changed it and why (CloudTrail), then reconcile (set the expected value back; a redeploy of an \
+unchanged template does not) or adopt (make the same change in git, through a pull request). Never leave it: the next \
+deploy may revert it, or keep it unseen.
 """
 
 
