@@ -172,6 +172,8 @@ READ_ACTIONS: Mapping[str, tuple[str, ...]] = {
     "AWS::SQS::QueuePolicy": ("sqs:GetQueueAttributes",),
     "AWS::SSM::Parameter": ("ssm:GetParameters", "ssm:ListTagsForResource"),
 }
+
+
 class DriftCheck(Construct):
     def __init__(
         self,

@@ -22,6 +22,10 @@ from tools.operations.environments import aligned, as_stage, by_parameter_name, 
 
 ACCOUNTS = {"dev": "222222222222", "staging": "333333333333", "prod": "444444444444"}
 DIGEST = "sha256:" + "5e" * 32
+UNKNOWN_COMMIT = "0123456789abcdef0123456789abcdef01234567"  # pragma: allowlist secret (a commit id)
+# A function version's logical id in two stages: the same readable part, each with the hash of its own settings.
+STAGING_VERSION = "VersionBE6E35173836a30711a6f441f014d358795cf22d"  # pragma: allowlist secret (a logical id)
+DEV_VERSION = "VersionBE6E351752678ca2c28336275261e437497d1b4e"  # pragma: allowlist secret (a logical id)
 
 
 def _git(repository: Path, *arguments: str) -> str:
@@ -141,7 +145,10 @@ def test_a_stage_without_a_record_is_shown_and_exits_1(
 
 @pytest.mark.parametrize(
     ("commit", "behind"),
-    [("side", "not on main"), ("0123456789abcdef0123456789abcdef01234567", "commit unknown here (git fetch)")],
+    [
+        ("side", "not on main"),
+        (UNKNOWN_COMMIT, "commit unknown here (git fetch)"),
+    ],
 )
 def test_a_commit_off_main_or_unknown_here_says_so(
     aws: None, clone: tuple[Path, list[str], str], capsys: pytest.CaptureFixture[str], commit: str, behind: str
@@ -290,10 +297,8 @@ def test_a_logical_id_that_differs_by_the_stage_and_its_hash_alone_is_the_same_r
         }
         return {"Resources": {permission_id: permission, version_id: version, "Alias": alias}}
 
-    before = stack(
-        "AllowRuleStagingObservabilityCheck85641D1FFFFCF62B", "VersionBE6E35173836a30711a6f441f014d358795cf22d"
-    )
-    after = stack("AllowRuleDevObservabilityCheck71C4BAEA86C60901", "VersionBE6E351752678ca2c28336275261e437497d1b4e")
+    before = stack("AllowRuleStagingObservabilityCheck85641D1FFFFCF62B", STAGING_VERSION)
+    after = stack("AllowRuleDevObservabilityCheck71C4BAEA86C60901", DEV_VERSION)
     assert aligned(after, before, source=dev, target=staging) == before
 
 
@@ -322,7 +327,9 @@ def test_a_resource_of_another_type_is_another_resource(platform_config: Platfor
 
 
 def test_references_to_ssm_typed_parameters_are_written_as_the_parameter_they_read() -> None:
-    function_name = "SsmParameterValueiotdevingestfunctionnameC96584B6F00A464EAD1953AFF4B05118Parameter"
+    function_name = (
+        "SsmParameterValueiotdevingestfunctionnameC96584B6F00A464EAD1953AFF4B05118Parameter"  # pragma: allowlist secret
+    )
     ssm = "AWS::SSM::Parameter::Value<String>"
     template = {
         "Parameters": {

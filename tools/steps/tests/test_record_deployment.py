@@ -19,7 +19,7 @@ from tools.common.deployment_record import DeploymentRecord, assembly_digest
 from tools.steps import record_deployment
 from tools.steps.record_deployment import main
 
-COMMIT = "4af6e50a1b2c3d4e5f60718293a4b5c6d7e8f901"
+COMMIT = "4af6e50a1b2c3d4e5f60718293a4b5c6d7e8f901"  # pragma: allowlist secret (a commit id)
 ROLE = "arn:aws:iam::222222222222:role/iot-dev-smoke-test"
 PIPELINE = {
     "STAGE_NAME": "dev",

@@ -12,7 +12,7 @@ from services.observability.runtime.drift import DriftError, IgnoreRule, encode_
 from services.observability.runtime.drift_handler import FINISH_SECONDS, Settings, lambda_handler, run
 from services.observability.testing import RecordedCloudFormation
 
-TOPIC = "arn:aws:sns:eu-west-1:444444444444:iot-prod-observability-OpsTopicB0B2D5E1-Xq3v9LmN2pQa"
+TOPIC = "arn:aws:sns:eu-west-1:444444444444:iot-prod-observability-OpsTopic"
 RULE = IgnoreRule(
     resource_type="AWS::DynamoDB::Table",
     property_path="*/WarmThroughput/*",
