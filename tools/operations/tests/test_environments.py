@@ -18,6 +18,7 @@ from moto import mock_aws
 
 from pipeline.config import PlatformConfig
 from tools.common.deployment_record import DeploymentRecord
+from tools.common.testing import moto_credentials
 from tools.operations.environments import aligned, as_stage, by_parameter_name, main
 
 ACCOUNTS = {"dev": "222222222222", "staging": "333333333333", "prod": "444444444444"}
@@ -80,12 +81,7 @@ def _record(stage: str, commit: str, *, parameter_stage: str | None = None, raw:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in {
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "x",
-    }.items():
-        monkeypatch.setenv(name, value)
+    moto_credentials(monkeypatch)
     with mock_aws():
         yield
 

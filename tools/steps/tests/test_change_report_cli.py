@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tools.common import aws_session
+from tools.common.testing import moto_credentials, note_assumed_roles
 from tools.steps import change_report
 from tools.steps.change_report import main
 
@@ -78,19 +78,8 @@ def test_bad_arguments_exit_2_naming_what_is_wrong(
 @pytest.fixture
 def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str | None]]:
     """moto's CloudFormation with the prod ingest stack deployed; the roles the report assumed."""
-    for name, value in {
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "x",
-    }.items():
-        monkeypatch.setenv(name, value)
-    assumed: list[str | None] = []
-
-    def session_for(role_arn: str | None, *, session_name: str) -> Any:
-        assumed.append(role_arn)
-        return aws_session.session_for(role_arn, session_name=session_name)
-
-    monkeypatch.setattr(change_report, "session_for", session_for)
+    moto_credentials(monkeypatch)
+    assumed = note_assumed_roles(monkeypatch, change_report, session_name="iot-change-report")
     with mock_aws():
         boto3.client("cloudformation").create_stack(StackName=STACK, TemplateBody=json.dumps(_threshold(1)))
         yield assumed

@@ -14,8 +14,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from tools.common import aws_session
 from tools.common.deployment_record import DeploymentRecord, assembly_digest
+from tools.common.testing import moto_credentials, note_assumed_roles
 from tools.steps import record_deployment
 from tools.steps.record_deployment import main
 
@@ -40,20 +40,8 @@ def assembly(tmp_path: Path) -> Path:
 @pytest.fixture
 def assumed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str | None]]:
     """moto's SSM and STS; the roles the step assumed."""
-    for name, value in {
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "x",
-    }.items():
-        monkeypatch.setenv(name, value)
-    roles: list[str | None] = []
-
-    def session_for(role_arn: str | None, *, session_name: str) -> Any:
-        roles.append(role_arn)
-        assert session_name == "iot-record-deployment"
-        return aws_session.session_for(role_arn, session_name=session_name)
-
-    monkeypatch.setattr(record_deployment, "session_for", session_for)
+    moto_credentials(monkeypatch)
+    roles = note_assumed_roles(monkeypatch, record_deployment, session_name="iot-record-deployment")
     with mock_aws():
         yield roles
 
