@@ -8,7 +8,7 @@ summary and the pull request's one comment (found again by its first line, ``MAR
 
 - a danger notice when a stateful resource (stream, table, bucket, key) is replaced, may be replaced, or is removed:
   the pull request then needs a second approval (the ``second approval`` check fails until a maintainer labels it
-  ``APPROVAL_LABEL``; docs/decisions/0013);
+  ``APPROVAL_LABEL``; docs/decisions/0014);
 - the permission difference: per role, the policy statements added and removed, and the wildcards the added ones bring;
 - the cdk-nag difference: findings and acknowledgements added and removed;
 - the change report (tools/common/stack_changes.py), stack by stack.

@@ -25,7 +25,7 @@ def acknowledge_findings(*, drift_check: DriftCheck, stacks: tuple[str, ...]) ->
         "resource of the stage's stacks with this role: the read actions are listed one by one, read configuration "
         "only (none reads data: secrets are never read, kms:Decrypt and Lake Formation data access are not granted), "
         "in an account that holds this stage alone; the physical names CloudFormation generates are not all "
-        "predictable (key ids, secret suffixes), so a narrower resource list would fail detection (ADR 0013).",
+        "predictable (key ids, secret suffixes), so a narrower resource list would fail detection (ADR 0014).",
     )
     acknowledge(
         role,

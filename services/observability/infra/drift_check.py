@@ -1,5 +1,5 @@
 """The scheduled drift check: EventBridge runs a small Lambda that has CloudFormation detect drift on every stack of the
-stage and tells the ops topic what drifted (runtime/drift.py, docs/decisions/0013).
+stage and tells the ops topic what drifted (runtime/drift.py, docs/decisions/0014).
 
 CloudFormation reads each resource with the credentials of whoever asked for the detection, so the function's role
 holds exactly the read actions drift detection needs for the resource types of the stage's stacks (``READ_ACTIONS``),

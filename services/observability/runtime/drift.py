@@ -43,7 +43,7 @@ DEFAULT_DEADLINE_SECONDS = 600.0
 MAX_SUBJECT = 99
 # A policy document can be kilobytes long; the message shows its start and the runbook says how to see all of it.
 MAX_VALUE = 400
-# Resource types drift detection is not asked to read, and why: their drift stays unseen (docs/decisions/0013).
+# Resource types drift detection is not asked to read, and why: their drift stays unseen (docs/decisions/0014).
 UNREAD_TYPES = {
     "AWS::SecretsManager::Secret": "CloudFormation reads a secret's value to check it, and the check may not read it",
 }
