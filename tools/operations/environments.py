@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -42,6 +42,9 @@ from stages.config import StageConfig
 from tools.common.aws_session import session_for
 from tools.common.deployment_record import DeploymentRecord, RecordError
 from tools.common.stack_changes import ReplacementSpec, compare, deployed_templates, render_markdown
+
+if TYPE_CHECKING:
+    from mypy_boto3_ssm.client import SSMClient
 
 SessionFactory = Callable[["StageAccess"], boto3.Session]
 _GIT_UNKNOWN_COMMIT = 128
@@ -63,12 +66,13 @@ class StageRun:
 
 
 def stage_session(access: StageAccess) -> boto3.Session:
+    """The stage's AWS profile, or the role named for it assumed, or the caller's credentials."""
     if access.profile:
         return boto3.Session(profile_name=access.profile)
     return session_for(access.role_arn, session_name="iot-environments")
 
 
-def read_record(ssm: Any, stage: str) -> DeploymentRecord:
+def read_record(ssm: SSMClient, stage: str) -> DeploymentRecord:
     """The stage's record; a RecordError says why there is none to read."""
     parameter = observability.deployment_record_parameter(stage)
     try:
@@ -291,7 +295,7 @@ def main(
     if len(stages) == 2 and stages[0] == stages[1]:
         parser.error(f"SOURCE and TARGET are both {stages[0].name}")
     git = Git(args.repository)
-    main_commit = git.resolve(args.main)
+    main_commit = None if args.main.startswith("-") else git.resolve(args.main)
     if main_commit is None:
         parser.error(f"--main: {args.main} is not a commit in {args.repository.resolve()} (git fetch?)")
     profiles, roles = dict(args.profile), dict(args.role_arn)

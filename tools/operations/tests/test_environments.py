@@ -226,13 +226,15 @@ def test_two_stages_print_what_promoting_the_first_would_change_in_the_second(
         (["--role-arn", "=arn:aws:iam::222222222222:role/r"], "must be STAGE=VALUE"),
         (["--role-arn", "qa=arn:aws:iam::222222222222:role/r"], "stage 'qa' is not configured"),
         (["--main", "no-such-branch"], "--main: no-such-branch is not a commit in"),
+        (["--main=--output=x"], "--main: --output=x is not a commit in"),
     ],
 )
 def test_a_bad_argument_exits_2_naming_it(
     clone: tuple[Path, list[str], str], arguments: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        main([*arguments, "--repository", str(clone[0]), *([] if "--main" in arguments else ["--main", "main"])])
+        given = any(argument.startswith("--main") for argument in arguments)
+        main([*arguments, "--repository", str(clone[0]), *([] if given else ["--main", "main"])])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
 
