@@ -232,8 +232,8 @@ def test_two_stages_print_what_promoting_the_first_would_change_in_the_second(
 def test_a_bad_argument_exits_2_naming_it(
     clone: tuple[Path, list[str], str], arguments: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    given = any(argument.startswith("--main") for argument in arguments)
     with pytest.raises(SystemExit) as exit_info:
-        given = any(argument.startswith("--main") for argument in arguments)
         main([*arguments, "--repository", str(clone[0]), *([] if given else ["--main", "main"])])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
