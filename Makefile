@@ -16,10 +16,12 @@ export PYTHONPATH := $(CURDIR)
 SBOM_DIR ?= $(REPORTS)/sbom
 DIFF_BASE ?= HEAD~1
 DIFF_WORKTREE := $(REPORTS)/diff-base
+PR_BASE ?= origin/main
+PR_DIR := $(REPORTS)/pr-changes
 
 .PHONY: help install local test pytest unit test-iot_processor test-iot_archive test-observability lint secrets synth docs schema query nag-report \
 	bench bench-emulator cost mutation pipeline-synth verify-stage smoke-test bake \
-	change-report diff sbom lock clean
+	change-report record-deployment diff pr-changes drift environments sbom lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -114,6 +116,12 @@ pipeline-synth: install ## what the pipeline's Synth step runs: unit/infra tests
 	$(BIN)/python -m tools.reports.nag_report --assembly-dir $(ASSEMBLY) --output $(ASSEMBLY)/nag-report.md
 	$(MAKE) sbom SBOM_DIR=$(ASSEMBLY)/sbom
 
+drift: install ## CloudFormation drift detection on every stack of STAGE=<name>, now, with your credentials
+	$(BIN)/python -m tools.operations.drift --stage "$(STAGE)"
+
+environments: install ## what every stage runs and how far behind main it is; STAGES="staging prod": what promoting changes
+	$(BIN)/python -m tools.operations.environments $(STAGES)
+
 sbom: install ## CycloneDX SBOMs: the processor asset's locked requirements and the dev environment, into SBOM_DIR
 	mkdir -p $(SBOM_DIR)
 	$(BIN)/cyclonedx-py requirements services/iot_processor/runtime/requirements.txt --of JSON \
@@ -133,16 +141,34 @@ change-report: install ## prod change report: deployed templates (via $$LOOKUP_R
 	$(BIN)/python -m tools.steps.change_report --deployed --from-environment \
 		--after $(ASSEMBLY) --output $(REPORTS)/change-report/change-report.md
 
+record-deployment: install ## a stage's last step: record in its account what it runs, via its smoke-test role (pipeline)
+	$(BIN)/python -m tools.steps.record_deployment --from-environment --assembly $(ASSEMBLY)
+
+# $(call synth_commit,<ref>,<dir>): the commit's own cloud assembly in <dir>/cdk.out, synthesized in a worktree of it
+# that uses this tree's .venv and node_modules.
+define synth_commit
+	rm -rf $(2) && git worktree prune
+	git worktree add --detach --quiet $(2) $(1)
+	ln -s $(CURDIR)/$(VENV) $(CURDIR)/node_modules $(2)/
+	cd $(2) && PYTHONPATH=$(CURDIR)/$(2) $(CURDIR)/$(CDK) synth --quiet --output cdk.out
+endef
+
 diff: install ## reports/change-report.md: this tree's synth against DIFF_BASE's (default HEAD~1), every stack
-	rm -rf $(DIFF_WORKTREE) && git worktree prune
-	git worktree add --detach --quiet $(DIFF_WORKTREE) $(DIFF_BASE)
-	ln -s $(CURDIR)/$(VENV) $(CURDIR)/node_modules $(DIFF_WORKTREE)/
-	cd $(DIFF_WORKTREE) && PYTHONPATH=$(CURDIR)/$(DIFF_WORKTREE) $(CURDIR)/$(CDK) synth --quiet --output cdk.out
+	$(call synth_commit,$(DIFF_BASE),$(DIFF_WORKTREE))
 	$(CDK) synth --quiet --output $(ASSEMBLY)
 	$(BIN)/python -m tools.steps.change_report --before $(DIFF_WORKTREE)/cdk.out --after $(ASSEMBLY) \
 		--output $(REPORTS)/change-report.md > /dev/null
 	git worktree remove --force $(DIFF_WORKTREE)
 	@echo "change report: $(REPORTS)/change-report.md"
+
+pr-changes: install ## reports/pr-changes/comment.md: what merging this tree into PR_BASE would change (the PR comment)
+	$(call synth_commit,$(PR_BASE),$(PR_DIR)/base)
+	@# A new cdk-nag finding fails the synth after the templates are written: the comment shows it, the lint job fails.
+	rm -rf $(PR_DIR)/after && $(CDK) synth --quiet --output $(PR_DIR)/after || test -f $(PR_DIR)/after/validation-report.json
+	$(BIN)/python -m tools.reports.pr_changes --before $(PR_DIR)/base/cdk.out --after $(PR_DIR)/after \
+		--before-label "$(PR_BASE)" --output $(PR_DIR)/comment.md $(if $(GITHUB_OUTPUT),--github-output $(GITHUB_OUTPUT)) > /dev/null
+	git worktree remove --force $(PR_DIR)/base
+	@echo "pull-request comment: $(PR_DIR)/comment.md"
 
 lock: $(BIN)/uv ## re-resolve uv.lock and re-export the processor's runtime requirements from it
 	$(BIN)/uv lock

@@ -3,6 +3,7 @@
 Each non-prod stage ends with its smoke test and a bake (its composite alarm must stay out of ALARM). Prod
 starts with a change report and CDK Pipelines' permission-broadening check, then a person's approval that
 links to the report; the processor then shifts to its new version as configured (CodeDeploy, with rollback).
+Every stage's last step records in the stage's account what it now runs (``make environments`` reads it).
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ class PipelineStack(Stack):
             pre = (
                 _promotion_checks(stage, source=source, synth=synth, tooling=self) if stage_config.is_production else []
             )
-            self.pipeline.add_stage(stage, pre=pre, post=_verification_steps(stage))
+            self.pipeline.add_stage(stage, pre=pre, post=_verification_steps(stage, source=source, synth=synth))
         self.pipeline.build_pipeline()
         self.notifications = PipelineNotifications(
             self, "Notifications", pipeline=self.pipeline.pipeline, emails=config.pipeline.notification_emails
@@ -152,12 +153,20 @@ def _change_report_step(
     )
 
 
-def _verification_steps(stage: IotStage) -> list[pipelines.Step]:
-    """The smoke test, then for a stage with a bake period the bake, which runs only after the smoke test passed."""
+def _verification_steps(
+    stage: IotStage, *, source: pipelines.CodePipelineSource, synth: pipelines.IFileSetProducer
+) -> list[pipelines.Step]:
+    """The smoke test, the bake for a stage with a bake period (only after the smoke test passed), then the record of
+    what the stage now runs (only after everything else passed)."""
     smoke = _smoke_test_step(stage)
+    checks = [smoke, *_bake_steps(stage, after=smoke)]
+    return [*checks, _record_step(stage, source=source, synth=synth, after=checks[-1])]
+
+
+def _bake_steps(stage: IotStage, *, after: pipelines.Step) -> list[pipelines.Step]:
     minutes = stage.config.delivery.bake_minutes
     if minutes == 0:
-        return [smoke]
+        return []
     role_arn = smoke_test_role_arn(stage.config.name, stage.config.account)
     role, alarm = ingest.Output.SMOKE_TEST_ROLE_ARN, observability.Output.COMPOSITE_ALARM_NAME
     bake = pipelines.CodeBuildStep(
@@ -173,8 +182,35 @@ def _verification_steps(stage: IotStage) -> list[pipelines.Step]:
         timeout=Duration.minutes(minutes + _BAKE_OVERHEAD_MINUTES),
         partial_build_spec=_install_runtimes(),
     )
-    bake.add_step_dependency(smoke)
-    return [smoke, bake]
+    bake.add_step_dependency(after)
+    return [bake]
+
+
+def _record_step(
+    stage: IotStage, *, source: pipelines.CodePipelineSource, synth: pipelines.IFileSetProducer, after: pipelines.Step
+) -> pipelines.Step:
+    """Ends every stage: writes in the stage's account what it now runs (the commit, the cloud assembly's digest, this
+    execution, the time) through the stage's smoke-test role, which may write that one SSM parameter."""
+    role_arn = smoke_test_role_arn(stage.config.name, stage.config.account)
+    role = ingest.Output.SMOKE_TEST_ROLE_ARN
+    record = pipelines.CodeBuildStep(
+        f"Record{stage.node.id}",
+        input=source,
+        additional_inputs={_ASSEMBLY_DIR: synth},
+        install_commands=["make install"],
+        env_from_cfn_outputs={output_variable(ingest.SERVICE, role): stage.ingest.outputs[role]},
+        env={
+            variables.STAGE_NAME: stage.config.name,
+            variables.DEPLOYED_COMMIT: source.source_attribute("CommitId"),
+            variables.PIPELINE_EXECUTION_ID: "#{codepipeline.PipelineExecutionId}",
+            "AWS_DEFAULT_REGION": stage.config.region,
+        },
+        commands=["make record-deployment"],
+        role_policy_statements=[iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[role_arn])],
+        partial_build_spec=_install_runtimes(),
+    )
+    record.add_step_dependency(after)
+    return record
 
 
 def _smoke_test_step(stage: IotStage) -> pipelines.Step:

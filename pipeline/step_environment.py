@@ -15,3 +15,6 @@ STAGE_REGION: Final = "STAGE_REGION"
 BAKE_MINUTES: Final = "BAKE_MINUTES"
 LOOKUP_ROLE_ARN: Final = "LOOKUP_ROLE_ARN"
 STACKS: Final = "STACKS"  # comma-separated stack names
+# What the last step of a stage records (tools/steps/record_deployment.py): the source commit and the execution.
+DEPLOYED_COMMIT: Final = "DEPLOYED_COMMIT"
+PIPELINE_EXECUTION_ID: Final = "PIPELINE_EXECUTION_ID"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,6 +90,81 @@ def test_invalid_value_names_stage_and_field(override: dict[str, str], message: 
     with pytest.raises(ConfigError) as error:
         _load(**override)
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    ["rate(1 hour)", "rate(2 hours)", "rate(1 day)", "rate(14 days)", "cron(0 5 * * ? *)", "cron(59 * * * ? *)"],
+)
+def test_drift_schedules_at_most_hourly_are_accepted(schedule: str) -> None:
+    assert _load(**{"iot.stages.dev.observability.drift.schedule": schedule}).stage(
+        "dev"
+    ).observability.drift.schedule == (schedule)
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        "rate(1 hours)",
+        "rate(2 hour)",
+        "rate(0 days)",
+        "rate(30 minutes)",
+        "cron(*/5 * * * ? *)",
+        "cron(0 5 * * ?)",
+        "daily",
+    ],
+)
+def test_drift_schedules_more_often_than_hourly_or_malformed_are_refused(schedule: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        _load(**{"iot.stages.dev.observability.drift.schedule": schedule})
+    assert "stage 'dev': observability.drift.schedule: must be rate(N hours|days) or cron(six fields" in str(
+        error.value
+    )
+    assert repr(schedule) in str(error.value)
+
+
+def test_drift_check_defaults_to_daily_without_rules() -> None:
+    context = copy.deepcopy(committed_context())
+    del context["iot"]["stages"]["dev"]["observability"]["drift"]
+    drift = load_platform_config(context).stage("dev").observability.drift
+    assert (drift.schedule, drift.ignore) == ("rate(1 day)", ())
+
+
+def test_prod_ignores_the_throughput_dynamodb_and_auto_scaling_change(platform_config: PlatformConfig) -> None:
+    rules = platform_config.stage("prod").observability.drift.ignore
+    assert [(rule.resource_type, rule.property_path) for rule in rules] == [
+        ("AWS::DynamoDB::Table", "*/WarmThroughput/*"),
+        ("AWS::DynamoDB::Table", "*/ProvisionedThroughput/*"),
+    ]
+    assert [platform_config.stage(name).observability.drift.ignore for name in ("dev", "staging")] == [(), ()]
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        (
+            {"resourceType": "AWS::S3::Bucket", "propertyPath": "Tags", "reason": "tags set by the org policy"},
+            "observability.drift.ignore: rule 0: propertyPath must start with / or *",
+        ),
+        (
+            {"resourceType": "bucket", "propertyPath": "/Tags/*", "reason": "tags set by the org policy"},
+            "observability.drift.ignore: rule 0: resourceType must be a CloudFormation type",
+        ),
+        (
+            {"resourceType": "AWS::S3::Bucket", "propertyPath": "/Tags/*", "reason": "noise"},
+            "observability.drift.ignore: rule 0: reason must say in a sentence why AWS changes",
+        ),
+        ({"resourceType": "AWS::S3::Bucket", "propertyPath": "/Tags/*"}, "observability.drift.ignore.reason: missing"),
+        (
+            {"resourceType": "AWS::S3::Bucket", "propertyPath": "/Tags/*", "reason": "x y z w v", "stage": "dev"},
+            "observability.drift.ignore.stage: unknown setting",
+        ),
+    ],
+)
+def test_a_bad_drift_ignore_rule_names_stage_field_and_problem(rule: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        _load(**{"iot.stages.staging.observability.drift.ignore": json.dumps([rule])})
+    assert f"stage 'staging': {message}" in str(error.value)
 
 
 def test_delivery_settings_at_their_limits_are_accepted() -> None:

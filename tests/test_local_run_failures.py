@@ -187,11 +187,14 @@ def test_a_failing_firehose_loop_stops_the_run_naming_its_thread(
 
     monkeypatch.setattr(LocalFirehose, "_accept_all", broken)
     records = synthetic_records(500, run_id="firehose-fails", now=datetime.now(UTC), anomaly_share=0, invalid_share=0)
-    with local_platform(
-        log_path=tmp_path / "run.log",
-        assembly_dir=tmp_path / "cdk.out",
-        overrides={"iot.stages.dev.archive.bufferIntervalSeconds": "60"},
-    ) as platform, pytest.raises(PlatformError) as error:
+    with (
+        local_platform(
+            log_path=tmp_path / "run.log",
+            assembly_dir=tmp_path / "cdk.out",
+            overrides={"iot.stages.dev.archive.bufferIntervalSeconds": "60"},
+        ) as platform,
+        pytest.raises(PlatformError) as error,
+    ):
         platform.run(records, progress=False)
     assert str(error.value).startswith("local Firehose: reader of shardId-")
     assert str(error.value).endswith("stopped on ConnectionResetError: [Errno 104] Connection reset by peer")

@@ -131,7 +131,7 @@ def test_each_stage_ends_with_a_smoke_test_through_that_stage_role(
     actions = _stage(pipeline_stages, stage)
     (smoke,) = [a for a in actions if a["Name"] == f"SmokeTest{stage}"]
     after_smoke = [a["Name"] for a in actions if a["RunOrder"] > smoke["RunOrder"]]
-    assert after_smoke in ([], [f"Bake{stage}"])
+    assert after_smoke in ([f"Record{stage}"], [f"Bake{stage}", f"Record{stage}"])
     config = platform_config.stage(stage.lower())
     role_arn = f"arn:aws:iam::{config.account}:role/iot-{config.name}-smoke-test"
     project_id = smoke["Configuration"]["ProjectName"]["Ref"]
@@ -148,7 +148,7 @@ def test_each_stage_ends_with_a_smoke_test_through_that_stage_role(
         if statement["Action"] == "sts:AssumeRole" and statement["Resource"] == role_arn
     ]
     bakes = 1 if platform_config.stage(stage.lower()).delivery.bake_minutes else 0
-    assert len(assumes) == 1 + bakes, f"only the smoke test and the bake may assume {role_arn}"
+    assert len(assumes) == 1 + bakes + 1, f"only the smoke test, the bake and the record may assume {role_arn}"
 
 
 def test_assets_are_published_by_one_project_after_self_mutation(pipeline_stages: list[dict[str, Any]]) -> None:
@@ -251,7 +251,7 @@ def test_non_prod_stages_bake_after_their_smoke_test_for_the_configured_minutes(
     assert minutes > 0
     bake = _action(pipeline_stages, stage, f"Bake{stage}")
     assert bake["RunOrder"] > _action(pipeline_stages, stage, f"SmokeTest{stage}")["RunOrder"]
-    assert bake["RunOrder"] == max(a["RunOrder"] for a in _stage(pipeline_stages, stage))
+    assert bake["RunOrder"] == _action(pipeline_stages, stage, f"Record{stage}")["RunOrder"] - 1
     env = _env(template, bake)
     assert env["BAKE_MINUTES"] == str(minutes)
     assert "OBSERVABILITY_COMPOSITEALARMNAME" in env
@@ -263,8 +263,38 @@ def test_non_prod_stages_bake_after_their_smoke_test_for_the_configured_minutes(
 def test_prod_approval_comes_only_after_staging_has_baked(pipeline_stages: list[dict[str, Any]]) -> None:
     names = [stage["Name"] for stage in pipeline_stages]
     assert names.index("Staging") + 1 == names.index("Prod")
-    assert _stage(pipeline_stages, "Staging")[-1]["Name"] == "BakeStaging"
+    assert [a["Name"] for a in _stage(pipeline_stages, "Staging")][-2:] == ["BakeStaging", "RecordStaging"]
     assert not [a for a in _stage(pipeline_stages, "Prod") if a["Name"].startswith("Bake")]
+
+
+# --- what runs where ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage", ["Dev", "Staging", "Prod"])
+def test_each_stage_ends_by_recording_what_it_runs_after_every_other_action(
+    template: Template, pipeline_stages: list[dict[str, Any]], platform_config: PlatformConfig, stage: str
+) -> None:
+    actions = _stage(pipeline_stages, stage)
+    record = _action(pipeline_stages, stage, f"Record{stage}")
+    assert [a["Name"] for a in actions if a["RunOrder"] >= record["RunOrder"]] == [f"Record{stage}"]
+    project = _project(template, record)
+    assert json.loads(project["Properties"]["Source"]["BuildSpec"])["phases"]["build"]["commands"] == [
+        "make record-deployment"
+    ]
+    # the source (the tool) and the synth output (the assembly whose digest it records)
+    assert [artifact["Name"] for artifact in record["InputArtifacts"]] == [
+        "iot_platform_iot_platform_Source",
+        "Synth_Output",
+    ]
+    env = _env(template, record)
+    (source,) = _stage(pipeline_stages, "Source")
+    assert env["DEPLOYED_COMMIT"] == f"#{{{source['Namespace']}.CommitId}}"
+    assert env["PIPELINE_EXECUTION_ID"] == "#{codepipeline.PipelineExecutionId}"
+    assert env["STAGE_NAME"] == stage.lower()
+    config = platform_config.stage(stage.lower())
+    role_arn = f"arn:aws:iam::{config.account}:role/iot-{config.name}-smoke-test"
+    assumes = [s for s in _role_statements(template, project) if "sts:AssumeRole" in json.dumps(s["Action"])]
+    assert [s["Resource"] for s in assumes] == [role_arn]
 
 
 # --- notifications ----------------------------------------------------------------------------------------------------
@@ -323,11 +353,16 @@ STEP_READS = {
         "ARCHIVE_RAWBUCKETNAME", "OBSERVABILITY_OPSTOPICARN",
     },
     "Bake": {"OBSERVABILITY_COMPOSITEALARMNAME", "INGEST_SMOKETESTROLEARN", "BAKE_MINUTES"},
+    "Record": {"STAGE_NAME", "DEPLOYED_COMMIT", "PIPELINE_EXECUTION_ID", "INGEST_SMOKETESTROLEARN"},
 }  # fmt: skip
+# Variables the pipeline resolves from its own run, not from a stack (the record's test checks them).
+NOT_STACK_OUTPUTS = {"DEPLOYED_COMMIT", "PIPELINE_EXECUTION_ID"}
 SERVICE_OF_STACK = {"Ingest": "INGEST", "Archive": "ARCHIVE", "Observability": "OBSERVABILITY"}
 
 
-@pytest.mark.parametrize(("stage", "step"), [("Dev", "SmokeTest"), ("Dev", "Bake"), ("Prod", "SmokeTest")])
+@pytest.mark.parametrize(
+    ("stage", "step"), [("Dev", "SmokeTest"), ("Dev", "Bake"), ("Prod", "SmokeTest"), ("Prod", "Record")]
+)
 def test_every_variable_a_step_reads_is_passed_from_the_stack_output_of_that_name(
     template: Template, pipeline_stages: list[dict[str, Any]], stage: str, step: str
 ) -> None:
@@ -342,7 +377,7 @@ def test_every_variable_a_step_reads_is_passed_from_the_stack_output_of_that_nam
     env = _env(template, _action(pipeline_stages, stage, f"{step}{stage}"))
     assert STEP_READS[step] <= env.keys(), STEP_READS[step] - env.keys()
     for name, value in env.items():
-        if not value.startswith("#{"):
+        if not value.startswith("#{") or name in NOT_STACK_OUTPUTS:
             continue
         namespace, _, output = value.removeprefix("#{").removesuffix("}").partition(".")
         assert f"{namespaces[namespace]}_{output.upper()}" == name, (name, value)

@@ -1,5 +1,6 @@
-"""What the smoke-test role may read beyond the ingest stack: the archive's two prefixes and the stage's composite
-alarm, each granted by the stack that owns it, and nothing else of those stacks."""
+"""What the smoke-test role may do beyond the ingest stack: read the archive's two prefixes and the stage's composite
+alarm, each granted by the stack that owns it, and write the stage's deployment record; nothing else of those
+stacks."""
 
 from __future__ import annotations
 
@@ -51,18 +52,24 @@ def test_archive_grants_the_smoke_test_read_on_its_partitions_and_error_prefix_o
 
 
 @pytest.mark.parametrize("index", [0, 1, 2])
-def test_observability_grants_the_smoke_test_only_a_read_of_the_composite_alarm(
+def test_observability_grants_the_smoke_test_a_read_of_the_composite_alarm_and_a_write_of_the_record_only(
     stages: list[IotStage], index: int
 ) -> None:
     stage = stages[index]
+    config = stage.config
     template = Template.from_stack(stage.observability)
-    (policy,) = _policies_of_smoke_role(template, stage.config.name)
     (composite,) = template.find_resources("AWS::CloudWatch::CompositeAlarm")
-    assert policy["PolicyDocument"]["Statement"] == [
+    statements = sorted(
+        (s for policy in _policies_of_smoke_role(template, config.name) for s in policy["PolicyDocument"]["Statement"]),
+        key=lambda s: str(s["Sid"]),
+    )
+    record = f"arn:aws:ssm:{config.region}:{config.account}:parameter/iot/{config.name}/observability/deployment-record"
+    assert statements == [
         {
             "Sid": "ReadCompositeAlarm",
             "Effect": "Allow",
             "Action": "cloudwatch:DescribeAlarms",
             "Resource": arn(composite),
-        }
+        },
+        {"Sid": "RecordWhatTheStageRuns", "Effect": "Allow", "Action": "ssm:PutParameter", "Resource": record},
     ]

@@ -2,15 +2,50 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 
+from services.observability.runtime.drift import IgnoreRule
 from shared.config import between, checked, emails, non_negative, positive
+
+# EventBridge schedule expressions, at most hourly: a detection takes minutes, and CloudFormation throttles it per
+# account. ``rate(1 day)``, ``rate(6 hours)``, or ``cron(minute hours day-of-month month day-of-week year)`` in UTC
+# with one fixed minute.
+_SCHEDULE = re.compile(r"rate\((1 (hour|day)|([2-9]|[1-9]\d+) (hours|days))\)|cron\([0-5]?\d( \S+){5}\)")
 
 
 def _budget_percents(values: tuple[int, ...]) -> str | None:
     if values and all(0 < value <= 1000 for value in values):
         return None
     return f"must be a non-empty list of percentages in (0, 1000], got {list(values)}"
+
+
+def _schedule(value: str) -> str | None:
+    if _SCHEDULE.fullmatch(value):
+        return None
+    return f"must be rate(N hours|days) or cron(six fields, one fixed minute): at most hourly, got {value!r}"
+
+
+def _rules(rules: tuple[IgnoreRule | None, ...]) -> str | None:
+    """What is wrong with each rule; a rule that could not be built at all (None) was reported already."""
+    problems = [
+        f"rule {index}: {problem}"
+        for index, rule in enumerate(rules)
+        if rule is not None
+        for problem in rule.problems()
+    ]
+    return "; ".join(problems) or None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DriftCheckConfig:
+    """CloudFormation's drift detection on the stage's stacks (``observability.drift``; docs/runbooks.md)."""
+
+    # When it runs (EventBridge, UTC); daily unless a stage says otherwise.
+    schedule: str = checked(_schedule, default="rate(1 day)")
+    # Properties AWS changes on its own: {resourceType, propertyPath (a glob over CloudFormation's property path),
+    # reason}. A difference a rule matches is not drift.
+    ignore: tuple[IgnoreRule, ...] = checked(_rules, default=())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,3 +62,4 @@ class ObservabilityConfig:
     # docs/cost.md) plus this margin, for what the model leaves out; these percentages of it notify.
     budget_margin_percent: int = checked(between(0, 500))
     budget_alert_percents: tuple[int, ...] = checked(_budget_percents)
+    drift: DriftCheckConfig = field(default_factory=DriftCheckConfig)

@@ -8,8 +8,30 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from services.iot_archive import contract as archive
+from services.iot_processor import contract as ingest
+from shared.infra.naming import parameter_name, stack_name
+
 SERVICE = "observability"
 OWNER_TEAM = "iot-sre"
+# The services whose stacks make up a stage, in deploy order: the drift check (the stage's Lambda and `make drift`)
+# watches each of their stacks.
+STAGE_SERVICES = (ingest.SERVICE, archive.SERVICE, SERVICE)
+
+
+# What a stage runs: the pipeline's last step of the stage writes it (tools/steps/record_deployment.py) through the
+# stage's smoke-test role, which this service's stack lets write that parameter alone; `make environments` reads it.
+DEPLOYMENT_RECORD_KEY = "deployment-record"
+
+
+def deployment_record_parameter(stage: str) -> str:
+    """``/iot/<stage>/observability/deployment-record``: the SSM parameter that holds what ``stage`` runs."""
+    return parameter_name(stage, SERVICE, DEPLOYMENT_RECORD_KEY)
+
+
+def drift_checked_stacks(stage: str) -> tuple[str, ...]:
+    """``iot-<stage>-ingest``, ``-archive``, ``-observability``: every stack the drift check of ``stage`` watches."""
+    return tuple(stack_name(stage, service) for service in STAGE_SERVICES)
 
 
 class Output(StrEnum):

@@ -16,10 +16,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import App, Stack
+from aws_cdk import App, Stack, Validations
 
 from shared.infra.compliance import NAG_PACKS, Acknowledged, acknowledgements
 from tools.common.cdk_app import build_from_cdk_json
+from tools.common.cloud_assembly import stack_artifacts
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,6 +72,25 @@ def read_findings(report_path: Path) -> list[Finding]:
         for violation in plugin.get("violations", [])
         for construct in violation.get("violatingConstructs", [])
     ]
+
+
+def read_acknowledgements(assembly_dir: Path) -> list[Acknowledged]:
+    """Every acknowledgement a synthesized assembly records, from its stacks' construct metadata (the pull-request
+    comment compares two assemblies, each synthesized from its own checkout: it cannot walk their construct trees)."""
+    found = []
+    for stack in stack_artifacts(assembly_dir):
+        metadata = dict(stack.artifact.get("metadata", {}))
+        if "additionalMetadataFile" in stack.artifact:
+            extra = stack.directory / stack.artifact["additionalMetadataFile"]
+            metadata.update(json.loads(extra.read_text(encoding="utf-8")))
+        for path, entries in metadata.items():
+            for entry in entries:
+                if entry["type"] != Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
+                    continue
+                for key, reason in entry["data"].items():
+                    # CDK stores keys as "<kind>::<rule id>", as the construct tree does.
+                    found.append(Acknowledged(scope=path.lstrip("/"), rule_id=key.split("::", 1)[-1], reason=reason))
+    return found
 
 
 def render(app: App, findings: list[Finding], acknowledged: list[Acknowledged]) -> str:

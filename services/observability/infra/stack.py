@@ -12,7 +12,9 @@ from services.observability import contract
 from services.observability.config import ObservabilityConfig
 from services.observability.infra.alarms import DataPathAlarms, WriteCeilings
 from services.observability.infra.budget import MonthlyBudget
+from services.observability.infra.compliance import acknowledge_findings
 from services.observability.infra.dashboard import DataPathDashboard
+from services.observability.infra.drift_check import DriftCheck
 from services.observability.infra.metrics import DataPathMetrics, WatchedResources
 from services.observability.infra.ops_topic import OpsTopic
 from shared.environment import StageEnvironment
@@ -73,6 +75,36 @@ class ObservabilityStack(ServiceStack):
                 )
             ],
         )
+        # The pipeline's last step of the stage records what the stage now runs, through the same role.
+        grant_smoke_test_role(
+            self,
+            "DeploymentRecordWrite",
+            stage=stage,
+            statements=[
+                iam.PolicyStatement(
+                    sid="RecordWhatTheStageRuns",
+                    actions=["ssm:PutParameter"],
+                    resources=[
+                        self.format_arn(
+                            service="ssm",
+                            resource="parameter",
+                            resource_name=contract.deployment_record_parameter(stage).removeprefix("/"),
+                        )
+                    ],
+                )
+            ],
+        )
+        # CloudFormation's drift detection on every stack of the stage, on the configured schedule.
+        self.drift_check = DriftCheck(
+            self,
+            "DriftCheck",
+            stage=stage,
+            stacks=contract.drift_checked_stacks(stage),
+            config=watch.drift,
+            topic=ops,
+            removal_policy=self.removal_policy,
+        )
+        acknowledge_findings(drift_check=self.drift_check, stacks=contract.drift_checked_stacks(stage))
         self.ops_topic = ops.topic
         self.output(contract.Output.OPS_TOPIC_ARN, ops.topic.topic_arn, "SNS topic alarms and the budget notify")
         self.output(

@@ -10,8 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tools.common import aws_session
-from tools.common.testing import documented_help, printed_help
+from tools.common.testing import documented_help, moto_credentials, note_assumed_roles, printed_help
 from tools.steps import bake as bake_cli
 from tools.steps.bake import AlarmNotFoundError, bake
 
@@ -139,20 +138,8 @@ PIPELINE_ENVIRONMENT = {
 @pytest.fixture
 def cloudwatch(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """moto's CloudWatch in the stage's account, reached as the pipeline does: through the role it names."""
-    for name, value in {
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "x",
-    }.items():
-        monkeypatch.setenv(name, value)
-    assumed: list[str | None] = []
-    real_session_for = aws_session.session_for
-
-    def session_for(role_arn: str | None, *, session_name: str) -> Any:
-        assumed.append(role_arn)
-        return real_session_for(role_arn, session_name=session_name)
-
-    monkeypatch.setattr(bake_cli, "session_for", session_for)
+    moto_credentials(monkeypatch)
+    assumed = note_assumed_roles(monkeypatch, bake_cli)
     with mock_aws():
         client = boto3.client("cloudwatch")
         client.assumed = assumed

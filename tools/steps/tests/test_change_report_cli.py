@@ -1,5 +1,4 @@
-"""The change report without a synth: resource attributes (not properties) that change what a deploy does, and the
-command line, from hand-written cloud assemblies and moto's CloudFormation."""
+"""The change report's command line, from hand-written cloud assemblies and moto's CloudFormation."""
 
 from __future__ import annotations
 
@@ -12,91 +11,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tools.common import aws_session
-from tools.common.testing import documented_help, printed_help
+from tools.common.testing import documented_help, moto_credentials, note_assumed_roles, printed_help
 from tools.steps import change_report
-from tools.steps.change_report import ChangeKind, Concern, ReplacementSpec, compare, main
+from tools.steps.change_report import main
 
 STACK = "iot-prod-ingest"
-
-
-def _table(**attributes: Any) -> dict[str, Any]:
-    return {
-        "Type": "AWS::DynamoDB::Table",
-        "Properties": {"KeySchema": [{"AttributeName": "sensor_id", "KeyType": "HASH"}]},
-        **attributes,
-    }
-
-
-def _compare(before: dict[str, Any], after: dict[str, Any]) -> Any:
-    return compare(
-        {STACK: {"Resources": {"Readings": before}}},
-        {STACK: {"Resources": {"Readings": after}}},
-        ReplacementSpec.load(),
-    )
-
-
-@pytest.mark.parametrize(
-    ("before", "after", "loosened"),
-    [
-        ({"DeletionPolicy": "Retain"}, {"DeletionPolicy": "Delete"}, ("DeletionPolicy", "Retain", "Delete")),
-        ({"DeletionPolicy": "Retain"}, {}, ("DeletionPolicy", "Retain", "absent: Delete")),
-        (
-            {"UpdateReplacePolicy": "Snapshot"},
-            {"UpdateReplacePolicy": "Delete"},
-            ("UpdateReplacePolicy", "Snapshot", "Delete"),
-        ),
-        (
-            {"DeletionPolicy": "RetainExceptOnCreate"},
-            {"DeletionPolicy": "Delete"},
-            ("DeletionPolicy", "RetainExceptOnCreate", "Delete"),
-        ),
-    ],
-)
-def test_a_stateful_resource_no_longer_kept_is_flagged_as_a_danger(
-    before: dict[str, str], after: dict[str, str], loosened: tuple[str, str, str]
-) -> None:
-    report = _compare(_table(**before), _table(**after))
-    (change,) = report.changes
-    assert change.kind is ChangeKind.MODIFIED
-    assert change.loosened == (loosened,)
-    assert report.concerning(Concern.RETENTION) == [change]
-    text = change_report.render_markdown(report, before_label="a", after_label="b")
-    assert f"**DANGER: table no longer kept** `{STACK}` / `Readings`" in text
-    assert f"{loosened[0]} {loosened[1]} -> {loosened[2]}" in text
-
-
-@pytest.mark.parametrize(
-    ("before", "after"),
-    [
-        ({"DeletionPolicy": "Delete"}, {"DeletionPolicy": "Retain"}),  # tightened
-        ({"DeletionPolicy": "Retain"}, {"DeletionPolicy": "Snapshot"}),  # still kept
-        ({"UpdateReplacePolicy": "Delete"}, {}),  # never kept
-    ],
-)
-def test_a_retention_policy_kept_or_tightened_is_a_plain_modification(
-    before: dict[str, str], after: dict[str, str]
-) -> None:
-    report = _compare(_table(**before), _table(**after))
-    (change,) = report.changes
-    assert (change.kind, change.loosened) == (ChangeKind.MODIFIED, ())
-    assert report.concerning(Concern.RETENTION) == []
-    assert set(change.changed) == set(before) | set(after)
-
-
-def test_a_stateless_resource_loses_nothing_when_its_retention_changes() -> None:
-    topic = {"Type": "AWS::SNS::Topic", "Properties": {}}
-    report = _compare({**topic, "DeletionPolicy": "Retain"}, topic)
-    (change,) = report.changes
-    assert change.changed == ("DeletionPolicy",)
-    assert report.concerning(Concern.RETENTION) == []
-
-
-@pytest.mark.parametrize("attribute", ["UpdatePolicy", "Condition"])
-def test_other_resource_attributes_are_changes_too(attribute: str) -> None:
-    report = _compare(_table(), _table(**{attribute: "IsProduction"}))
-    (change,) = report.changes
-    assert change.changed == (attribute,)
 
 
 # --- the command line ----------------------------------------------------------------------------------------------
@@ -159,19 +78,8 @@ def test_bad_arguments_exit_2_naming_what_is_wrong(
 @pytest.fixture
 def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str | None]]:
     """moto's CloudFormation with the prod ingest stack deployed; the roles the report assumed."""
-    for name, value in {
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "x",
-    }.items():
-        monkeypatch.setenv(name, value)
-    assumed: list[str | None] = []
-
-    def session_for(role_arn: str | None, *, session_name: str) -> Any:
-        assumed.append(role_arn)
-        return aws_session.session_for(role_arn, session_name=session_name)
-
-    monkeypatch.setattr(change_report, "session_for", session_for)
+    moto_credentials(monkeypatch)
+    assumed = note_assumed_roles(monkeypatch, change_report, session_name="iot-change-report")
     with mock_aws():
         boto3.client("cloudformation").create_stack(StackName=STACK, TemplateBody=json.dumps(_threshold(1)))
         yield assumed

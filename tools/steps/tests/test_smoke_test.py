@@ -15,8 +15,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tools.common import aws_session
-from tools.common.testing import documented_help, printed_help
+from tools.common.testing import documented_help, moto_credentials, note_assumed_roles, printed_help
 from tools.landing.producers import put_records as real_put_records
 from tools.landing.testing import create_landing, land
 from tools.steps import smoke_test
@@ -37,24 +36,12 @@ ENVIRONMENT = {
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str | None]]:
     """moto, and the roles the command assumed; nothing is put (every case here stops before)."""
-    for name, value in {
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "x",
-    }.items():
-        monkeypatch.setenv(name, value)
-    assumed: list[str | None] = []
-    real_session_for = aws_session.session_for
-
-    def session_for(role_arn: str | None, *, session_name: str) -> Any:
-        assumed.append(role_arn)
-        assert session_name == "iot-smoke-test"
-        return real_session_for(role_arn, session_name=session_name)
+    moto_credentials(monkeypatch)
+    assumed = note_assumed_roles(monkeypatch, smoke_test, session_name="iot-smoke-test")
 
     def put_nothing(*_: Any, **__: Any) -> Any:
         raise AssertionError("nothing may be put when the targets are incomplete")
 
-    monkeypatch.setattr(smoke_test, "session_for", session_for)
     monkeypatch.setattr(smoke_test, "put_records", put_nothing)
     with mock_aws():
         yield assumed

@@ -24,7 +24,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from moto import mock_aws
 
-from tools.steps.change_report import (
+from tools.common.stack_changes import (
     ChangeKind,
     Concern,
     ReplacementSpec,
@@ -36,6 +36,7 @@ from tools.steps.change_report import (
     render_markdown,
     select,
 )
+from tools.common.testing import moto_credentials
 
 pytestmark = pytest.mark.synth  # synthesizes stacks or the Lambda asset: not in `make unit`
 
@@ -201,12 +202,7 @@ def test_a_type_change_under_the_same_logical_id_is_a_replacement() -> None:
 
 
 def test_deployed_templates_are_read_and_a_missing_stack_is_new(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in {
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "x",
-    }.items():
-        monkeypatch.setenv(name, value)
+    moto_credentials(monkeypatch)
     template = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}
     with mock_aws():
         cloudformation = boto3.client("cloudformation")
