@@ -101,12 +101,6 @@ def acknowledge_findings(
         "The function reaches only AWS service endpoints (Kinesis, DynamoDB, S3, SNS, Secrets Manager) over TLS with "
         "IAM auth and no private resource; a VPC would add NAT or endpoints to run, not a control on this traffic.",
     )
-    acknowledge(
-        storage.table,
-        "NIST.800.53.R5-DynamoDBInBackupPlan",
-        "Point-in-time recovery keeps 35 days of continuous backups; the table is rebuildable from the raw archive "
-        "with the replay tool, so a separate AWS Backup plan adds no recovery point the platform needs.",
-    )
     for scope in (role, smoke.role):
         acknowledge(scope, "NIST.800.53.R5-IAMNoInlinePolicy", INLINE_POLICY_REASON)
     _acknowledge_delivery_findings(smoke=smoke, deployment=deployment)

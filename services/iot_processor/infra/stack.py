@@ -18,6 +18,7 @@ from services.iot_processor.infra.smoke_test_access import SmokeTestAccess
 from services.iot_processor.infra.storage import ReadingsStorage
 from services.iot_processor.infra.stream import ReadingsStream
 from shared.environment import StageEnvironment
+from shared.infra.backup import ServiceBackup
 from shared.infra.naming import device_policy_name, smoke_test_role_name, topic_rule_name
 from shared.infra.service import ServiceIdentity, ServiceStack
 
@@ -63,6 +64,18 @@ class IngestStack(ServiceStack):
             alias=processor.alias,
             traffic_shift=config.traffic_shift,
             thresholds=rollback,
+        )
+        # The table (rebuildable from the archive, but only slowly: docs/runbooks.md) and the failed batches that
+        # wait for a replay, which nothing else keeps: a daily recovery point, copied out where the stage says.
+        ServiceBackup(
+            self,
+            "Backup",
+            stage=environment.name,
+            service=self.SERVICE.name,
+            config=environment.backup,
+            tables=[storage.table],
+            buckets=[storage.failure_bucket],
+            removal_policy=removal,
         )
         smoke = SmokeTestAccess(
             self,

@@ -393,6 +393,41 @@ def test_a_provisioned_table_and_its_index_auto_scale_between_their_bounds(inges
     assert found == {key: (c.min_units, c.max_units, c.target_utilization_percent) for key, c in expected.items()}
 
 
+# --- backup ----------------------------------------------------------------------------------------------------------
+
+
+def test_the_table_and_the_failed_batches_are_backed_up_daily_as_the_stage_says(ingest: IngestTemplate) -> None:
+    """The nag acknowledgement that the table needs no backup plan is gone: the table is in one, beside it. The
+    processed bucket is not: a replay from the archive writes it again."""
+    policy = ingest.environment.backup
+    (selection,) = ingest.of_type("AWS::Backup::BackupSelection").values()
+    assert selection["Properties"]["BackupSelection"]["Resources"] == [arn(ingest.table), arn(ingest.failure_bucket)]
+    (plan,) = ingest.of_type("AWS::Backup::BackupPlan").values()
+    (rule,) = plan["Properties"]["BackupPlan"]["BackupPlanRule"]
+    assert rule["ScheduleExpression"] == policy.schedule
+    assert rule["Lifecycle"] == {"DeleteAfterDays": policy.retention_days}
+    ((vault_id, vault),) = ingest.of_type("AWS::Backup::BackupVault").items()
+    assert vault["Properties"]["BackupVaultName"] == f"iot-{ingest.environment.name}-ingest"
+    assert vault["DeletionPolicy"] == ("Retain" if RETAINED[ingest.environment.name] else "Delete"), vault_id
+    if ingest.environment.is_production:
+        assert policy.vault_lock is not None
+        assert policy.copy is not None
+        assert vault["Properties"]["LockConfiguration"] == {
+            "MinRetentionDays": policy.vault_lock.min_retention_days,
+            "MaxRetentionDays": policy.vault_lock.max_retention_days,
+            "ChangeableForDays": policy.vault_lock.changeable_for_days,
+        }
+        (copy,) = rule["CopyActions"]
+        assert copy == {
+            "DestinationBackupVaultArn": policy.copy.vault_arn(region=ingest.environment.region),
+            "Lifecycle": {"DeleteAfterDays": policy.copy.retention_days},
+        }
+        assert policy.copy.account != ingest.environment.account
+    else:
+        assert "LockConfiguration" not in vault["Properties"]
+        assert "CopyActions" not in rule
+
+
 # --- buckets -------------------------------------------------------------------------------------------------------
 
 
@@ -602,7 +637,7 @@ def test_alert_inbox_admits_only_smoke_test_alerts_and_only_the_smoke_role_reads
 
 def test_every_kms_key_rotates(ingest: IngestTemplate) -> None:
     keys = ingest.of_type("AWS::KMS::Key")
-    assert len(keys) == 2
+    assert len(keys) == 3  # the stream's, the stored data's, the recovery points'
     assert {name: key["Properties"].get("EnableKeyRotation") for name, key in keys.items()} == dict.fromkeys(keys, True)
 
 
