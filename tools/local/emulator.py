@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from tools.common.local_service import CREDENTIALS, endpoint_variable
 from tools.local.watchdog import ComponentFailure, ended
 
 LOCAL_ACCOUNT = "123456789012"  # moto's account: every ARN it returns carries it
 LOCAL_REGION = "eu-west-1"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
 STOP_TIMEOUT_SECONDS = 10
 SERVER = Path(__file__).with_name("emulator_server.py")
 # Services whose state the others never read at run time, each group in a process of its own. SNS delivers to SQS
@@ -113,10 +113,6 @@ class Emulator:
         self._server.stdin.write((json.dumps(command) + "\n").encode())
         self._server.stdin.flush()
         return _read_reply(self._server, self._log)
-
-
-def endpoint_variable(service: str) -> str:
-    return f"AWS_ENDPOINT_URL_{service.upper()}"
 
 
 @contextmanager

@@ -387,6 +387,7 @@ _MOTOS_PUT_ITEM = Table.put_item
 _MOTOS_DELETE_ITEM = Table.delete_item
 _MOTOS_UPDATE_ITEM = DynamoDBBackend.update_item
 _MOTOS_DESCRIBE_CONTINUOUS_BACKUPS = DynamoDBBackend.describe_continuous_backups
+_MOTOS_DELETE_TABLE = DynamoDBBackend.delete_table
 
 
 def _item_key(table: Table, attributes: dict[str, Any]) -> ItemKey | None:
@@ -434,6 +435,13 @@ def update_item_kept(backend: DynamoDBBackend, table_name: str, key: dict[str, A
     updated = _MOTOS_UPDATE_ITEM(backend, table_name, key, *args, **kwargs)
     POINT_IN_TIME.wrote(table, item_key, current)
     return updated
+
+
+def delete_table_forgotten(backend: DynamoDBBackend, name: str) -> Table:
+    """moto's DeleteTable; a table created again under the name starts a recovery window of its own, as in DynamoDB."""
+    deleted = _MOTOS_DELETE_TABLE(backend, name)
+    POINT_IN_TIME.forget(deleted)
+    return deleted
 
 
 def describe_continuous_backups_now(backend: DynamoDBBackend, table_name: str) -> dict[str, Any]:
@@ -488,6 +496,7 @@ def install_point_in_time_recovery() -> None:
     Table.delete_item = delete_item_kept  # type: ignore[method-assign,assignment]
     DynamoDBBackend.update_item = update_item_kept  # type: ignore[method-assign,assignment]
     DynamoDBBackend.describe_continuous_backups = describe_continuous_backups_now  # type: ignore[method-assign,assignment]
+    DynamoDBBackend.delete_table = delete_table_forgotten  # type: ignore[method-assign]
     DynamoHandler.restore_table_to_point_in_time = restore_table_to_a_time  # type: ignore[method-assign,assignment]
 
 

@@ -14,6 +14,9 @@
 5. leaves a copy of the raw archive on disk for `make query` (tools/local/archive_copy.py).
 
 ``--fleet`` streams a fleet of device profiles (shared/synthetic/fleets.py) instead of uniform readings.
+``--serve FILE`` keeps the platform up after a round that passed, for another tool (a drill) to work on it: the
+emulator's endpoints and the stage's outputs go to FILE, and each line on stdin asks the run to settle
+(tools/common/local_service.py); the run stops when its stdin closes.
 A watchdog follows every process and thread of the platform: one that dies, or a data path that stops moving
 for --stall-seconds, stops the run with the part named and where the outstanding readings were.
 Exits 0 when every reading landed where it belongs, 1 when one did not, 2 on a bad argument or a machine that
@@ -52,8 +55,9 @@ from shared.synthetic.fleets import fleet_records
 from shared.synthetic.readings import SyntheticRecord, synthetic_records
 from tools.common.arguments import fleet_mix, port_number, positive_int, positive_number, share
 from tools.common.local_archive import LOCAL_ARCHIVE
+from tools.common.local_service import SETTLE, SETTLED, LocalService
 from tools.landing.locate import AlertInbox, Checks, Landing, wait_for_landing
-from tools.landing.producers import PRODUCERS, Sent
+from tools.landing.producers import PRODUCERS, Sent, last_put
 from tools.landing.report import report
 from tools.landing.targets import Targets
 from tools.local.archive_copy import copy_archive
@@ -201,14 +205,6 @@ def local_platform(
             platform.close()
 
 
-def last_put(sent: Sequence[Sent]) -> dict[str, int]:
-    """The sequence number of the last record put to each shard."""
-    through: dict[str, int] = {}
-    for item in sent:
-        through[item.shard_id] = max(through.get(item.shard_id, -1), int(item.sequence_number))
-    return through
-
-
 def synthesize_local_stage(outdir: Path, *, overrides: Mapping[str, str] | None = None) -> Path:
     from tools.common.cdk_app import build_from_cdk_json  # noqa: PLC0415 - CDK starts a Node process; only load it here
 
@@ -319,6 +315,24 @@ class LocalPlatform:
     def settled(self, through: StreamPositions) -> bool:
         """Both consumers have read past ``through`` and the function has settled every batch it was given."""
         return self.mapping.idle(through) and self.firehose.caught_up(through)
+
+    def settle(self, through: StreamPositions, *, timeout: float = SETTLE_TIMEOUT_SECONDS) -> None:
+        """Wait until both loops are past ``through`` and every batch is settled; then deliver what Firehose holds."""
+        self.watchdog.expect_progress(True)
+        try:
+            self._wait_until_settled(through, timeout=timeout)
+        finally:
+            self.watchdog.expect_progress(False)
+        self.firehose.drain()
+
+    def service(self) -> LocalService:
+        """How another tool reaches this platform: the emulator's endpoints and the stage's outputs."""
+        return LocalService(
+            endpoint=self.endpoint,
+            endpoints=dict(self._emulator.endpoints),
+            region=LOCAL_REGION,
+            outputs={service: stack.outputs for service, stack in self.deployed.stacks.items()},
+        )
 
     def run(
         self,
@@ -506,6 +520,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="the emulator's port, to reach it with the AWS CLI while it runs (default: any free port)",
     )
     parser.add_argument(
+        "--serve",
+        type=Path,
+        metavar="FILE",
+        help="after a round that passed, keep the platform up for another tool: its endpoints and outputs go to FILE, "
+        "each stdin line asks it to settle, the end of stdin stops it (tools/common/local_service.py)",
+    )
+    parser.add_argument(
         "--stall-seconds",
         type=positive_number,
         default=DEFAULT_STALL_SECONDS,
@@ -522,6 +543,8 @@ def main(argv: list[str] | None = None) -> int:
     args.anomaly_share = 0.01 if args.anomaly_share is None else args.anomaly_share
     if args.anomaly_share + args.invalid_share > 1:
         parser.error("--anomaly-share and --invalid-share add up to more than 1")
+    if args.serve is not None and args.keep_running:
+        parser.error("--serve keeps the platform up after one round; --keep-running streams rounds until Ctrl-C")
     problem = unusable_machine([REPO_ROOT / name for name in WRITABLE] + [args.log.parent])
     if problem:
         print(f"error: {problem}", file=sys.stderr)
@@ -542,6 +565,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"deployed {stacks} in {time.monotonic() - started:.1f} s (the emulator: {platform.endpoint})")
             gc.freeze()  # never scan again what the deploy left: it lives as long as the run
             exit_code = _rounds(platform, args, rounds)
+            if args.serve is not None and exit_code == 0:
+                exit_code = _serve(platform, args.serve)
             platform.watchdog.stop()  # the rounds are over: nothing more to interrupt
             if exit_code != EXIT_PLATFORM_FAILED:
                 objects = copy_archive(
@@ -590,6 +615,30 @@ def _rounds(platform: LocalPlatform, args: argparse.Namespace, rounds: list[RunR
         _print_failure(failure)
         return EXIT_PLATFORM_FAILED
     return _verdict(rounds)
+
+
+def _serve(platform: LocalPlatform, path: Path) -> int:
+    """Answer settle requests on stdin until it closes (tools/common/local_service.py); the run's exit code."""
+    platform.service().write(path)
+    print(f"serving the local platform for another tool ({path}) until its input closes", flush=True)
+    try:
+        for line in sys.stdin:
+            through = {shard: int(number) for shard, number in json.loads(line)[SETTLE].items()}
+            started = time.monotonic()
+            platform.settle(through)
+            print(json.dumps({SETTLED: round(time.monotonic() - started, 3)}), flush=True)
+    except PlatformError as error:
+        _print_failure(error)
+        return EXIT_PLATFORM_FAILED
+    except KeyboardInterrupt:
+        failure = platform.failed()
+        if failure is None:
+            return EXIT_INTERRUPTED
+        _print_failure(failure)
+        return EXIT_PLATFORM_FAILED
+    finally:
+        path.unlink(missing_ok=True)
+    return 0
 
 
 def _verdict(rounds: Sequence[RunResult]) -> int:

@@ -20,8 +20,9 @@ from moto.dynamodb.exceptions import ItemSizeTooLarge
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.kinesis.models import Shard
 
+from tools.common.local_service import endpoint_variable
 from tools.local import emulator
-from tools.local.emulator import embedded_aws, endpoint_variable
+from tools.local.emulator import embedded_aws
 from tools.local.emulator_server import (
     BINARY_ATTRIBUTE_MARKERS,
     ITEM_SIZE_LIMIT,

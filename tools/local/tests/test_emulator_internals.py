@@ -12,14 +12,16 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+import boto3
 import pytest
 from moto import backends
 from moto.backup.models import BackupBackend
 from moto.backup.responses import BackupResponse
 from moto.core import responses as moto_responses
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.core.responses import ActionResult, BaseResponse
 from moto.core.serialize import TimestampSerializer
-from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
@@ -28,7 +30,7 @@ from moto.moto_server import werkzeug_app
 from moto.moto_server.werkzeug_app import MotoRequestHandler
 
 from tools.local import emulator_server
-
+from tools.local.tests.emulated import REGION, emulated_account
 
 PUT_OPTIONS = [
     "expected",
@@ -68,6 +70,7 @@ UPDATE_OPTIONS = [
         (emulator_server._MOTOS_DELETE_ITEM, ["self", "hash_key", "range_key"]),
         (emulator_server._MOTOS_UPDATE_ITEM, ["self", "table_name", "key", *UPDATE_OPTIONS]),
         (emulator_server._MOTOS_DESCRIBE_CONTINUOUS_BACKUPS, ["self", "table_name"]),
+        (emulator_server._MOTOS_DELETE_TABLE, ["self", "name"]),
         (DynamoDBBackend.restore_table_to_point_in_time, ["self", "target_table_name", "source_table_name"]),
         (Table.get_item, ["self", "hash_key", "range_key", "projection_expression"]),
         (BackupBackend.get_backup_plan, ["self", "backup_plan_id", "version_id"]),
@@ -113,8 +116,14 @@ def test_moto_restores_a_table_as_it_is_now_and_keeps_no_backup_selections() -> 
 
 
 def test_the_point_in_time_shortcut_reads_what_it_assumes_of_a_table() -> None:
-    table = Table("t", account_id="123456789012", region="eu-west-1", schema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                  attr=[{"AttributeName": "pk", "AttributeType": "S"}])  # fmt: skip
+    with emulated_account():
+        boto3.client("dynamodb", region_name=REGION).create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        table = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].get_table("t")
     assert table.continuous_backups["PointInTimeRecoveryDescription"] == {"PointInTimeRecoveryStatus": "DISABLED"}
     assert (table.hash_key_attr, table.range_key_attr, table.has_range_key) == ("pk", None, False)
     assert table.table_arn.endswith(":table/t")

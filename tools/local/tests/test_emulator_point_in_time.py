@@ -23,6 +23,7 @@ from tools.local import emulator_server
 from tools.local.emulator_server import (
     PointInTimeRecovery,
     delete_item_kept,
+    delete_table_forgotten,
     describe_continuous_backups_now,
     put_item_kept,
     restore_table_to_a_time,
@@ -56,6 +57,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     monkeypatch.setattr(Table, "delete_item", delete_item_kept)
     monkeypatch.setattr(DynamoDBBackend, "update_item", update_item_kept)
     monkeypatch.setattr(DynamoDBBackend, "describe_continuous_backups", describe_continuous_backups_now)
+    monkeypatch.setattr(DynamoDBBackend, "delete_table", delete_table_forgotten)
     monkeypatch.setattr(DynamoHandler, "restore_table_to_point_in_time", restore_table_to_a_time)
     return clock
 
@@ -215,3 +217,16 @@ def test_a_table_without_recovery_an_unknown_table_and_a_taken_name_are_refused(
     assert error_code(restore_from("unprotected")) == "PointInTimeRecoveryUnavailableException"
     assert error_code(restore_from("missing")) == "SourceTableNotFoundException"
     assert error_code(restore_from(TABLE, target="unprotected")) == "TableAlreadyExistsException"
+
+
+def test_a_table_created_again_under_the_same_name_has_no_past(dynamodb: Any, clock: Clock) -> None:
+    """The restore drill's rebuild: the lost table's writes must not come back in the new one's restores."""
+    clock.tick()
+    put(dynamodb, "a", "1", "of the lost table")
+    dynamodb.delete_table(TableName=TABLE)
+    create(dynamodb, TABLE, range_key=True)
+    clock.tick()
+    put(dynamodb, "b", "1", "of the new table")
+    assert [item["v"] for item in restore(dynamodb, "latest-of-the-new", UseLatestRestorableTime=True)] == [
+        {"S": "of the new table"}
+    ]
