@@ -20,7 +20,7 @@ PR_BASE ?= origin/main
 PR_DIR := $(REPORTS)/pr-changes
 
 .PHONY: help install local test pytest unit test-iot_processor test-iot_archive test-observability lint secrets synth docs schema query nag-report \
-	bench bench-emulator cost mutation pipeline-synth verify-stage smoke-test bake \
+	restore-drill bench bench-emulator cost mutation pipeline-synth verify-stage smoke-test bake \
 	change-report record-deployment diff pr-changes drift environments sbom lock clean
 
 help: ## list the targets
@@ -87,6 +87,9 @@ schema: install ## regenerate docs/reading.schema.json from the parser's constan
 SQL ?= SELECT year, month, day, hour, count(*) AS records FROM readings GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
 query: install ## SQL over the raw archive the last make local left in reports/local-archive (DuckDB, Athena's SQL)
 	$(BIN)/python -m tools.operations.query $(if $(SQL_FILE),--file "$(SQL_FILE)",--sql "$(SQL)")
+
+restore-drill: install ## restore the table to a point in time and rebuild it from the archive, locally: compared item by item, figures at prod's volume
+	$(BIN)/python -m tools.operations.restore_drill
 
 nag-report: install ## write reports/nag-report.md: packs, findings by rule and stack, acknowledgements
 	$(BIN)/python -m tools.reports.nag_report --assembly-dir $(ASSEMBLY) --output $(REPORTS)/nag-report.md

@@ -25,6 +25,7 @@ COMMANDS = (
     "tools.steps.bake",
     "tools.steps.change_report",
     "tools.operations.replay",
+    "tools.operations.restore_drill",
     "tools.operations.drift",
     "tools.operations.environments",
     "tools.steps.record_deployment",
