@@ -72,7 +72,7 @@ class LocalRunError(RuntimeError):
 
 class LocalRun:
     """``python -m tools.local.run <arguments> --serve`` in a process of its own, until ``close``. What it prints
-    (its round's report) goes to ``echo`` (stdout) as it comes; its requests and replies stay between the two processes."""
+    (its round's report) goes to ``echo`` (stdout) as it comes; its requests and replies stay between the two."""
 
     def __init__(
         self,

@@ -496,7 +496,7 @@ def install_point_in_time_recovery() -> None:
     Table.delete_item = delete_item_kept  # type: ignore[method-assign,assignment]
     DynamoDBBackend.update_item = update_item_kept  # type: ignore[method-assign,assignment]
     DynamoDBBackend.describe_continuous_backups = describe_continuous_backups_now  # type: ignore[method-assign,assignment]
-    DynamoDBBackend.delete_table = delete_table_forgotten  # type: ignore[method-assign]
+    DynamoDBBackend.delete_table = delete_table_forgotten  # type: ignore[method-assign,assignment]
     DynamoHandler.restore_table_to_point_in_time = restore_table_to_a_time  # type: ignore[method-assign,assignment]
 
 
