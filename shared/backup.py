@@ -18,14 +18,15 @@ from shared.config import aws_account, between, checked, matches
 MAX_RETENTION_DAYS = 36500
 # AWS Backup's vault lock: its grace period before it turns immutable (compliance mode) is at least 3 days.
 MIN_LOCK_GRACE_DAYS = 3
-# AWS Backup's schedule: a cron expression (six fields, UTC), at most once an hour.
-_CRON = re.compile(r"cron\([0-5]?\d( \S+){5}\)")
+# Once a day at a fixed UTC time (AWS Backup's cron): the retention is then a number of recovery points, as the cost
+# model counts them (stages/cost/model.py).
+_DAILY_CRON = re.compile(r"cron\([0-5]?\d ([01]?\d|2[0-3]) \* \* \? \*\)")
 
 
 def _cron(value: str) -> str | None:
-    if _CRON.fullmatch(value):
+    if _DAILY_CRON.fullmatch(value):
         return None
-    return f"must be cron(six fields, one fixed minute) in UTC, such as cron(0 3 * * ? *), got {value!r}"
+    return f"must be once a day at a fixed UTC time, cron(<minute> <hour> * * ? *) such as cron(0 3 * * ? *): {value!r}"
 
 
 def _grace_days(days: int | None) -> str | None:
@@ -70,7 +71,7 @@ class BackupCopy:
 
 @dataclass(frozen=True, kw_only=True)
 class BackupConfig:
-    # When the daily recovery point is taken (AWS Backup's cron, UTC).
+    # When the daily recovery point is taken (AWS Backup's cron, UTC, once a day).
     schedule: str = checked(_cron, default="cron(0 3 * * ? *)")
     # How long each recovery point stays in the stage's own vault.
     retention_days: int = checked(between(1, MAX_RETENTION_DAYS))

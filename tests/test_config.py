@@ -288,7 +288,7 @@ def test_every_stage_backs_up_and_prod_locks_its_vault_and_copies_to_a_separate_
     platform_config: PlatformConfig,
 ) -> None:
     retention = {stage.name: stage.backup.retention_days for stage in platform_config.stages}
-    assert retention == {"dev": 7, "staging": 14, "prod": 35}
+    assert retention == {"dev": 3, "staging": 7, "prod": 7}
     prod = platform_config.stage("prod").backup
     assert prod.vault_lock is not None
     assert prod.copy is not None
@@ -306,7 +306,8 @@ def test_every_stage_backs_up_and_prod_locks_its_vault_and_copies_to_a_separate_
         {"iot.stages.prod.backup.retentionDays": "400"},  # the lock's maximum
         {"iot.stages.prod.backup.vaultLock.changeableForDays": "3"},
         {"iot.stages.prod.backup.vaultLock.changeableForDays": "null"},  # governance mode
-        {"iot.stages.dev.backup.schedule": "cron(59 23 ? * SUN *)"},
+        {"iot.stages.dev.backup.schedule": "cron(59 23 * * ? *)"},
+        {"iot.stages.dev.backup.schedule": "cron(0 0 * * ? *)"},
         {"iot.stages.staging.backup.copy": '{"account": "666666666666", "vaultName": "v_1-x", "retentionDays": 1}'},
     ],
 )
@@ -322,11 +323,11 @@ def test_backup_settings_at_their_limits_are_accepted(override: dict[str, str]) 
             "stage 'dev': backup.retentionDays: must be between 1 and 36500",
         ),
         ({"iot.stages.dev.backup.retentionDays": "36501"}, "stage 'dev': backup.retentionDays: must be between 1"),
-        ({"iot.stages.dev.backup.schedule": "rate(1 day)"}, "stage 'dev': backup.schedule: must be cron(six fields"),
-        (
-            {"iot.stages.dev.backup.schedule": "cron(0 3 * * ?)"},
-            "stage 'dev': backup.schedule: must be cron(six fields",
-        ),
+        ({"iot.stages.dev.backup.schedule": "rate(1 day)"}, "stage 'dev': backup.schedule: must be once a day at"),
+        ({"iot.stages.dev.backup.schedule": "cron(0 3 * * ?)"}, "stage 'dev': backup.schedule: must be once a day at"),
+        ({"iot.stages.dev.backup.schedule": "cron(0 3 ? * SUN *)"}, "stage 'dev': backup.schedule: must be once a day"),
+        ({"iot.stages.dev.backup.schedule": "cron(0 24 * * ? *)"}, "stage 'dev': backup.schedule: must be once a day"),
+        ({"iot.stages.dev.backup.schedule": "cron(0 */6 * * ? *)"}, "stage 'dev': backup.schedule: must be once a day"),
         (
             {"iot.stages.prod.backup.retentionDays": "6"},
             "stage 'prod': backup.retentionDays (6) must lie within the vault lock's minRetentionDays (7)",
