@@ -20,7 +20,7 @@ PR_BASE ?= origin/main
 PR_DIR := $(REPORTS)/pr-changes
 
 .PHONY: help install local test pytest unit test-iot_processor test-iot_archive test-observability lint secrets synth docs schema query nag-report \
-	restore-drill bench bench-emulator cost mutation pipeline-synth verify-stage smoke-test bake \
+	restore-drill bench bench-emulator cost mutation pipeline-synth verify-stage smoke-test fault-injection bake \
 	change-report record-deployment diff pr-changes drift environments sbom lock clean
 
 help: ## list the targets
@@ -136,6 +136,9 @@ verify-stage: install ## post-deploy check of a stage's stack outputs (run by th
 
 smoke-test: install ## smoke test of a deployed stage from its INGEST_*/ARCHIVE_* outputs, via its smoke-test role
 	$(BIN)/python -m tools.steps.smoke_test --from-environment --records 200
+
+fault-injection: install ## after the smoke test: the stage's FIS experiment while readings flow; the stage must hold (pipeline)
+	$(BIN)/python -m tools.steps.fault_injection --from-environment
 
 bake: install ## after the smoke test: the stage's composite alarm stays out of ALARM for $$BAKE_MINUTES (pipeline)
 	$(BIN)/python -m tools.steps.bake --from-environment

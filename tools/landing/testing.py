@@ -101,4 +101,6 @@ def land(
     if targets.archive_bucket:
         for prefix, lines in archived.items():
             body = gzip.compress(b"\n".join(lines))
-            s3.put_object(Bucket=targets.archive_bucket, Key=f"{prefix}landed-{len(lines)}.gz", Body=body)
+            # named by the call's first record: the records of each call are a Firehose object of their own
+            first = f"{sent[0].shard_id}-{sent[0].sequence_number}" if sent else "none"
+            s3.put_object(Bucket=targets.archive_bucket, Key=f"{prefix}landed-{first}-{len(lines)}.gz", Body=body)
