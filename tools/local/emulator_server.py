@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +41,7 @@ from moto.cloudformation.parsing import get_model_map
 from moto.core import responses as moto_responses
 from moto.core.responses import ActionContext, ActionResult, BaseResponse
 from moto.core.serialize import TimestampSerializer
-from moto.core.utils import get_service_model, method_names_from_class
+from moto.core.utils import camelcase_to_underscores, get_service_model, method_names_from_class
 from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException, ItemSizeTooLarge
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
@@ -54,6 +54,7 @@ from moto.moto_server.werkzeug_app import (
     MotoRequestHandler,
     create_backend_app,
 )
+from moto.sqs.models import Queue
 from werkzeug.serving import BaseWSGIServer, make_server
 
 if TYPE_CHECKING:
@@ -179,6 +180,38 @@ def records_after(shard: Shard, last_sequence_id: str, limit: int | None) -> tup
     if not found:
         return [], last, 0
     return found, stop, int((records[newest].created_at - found[-1].created_at) * 1000)
+
+
+class QueueAttributes(Mapping[str, Any]):
+    """moto's ``Queue.attributes``, each value read when asked for.
+
+    moto builds every attribute of a queue whenever one is read, counting the visible, delayed and in-flight messages
+    with a clock reading per message; it reads one on every message sent and received, so a queue's traffic costs
+    the square of its depth. The names, their order and the values are moto's.
+    """
+
+    def __init__(self, queue: Queue) -> None:
+        self._queue = queue
+        names = list(Queue.BASE_ATTRIBUTES)
+        if queue.fifo_queue:
+            names += Queue.FIFO_ATTRIBUTES
+        if queue.kms_master_key_id:  # type: ignore[attr-defined]
+            names += Queue.KMS_ATTRIBUTES
+        self._names = list(dict.fromkeys(names))
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._names:
+            raise KeyError(name)
+        if name == "RedrivePolicy" and self._queue.redrive_policy:
+            return json.dumps(self._queue.redrive_policy)
+        value = getattr(self._queue, camelcase_to_underscores(name))
+        return str(value).lower() if isinstance(value, bool) else value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
 
 
 # DynamoDB keeps up to five minutes of a provisioned table's unused capacity for bursts.
@@ -328,6 +361,7 @@ def install_shortcuts() -> None:
     # in order of arrival, numbered without gaps.
     Shard.get_max_sequence_number = last_sequence_number  # type: ignore[method-assign,assignment]
     Shard.get_records = records_after  # type: ignore[method-assign,assignment]
+    Queue.attributes = property(QueueAttributes)  # type: ignore[assignment,method-assign]
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a log line per request costs more than parsing it
     # Cross-origin headers on every answer are for browsers; the local run's clients are the SDK's.
     werkzeug_app.DISABLE_GLOBAL_CORS = True  # type: ignore[attr-defined]

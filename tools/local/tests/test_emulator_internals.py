@@ -21,6 +21,7 @@ from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
 from moto.kinesis.models import Shard
 from moto.moto_server import werkzeug_app
 from moto.moto_server.werkzeug_app import MotoRequestHandler
+from moto.sqs.models import Queue
 
 from tools.local import emulator_server
 
@@ -53,6 +54,7 @@ def test_the_module_attributes_the_shortcuts_assign_exist_before_they_do() -> No
     assert callable(backends.list_of_moto_modules)
     assert callable(getattr(moto_responses, "method_names_from_class", None))
     assert isinstance(getattr(werkzeug_app, "DISABLE_GLOBAL_CORS", None), bool)
+    assert isinstance(vars(Queue).get("attributes"), property)
 
 
 def test_the_shortcuts_read_what_they_assume_of_a_shard_and_an_item() -> None:
@@ -61,6 +63,8 @@ def test_the_shortcuts_read_what_they_assume_of_a_shard_and_an_item() -> None:
     assert emulator_server.last_sequence_number(shard) == 0
     assert isinstance(LimitedSizeDict(), dict)
     assert hasattr(Item, "size")
+    names = (Queue.BASE_ATTRIBUTES, Queue.FIFO_ATTRIBUTES, Queue.KMS_ATTRIBUTES)
+    assert all(isinstance(listed, list) and listed for listed in names)
 
 
 def test_the_emulators_request_handler_is_motos() -> None:
