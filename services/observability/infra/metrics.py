@@ -13,7 +13,7 @@ from aws_cdk import aws_cloudwatch as cw
 
 from services.iot_archive import contract as archive
 from services.iot_processor import contract as ingest
-from services.iot_processor.contract import METRICS_NAMESPACE, METRICS_SERVICE, Metric
+from services.iot_processor.contract import METRICS_NAMESPACE, Metric, per_service_dimensions
 from shared.infra.service import ServiceStack
 
 # S3 publishes storage metrics once a day; a shorter period shows no data at all.
@@ -58,10 +58,11 @@ class DataPathMetrics:
     def function(self, metric_name: str, statistic: str = cw.Stats.SUM) -> cw.Metric:
         return _metric("AWS/Lambda", metric_name, statistic, FunctionName=self.resources.function_name)
 
-    def processor(self, metric_name: str, statistic: str = cw.Stats.SUM) -> cw.Metric:
-        """The processor's EMF metrics. Powertools adds only the ``service`` dimension, so these are per account
-        (one stage per account), not per function: a second stage in the same account would share them."""
-        return _metric(METRICS_NAMESPACE, metric_name, statistic, service=METRICS_SERVICE)
+    def processor(self, metric: Metric, statistic: str = cw.Stats.SUM) -> cw.Metric:
+        """One of the processor's EMF metrics, under the dimensions its contract declares. They carry only the
+        ``service`` dimension, so they are per account (one stage per account), not per function: a second stage in
+        the same account would share them."""
+        return _metric(METRICS_NAMESPACE, metric, statistic, **per_service_dimensions(metric))
 
     def table(self, metric_name: str, statistic: str = cw.Stats.SUM, **dimensions: str) -> cw.Metric:
         return _metric("AWS/DynamoDB", metric_name, statistic, TableName=self.resources.table_name, **dimensions)
