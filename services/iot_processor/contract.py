@@ -24,6 +24,7 @@ class SharedKey(StrEnum):
     TABLE_NAME = "table-name"
     PROCESSED_BUCKET_NAME = "processed-bucket-name"
     FAILURE_BUCKET_NAME = "failure-bucket-name"
+    EVENT_SOURCE_MAPPING_ID = "event-source-mapping-id"
 
 
 class Output(StrEnum):
@@ -37,6 +38,7 @@ class Output(StrEnum):
     TABLE_NAME = "TableName"
     PROCESSED_BUCKET_NAME = "ProcessedBucketName"
     FAILURE_BUCKET_NAME = "FailureBucketName"
+    EVENT_SOURCE_MAPPING_ID = "EventSourceMappingId"
     ALERT_TOPIC_ARN = "AlertTopicArn"
     WEBHOOK_SECRET_ARN = "WebhookSecretArn"  # noqa: S105 # pragma: allowlist secret - an output's name
     SMOKE_TEST_ROLE_ARN = "SmokeTestRoleArn"
@@ -56,6 +58,7 @@ SHARED_OUTPUTS = {
     SharedKey.TABLE_NAME: Output.TABLE_NAME,
     SharedKey.PROCESSED_BUCKET_NAME: Output.PROCESSED_BUCKET_NAME,
     SharedKey.FAILURE_BUCKET_NAME: Output.FAILURE_BUCKET_NAME,
+    SharedKey.EVENT_SOURCE_MAPPING_ID: Output.EVENT_SOURCE_MAPPING_ID,
 }
 
 

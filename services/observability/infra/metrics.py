@@ -31,6 +31,7 @@ class WatchedResources:
     failure_bucket_name: str
     delivery_stream_name: str
     raw_bucket_name: str
+    event_source_mapping_id: str
 
     @classmethod
     def read(cls, stack: ServiceStack) -> WatchedResources:
@@ -43,6 +44,7 @@ class WatchedResources:
             failure_bucket_name=stack.read_shared(ingest.SERVICE, ingest.SharedKey.FAILURE_BUCKET_NAME),
             delivery_stream_name=stack.read_shared(archive.SERVICE, archive.SharedKey.DELIVERY_STREAM_NAME),
             raw_bucket_name=stack.read_shared(archive.SERVICE, archive.SharedKey.RAW_BUCKET_NAME),
+            event_source_mapping_id=stack.read_shared(ingest.SERVICE, ingest.SharedKey.EVENT_SOURCE_MAPPING_ID),
         )
 
 
@@ -57,6 +59,12 @@ class DataPathMetrics:
 
     def function(self, metric_name: str, statistic: str = cw.Stats.SUM) -> cw.Metric:
         return _metric("AWS/Lambda", metric_name, statistic, FunctionName=self.resources.function_name)
+
+    def mapping(self, metric_name: str, statistic: str = cw.Stats.SUM) -> cw.Metric:
+        """The event source mapping's own counts (its MetricsConfig: EventCount), per mapping."""
+        return _metric(
+            "AWS/Lambda", metric_name, statistic, EventSourceMappingUUID=self.resources.event_source_mapping_id
+        )
 
     def processor(self, metric: Metric, statistic: str = cw.Stats.SUM) -> cw.Metric:
         """One of the processor's EMF metrics, under the dimensions its contract declares. They carry only the
@@ -79,6 +87,16 @@ class DataPathMetrics:
                 "received": self.processor(Metric.READINGS_RECEIVED),
             },
             label="Quarantined / received",
+        )
+
+    def table_write_throttles(self, **dimensions: str) -> cw.MathExpression:
+        """Throttled writes, 0 in a period without any. An alarm on a metric of AWS/DynamoDB ignores missing data
+        whatever it asks for (PutMetricAlarm's reference), and DynamoDB publishes throttles only when there are some:
+        on the metric itself, an alarm would stay in ALARM after the last throttled write, for good."""
+        return cw.MathExpression(
+            expression="FILL(throttles, 0)",
+            using_metrics={"throttles": self.table("WriteThrottleEvents", **dimensions)},
+            label="Write throttle events",
         )
 
     def table_system_errors(self, period: Duration) -> cw.MathExpression:
