@@ -98,6 +98,7 @@ class AlarmEvaluator:
             self._composites.append((composite.name, predicate))
         self._source = source
         self.states: dict[str, State] = dict.fromkeys(names, State.INSUFFICIENT_DATA)
+        self.latest: dict[str, float | None] = {}  # each metric alarm's newest datapoint at the last evaluation
         self.transitions: list[Transition] = []
 
     @property
@@ -107,6 +108,9 @@ class AlarmEvaluator:
     def evaluate(self, now: float) -> dict[str, State]:
         """Every alarm's state at ``now`` (epoch seconds); records each change."""
         values = self._values(now)
+        self.latest = {
+            name: next((v for v in reversed(points) if v is not None), None) for name, points in values.items()
+        }
         new = {
             alarm.name: alarm_state(
                 values[alarm.name],
@@ -152,7 +156,12 @@ class AlarmEvaluator:
         lines = []
         for name, state in self.states.items():
             changes = [f"{t.state} at +{t.at - since:.1f} s" for t in self.transitions if t.alarm == name]
-            lines.append(f"  {name:<{width}}  {state:<17}  {', '.join(changes) or 'never evaluated'}")
+            latest = f"newest datapoint {self.latest[name]:.6g}" if self.latest.get(name) is not None else ""
+            if name in self.latest and not latest:
+                latest = "no datapoint in its range"
+            lines.append(
+                f"  {name:<{width}}  {state:<17}  {', '.join(changes) or 'never evaluated'}  {latest}".rstrip()
+            )
         return "\n".join(lines)
 
 

@@ -37,11 +37,11 @@ if __name__ == "__main__":
 from flask import Flask
 from moto import backends
 from moto.cloudformation.parsing import get_model_map
+from moto.cloudwatch.exceptions import ValidationError as CloudWatchValidationError
+from moto.cloudwatch.models import CloudWatchBackend, MetricAggregatedDatum, MetricDatum, MetricDatumBase
 from moto.core import responses as moto_responses
 from moto.core.responses import ActionContext, ActionResult, BaseResponse
 from moto.core.serialize import TimestampSerializer
-from moto.cloudwatch.exceptions import ValidationError as CloudWatchValidationError
-from moto.cloudwatch.models import CloudWatchBackend, MetricAggregatedDatum, MetricDatum, MetricDatumBase
 from moto.core.utils import get_service_model, method_names_from_class
 from moto.dynamodb.exceptions import ItemSizeTooLarge
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict

@@ -1,4 +1,10 @@
-"""The processor as deployed: its code is downloaded from the emulator and run in clean worker processes."""
+"""The processor as deployed: its code is downloaded from the emulator and run in clean worker processes.
+
+Each worker's output (the function's logs) goes to the run's log, and its EMF lines to the emulator's CloudWatch, as
+Lambda's log group and CloudWatch Logs would take them. Two faults can be switched on and off while it runs, for the
+end-to-end tests of the alarms: ``throttling`` (every invocation refused, as at the concurrency limit) and
+``delay_seconds`` (every invocation that much slower, as behind a slow dependency).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,8 @@ import queue
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import uuid
 import zipfile
 from collections.abc import Mapping
@@ -20,15 +28,27 @@ from typing import IO, Any
 import boto3
 
 from tools.local.deploy import DeployedStack
+from tools.local.metrics import MetricPublisher
 
 WORKER = Path(__file__).with_name("lambda_worker.py")
 CODE_CACHE = Path(tempfile.gettempdir()) / "local-lambda-code"
 
 
 @dataclass(frozen=True, kw_only=True)
+class TableWrites:
+    """What DynamoDB counted of one invocation's table writes."""
+
+    written: int = 0
+    throttled: int = 0
+    server_errors: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
 class InvocationResult:
     response: dict[str, Any] | None
     error: str | None
+    throttled: bool = False  # refused before the function ran
+    table: TableWrites = TableWrites()
 
 
 class LocalFunction:
@@ -43,6 +63,7 @@ class LocalFunction:
         concurrency: int,
         log: IO[str],
         faults: Mapping[str, Any] | None = None,
+        metrics: MetricPublisher | None = None,
     ) -> None:
         lambda_client = boto3.client("lambda")
         configuration = (
@@ -51,6 +72,12 @@ class LocalFunction:
             else lambda_client.get_function(FunctionName=function_name)
         )
         self.name = function_name
+        self.qualifier = qualifier
+        self.table_name = str(
+            configuration["Configuration"].get("Environment", {}).get("Variables", {}).get("TABLE_NAME")
+        )
+        self.throttling = threading.Event()
+        self.delay_seconds = 0.0
         self.version = str(configuration["Configuration"].get("Version", "$LATEST"))  # what the qualifier resolved to
         self.code_dir = unpacked(code)
         environment = {
@@ -69,16 +96,23 @@ class LocalFunction:
                 [sys.executable, "-I", "-S", str(WORKER), str(self.code_dir), handler],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                stderr=log,
+                stderr=subprocess.PIPE,
                 text=True,
                 env=environment,
             )
             for _ in range(concurrency)
         ]
-        for worker in self._workers:
+        self._log, self._log_lock, self._metrics = log, threading.Lock(), metrics
+        self._readers = [
+            threading.Thread(target=self._read_output, args=(worker,), daemon=True) for worker in self._workers
+        ]
+        for worker, reader in zip(self._workers, self._readers, strict=True):
+            reader.start()
             self._idle.put(worker)
 
     def invoke(self, event: dict[str, Any]) -> InvocationResult:
+        if self.throttling.is_set():
+            return InvocationResult(response=None, error=None, throttled=True)
         worker = self._idle.get()
         try:
             assert worker.stdin is not None
@@ -89,9 +123,21 @@ class LocalFunction:
             if not reply:
                 raise RuntimeError(f"worker of {self.name} exited with {worker.wait()}")
             document = json.loads(reply)
-            return InvocationResult(response=document.get("ok"), error=document.get("error"))
+            time.sleep(self.delay_seconds)
+            return InvocationResult(
+                response=document.get("ok"), error=document.get("error"), table=TableWrites(**document["table"])
+            )
         finally:
             self._idle.put(worker)
+
+    def _read_output(self, worker: subprocess.Popen[str]) -> None:
+        """A worker's logs to the run's log; its EMF lines also to CloudWatch."""
+        assert worker.stderr is not None
+        for line in worker.stderr:
+            with self._log_lock:
+                self._log.write(line)
+            if self._metrics is not None:
+                self._metrics.add_log_line(line)
 
     def close(self) -> None:
         for worker in self._workers:  # every worker is told first, so they all wind down at once
@@ -99,6 +145,8 @@ class LocalFunction:
                 worker.stdin.close()
         for worker in self._workers:
             worker.wait(timeout=10)
+        for reader in self._readers:
+            reader.join(timeout=10)
 
 
 def unpacked(code: bytes, root: Path = CODE_CACHE) -> Path:

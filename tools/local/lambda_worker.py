@@ -2,10 +2,12 @@
 
 Started by LocalFunction as ``python -I -S lambda_worker.py <code dir> <module.function>``: nothing of the dev
 virtualenv is importable, only the standard library and what the deployed asset carries. Replies go to the
-original stdout; the function's own output (its logs) goes to stderr. Standard library only.
+original stdout, each with what DynamoDB would count of its table writes (for the table's metrics); the function's
+own output (its logs, EMF included) goes to stderr. Standard library only.
 
 Fault injection for tests (env LOCAL_FAULTS, JSON, see Faults): {"throttle_batch_writes": N} makes this worker's
 first N DynamoDB BatchWriteItem calls fail with ProvisionedThroughputExceededException;
+{"table_server_errors": N} makes the next N fail with InternalServerError (HTTP 500);
 {"crash_mid_batch_on_invocations": [k, ...]} crashes this worker's k-th invocation after its table writes;
 {"poison_marker": "..."} fails every invocation whose batch holds a record containing the marker.
 """
@@ -40,23 +42,22 @@ class Faults:
 
     def __init__(self, spec: dict[str, Any]) -> None:
         self.throttles_left = int(spec.get("throttle_batch_writes", 0))
+        self.server_errors_left = int(spec.get("table_server_errors", 0))
         self.crash_mid_batch = set(spec.get("crash_mid_batch_on_invocations", []))
         self.poison_marker = str(spec.get("poison_marker", "")).encode()
         self.invocation = 0
+        self.table_writes = TableWrites()
 
     def install(self) -> None:
         # botocore comes from the deployed asset, so it is imported only once sys.path points there.
         from botocore.client import BaseClient  # noqa: PLC0415
-        from botocore.exceptions import ClientError  # noqa: PLC0415
 
         original = getattr(BaseClient, "_make_api_call")  # noqa: B009 - private botocore hook, patched on purpose
         faults = self
 
         def faulty(client: Any, operation_name: str, api_params: Any) -> Any:
-            if operation_name == "BatchWriteItem" and faults.throttles_left > 0:
-                faults.throttles_left -= 1
-                error: Any = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "injected"}}
-                raise ClientError(error, operation_name)
+            if operation_name == "BatchWriteItem":
+                return faults.batch_write(lambda: original(client, operation_name, api_params), api_params)
             processed_put = operation_name == "PutObject" and str(api_params.get("Key", "")).startswith("processed/")
             if processed_put and faults.invocation in faults.crash_mid_batch:
                 raise RuntimeError(f"injected crash in the middle of invocation {faults.invocation}")
@@ -64,11 +65,49 @@ class Faults:
 
         setattr(BaseClient, "_make_api_call", faulty)  # noqa: B010
 
+    def batch_write(self, call: Any, request: Any) -> Any:
+        """One BatchWriteItem: an injected fault, or the call, counted as DynamoDB would count it."""
+        from botocore.exceptions import ClientError  # noqa: PLC0415 - from the deployed asset, as above
+
+        for left, code, status in (("throttles_left", "ProvisionedThroughputExceededException", 400),
+                                   ("server_errors_left", "InternalServerError", 500)):  # fmt: skip
+            if getattr(self, left) > 0:
+                setattr(self, left, getattr(self, left) - 1)
+                self.table_writes.count(code)
+                error: Any = {
+                    "Error": {"Code": code, "Message": "injected"},
+                    "ResponseMetadata": {"HTTPStatusCode": status},
+                }
+                raise ClientError(error, "BatchWriteItem")
+        response = call()
+        sent = sum(len(entries) for entries in request.get("RequestItems", {}).values())
+        unprocessed = sum(len(entries) for entries in response.get("UnprocessedItems", {}).values())
+        self.table_writes.written += sent - unprocessed  # an item of a reading is well under 1 KB: one write unit
+        return response
+
     def poisoned(self, event: dict[str, Any]) -> bool:
         """A poison record crashes every invocation that carries it, as a runtime bug on that input would."""
         return bool(self.poison_marker) and any(
             self.poison_marker in base64.b64decode(record["kinesis"]["data"]) for record in event.get("Records", [])
         )
+
+
+class TableWrites:
+    """What one invocation's table writes would show in the table's metrics."""
+
+    def __init__(self) -> None:
+        self.written = 0
+        self.throttled = 0
+        self.server_errors = 0
+
+    def count(self, code: str) -> None:
+        if code == "InternalServerError":
+            self.server_errors += 1
+        else:
+            self.throttled += 1
+
+    def reply(self) -> dict[str, int]:
+        return {"written": self.written, "throttled": self.throttled, "server_errors": self.server_errors}
 
 
 def main() -> None:
@@ -83,17 +122,21 @@ def main() -> None:
     for invocation, line in enumerate(sys.stdin, start=1):
         request = json.loads(line)
         faults.invocation = invocation
+        faults.table_writes = TableWrites()
         if faults.poisoned(request["event"]):
-            replies.write(json.dumps({"error": "RuntimeError: poison record"}) + "\n")
+            replies.write(
+                json.dumps({"error": "RuntimeError: poison record", "table": faults.table_writes.reply()}) + "\n"
+            )
             continue
         try:
             response = handler(
                 request["event"], Context(os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local"), request["id"])
             )
-            replies.write(json.dumps({"ok": response}) + "\n")
+            reply: dict[str, Any] = {"ok": response}
         except Exception as error:
             traceback.print_exc()
-            replies.write(json.dumps({"error": f"{type(error).__name__}: {error}"}) + "\n")
+            reply = {"error": f"{type(error).__name__}: {error}"}
+        replies.write(json.dumps({**reply, "table": faults.table_writes.reply()}) + "\n")
 
 
 if __name__ == "__main__":

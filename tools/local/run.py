@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,16 +40,21 @@ from services.observability import contract as observability_contract
 from shared.infra.naming import pascal_case
 from shared.repository import REPO_ROOT
 from shared.synthetic.readings import SyntheticRecord, synthetic_records
+from tools.alarms.definitions import State
+from tools.alarms.evaluator import CloudWatchSource
 from tools.common.arguments import positive_int, positive_number, share
 from tools.landing.locate import AlertInbox, Checks, Landing, wait_for_landing
 from tools.landing.producers import PRODUCERS, Sent
 from tools.landing.report import report
 from tools.landing.targets import Targets
+from tools.local.alarms import AlarmWatch, StageMonitoring, stage_monitoring
+from tools.local.dashboard_page import RunPicture, Window, dashboard_page
 from tools.local.deploy import DeployedStage, deploy_stage
 from tools.local.emulator import LOCAL_ACCOUNT, LOCAL_REGION, embedded_aws
 from tools.local.event_source_mapping import LocalEventSourceMapping, MappingSettings
 from tools.local.firehose import DeliverySettings, LocalFirehose
 from tools.local.function import LocalFunction, deployed_code
+from tools.local.metrics import MetricPublisher, publish_storage
 from tools.local.shard_reader import StreamPositions, shard_ids
 
 LOCAL_STAGE_ID = "Sandbox"
@@ -98,11 +104,13 @@ def local_platform(
     faults: Mapping[str, Any] | None = None,
     assembly_dir: Path | None = None,
     overrides: Mapping[str, str] | None = None,
+    alarm_period_seconds: int | None = None,
 ) -> Iterator[LocalPlatform]:
-    """The emulator with the local stage deployed and its local loops running.
+    """The emulator with the local stage deployed, its local loops running and its alarms evaluated.
 
     ``overrides`` are CDK context values on top of the local stage's (``iot.stages.dev.<service>.<field>``); the stage
     is then synthesized into ``assembly_dir`` (required with them) rather than taken from the cache.
+    ``alarm_period_seconds`` evaluates every alarm over periods of that length instead of its own (tools/alarms).
     """
     if overrides and assembly_dir is None:
         raise ValueError("a local stage with overrides is synthesized into an assembly_dir of its own")
@@ -118,7 +126,7 @@ def local_platform(
             modelled_types=emulator.modelled_types,
         )
         emulator.split()
-        platform = LocalPlatform(deployed, log_path=log_path, faults=faults)
+        platform = LocalPlatform(deployed, log_path=log_path, faults=faults, alarm_period_seconds=alarm_period_seconds)
         try:
             yield platform
         finally:
@@ -181,8 +189,18 @@ def _stack_files(stage_dir: Path) -> dict[str, str]:
 
 
 class LocalPlatform:
-    def __init__(self, deployed: DeployedStage, *, log_path: Path, faults: Mapping[str, Any] | None) -> None:
+    def __init__(
+        self,
+        deployed: DeployedStage,
+        *,
+        log_path: Path,
+        faults: Mapping[str, Any] | None,
+        alarm_period_seconds: int | None = None,
+    ) -> None:
         self.deployed = deployed
+        self.metrics = MetricPublisher()
+        self.monitoring: StageMonitoring = stage_monitoring(deployed, account=LOCAL_ACCOUNT, region=LOCAL_REGION)
+        self.alarms = AlarmWatch(self.monitoring.alarms, self.metrics, period_override=alarm_period_seconds)
         ingest, archive = deployed.stacks[ingest_contract.SERVICE], deployed.stacks[archive_contract.SERVICE]
         self.targets = Targets.from_outputs(ingest.outputs, archive.outputs)
         mapping = MappingSettings.from_stack(ingest)
@@ -195,15 +213,18 @@ class LocalPlatform:
             concurrency=min(MAX_WORKERS, shards * mapping.parallelization_factor),
             log=self._log,
             faults=faults,
+            metrics=self.metrics,
         )
-        self.mapping = LocalEventSourceMapping(mapping, self.function)
-        self.firehose = LocalFirehose(DeliverySettings.from_stack(archive))
+        self.mapping = LocalEventSourceMapping(mapping, self.function, metrics=self.metrics)
+        self.firehose = LocalFirehose(DeliverySettings.from_stack(archive), metrics=self.metrics)
         # SNS alerts can be read here: a queue subscribed to the alert topic lets the checks see every alert.
         self.checks = Checks(
             archive=True, alerts=_subscribe_inbox(ingest.outputs[ingest_contract.Output.ALERT_TOPIC_ARN])
         )
+        self.metrics.start()
         self.mapping.start()
         self.firehose.start()
+        self.alarms.start()
 
     def settled(self, through: StreamPositions) -> bool:
         """Both consumers have read past ``through`` and the function has settled every batch it was given."""
@@ -230,6 +251,7 @@ class LocalPlatform:
         )
         summary, ok = report(sent, landing, checks=self.checks)
         check_seconds = time.monotonic() - started - settle_seconds
+        self.publish_storage()
         done = self.mapping.stats.completed_at
         return RunResult(
             sent=sent,
@@ -241,6 +263,30 @@ class LocalPlatform:
             check_seconds=check_seconds,
             latencies=[done[s.sequence_number] - s.put_at for s in sent if s.sequence_number in done],
         )
+
+    def dashboard(self, result: RunResult, *, since: float) -> str:
+        """The page of the stage's dashboard over the run since ``since`` (epoch seconds), with the round's picture."""
+        cloudwatch = boto3.client("cloudwatch")
+        evaluator = self.alarms.evaluator
+        return dashboard_page(
+            dashboards=self.monitoring.dashboards,
+            source=CloudWatchSource(cloudwatch),
+            list_metrics=lambda namespace, name: [
+                metric
+                for page in cloudwatch.get_paginator("list_metrics").paginate(Namespace=namespace, MetricName=name)
+                for metric in page["Metrics"]
+            ],
+            alarm_states=evaluator.states,
+            transitions=evaluator.transitions,
+            picture=run_picture(result, completed_at=list(self.mapping.stats.completed_at.values())),
+            window=Window(start=since, end=time.time()),
+        )
+
+    def publish_storage(self) -> None:
+        """The buckets' storage metrics, which S3 publishes once a day: here once a round."""
+        s3 = boto3.client("s3")
+        for bucket in (self.targets.failure_bucket, self.targets.processed_bucket, self.targets.require_archive()):
+            publish_storage(self.metrics, s3, bucket)
 
     def forget_round(self) -> None:
         """Drop what the last round tracked per record, so --keep-running holds only one round in memory.
@@ -257,9 +303,11 @@ class LocalPlatform:
             time.sleep(0.1)
 
     def close(self) -> None:
+        self.alarms.stop()
         self.mapping.stop()
         self.firehose.stop()
         self.function.close()
+        self.metrics.stop()
         self._log.close()
 
 
@@ -271,6 +319,22 @@ def _subscribe_inbox(topic_arn: str) -> AlertInbox:
         TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
     )
     return AlertInbox(sqs, queue_url)
+
+
+def run_picture(result: RunResult, *, completed_at: Sequence[float]) -> RunPicture:
+    places = Counter(place for found in result.landing.places.values() for place in found)
+    outcomes = {
+        "stored": places["table"],
+        **{f"quarantined: {reason}": count for reason, count in sorted(result.landing.quarantine_reasons.items())},
+        "failure destination": places["failure destination"],
+        "not found": len(result.sent) - len(result.landing.places),
+    }
+    return RunPicture(
+        put_at=[sent.put_at for sent in result.sent],
+        stored_at=completed_at,
+        latencies=result.latencies,
+        outcomes=outcomes,
+    )
 
 
 def describe(result: RunResult, platform: LocalPlatform) -> str:
@@ -292,6 +356,11 @@ def describe(result: RunResult, platform: LocalPlatform) -> str:
             _row("end-to-end latency", "", f"p50 {p50 * 1000:,.0f} ms, p99 {p99 * 1000:,.0f} ms (put to stored)")
         )
     return "\n".join(lines)
+
+
+def alarms_not_ok(platform: LocalPlatform) -> list[str]:
+    """Every alarm evaluated now; the names of those that are not OK."""
+    return [name for name, state in platform.alarms.evaluate_now().items() if state is not State.OK]
 
 
 def _row(label: str, value: str, detail: str) -> str:
@@ -320,14 +389,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--log", type=Path, default=Path("reports/local-run.log"), help="processor logs (default reports/local-run.log)"
     )
+    parser.add_argument(
+        "--dashboard",
+        type=Path,
+        default=Path("reports/dashboard.html"),
+        help="where to write the dashboard drawn from the run (default reports/dashboard.html)",
+    )
+    parser.add_argument(
+        "--alarm-period-seconds",
+        type=positive_int,
+        default=None,
+        help="evaluate every alarm over periods of this many seconds instead of its own (default: its own); a run "
+        "of seconds then shows what an account shows over minutes",
+    )
     args = parser.parse_args(argv)
     if args.anomaly_share + args.invalid_share > 1:
         parser.error("--anomaly-share and --invalid-share add up to more than 1")
     args.log.parent.mkdir(parents=True, exist_ok=True)
     print("starting the embedded AWS emulator, synthesizing and deploying the local stage ...", flush=True)
-    started = time.monotonic()
+    started, wall_clock_start = time.monotonic(), time.time()
     gc.set_threshold(*GC_THRESHOLDS)
-    with local_platform(log_path=args.log) as platform:
+    with local_platform(log_path=args.log, alarm_period_seconds=args.alarm_period_seconds) as platform:
         stacks = ", ".join(stack.name for stack in platform.deployed.stacks.values())
         print(f"deployed {stacks} in {time.monotonic() - started:.1f} s")
         gc.freeze()  # never scan again what the deploy left: it lives as long as the run
@@ -343,7 +425,13 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 result = platform.run(workload, rate=args.rate, producer=args.producer)
                 print(describe(result, platform), flush=True)
-                ok = ok and result.ok
+                alarmed = alarms_not_ok(platform)
+                print(f"alarms (evaluated over the run; changes in seconds after the start):\n"
+                      f"{platform.alarms.evaluator.report(since=wall_clock_start)}", flush=True)  # fmt: skip
+                args.dashboard.parent.mkdir(parents=True, exist_ok=True)
+                args.dashboard.write_text(platform.dashboard(result, since=wall_clock_start), encoding="utf-8")
+                print(f"dashboard: {args.dashboard}", flush=True)
+                ok = ok and result.ok and not alarmed
                 if not args.keep_running:
                     break
                 platform.forget_round()

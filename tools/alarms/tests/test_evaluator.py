@@ -163,15 +163,15 @@ def test_an_expression_reading_an_id_no_query_has_is_an_error() -> None:
         evaluator.evaluate(100)
 
 
-def test_the_report_gives_each_alarms_state_and_changes() -> None:
+def test_the_report_gives_each_alarms_state_changes_and_newest_datapoint() -> None:
     data = Datapoints()
     data.put("Errors", "Sum", 60, {60: 1})
     evaluator = AlarmEvaluator([plain("errors", "Errors"), plain("throttles", "Throttles")], data)
     evaluator.evaluate(30)
     evaluator.evaluate(70)
     assert evaluator.report(since=20).splitlines() == [
-        "  errors     ALARM              OK at +10.0 s, ALARM at +50.0 s",
-        "  throttles  OK                 OK at +10.0 s",
+        "  errors     ALARM              OK at +10.0 s, ALARM at +50.0 s  newest datapoint 1",
+        "  throttles  OK                 OK at +10.0 s  no datapoint in its range",
     ]
 
 

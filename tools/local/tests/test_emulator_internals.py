@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 from moto import backends
+from moto.cloudwatch.models import CloudWatchBackend
 from moto.core import responses as moto_responses
 from moto.core.responses import ActionResult, BaseResponse
 from moto.core.serialize import TimestampSerializer
-from moto.cloudwatch.models import CloudWatchBackend
 from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
 from moto.kinesis.models import Shard
 from moto.moto_server import werkzeug_app

@@ -40,7 +40,7 @@ def put(cloudwatch: Any, value: float, second: float, *, namespace: str = "AWS/L
     )
 
 
-def query(cloudwatch: Any, stat: str, *, period: int = 60, dimensions: Any = None, **more: Any) -> dict[str, Any]:
+def query(cloudwatch: Any, stat: str, *, period: int = 60, dimensions: Any = None, **more: Any) -> dict[int, float]:
     response = cloudwatch.get_metric_data(
         MetricDataQueries=[
             {

@@ -26,6 +26,7 @@ STREAM, FAILURES, SHARD = "readings", "failed-batches", "shardId-000000000000"
 STREAM_ARN: Final = f"arn:aws:kinesis:{REGION}:123456789012:stream/{STREAM}"
 ARRIVAL = datetime(2026, 11, 27, 12, tzinfo=UTC)
 SETTINGS = MappingSettings(
+    mapping_id="local-mapping",
     function_logical_id="Processor",
     function_name="processor",
     alias_name="live",
@@ -444,7 +445,7 @@ def deployed(properties: dict[str, Any]) -> DeployedStack:
                 "Other": {"Type": "AWS::S3::Bucket", "Properties": {}},
             }
         },
-        outputs={},
+        outputs={"EventSourceMappingId": "local-mapping"},
         physical_ids={"ProcessorFn": "iot-sandbox-processor", "Stream": STREAM, "Failures": FAILURES},
     )
 
@@ -466,6 +467,7 @@ def test_settings_are_read_from_the_mapping_in_the_template(aws: Any) -> None:
         }
     )
     assert MappingSettings.from_stack(stack) == MappingSettings(
+        mapping_id="local-mapping",
         function_logical_id="ProcessorFn",
         function_name="iot-sandbox-processor",
         alias_name="live",

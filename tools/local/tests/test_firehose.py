@@ -26,6 +26,7 @@ from tools.local.tests.emulated import REGION, emulated_account, wait_until
 BUCKET: Final = "raw-archive"
 ARRIVAL = datetime(2026, 11, 27, 23, 59, 30, tzinfo=UTC)
 SETTINGS = DeliverySettings(
+    delivery_stream_name="raw-archive",
     stream_name="readings",
     bucket=BUCKET,
     prefix=PARTITIONED_PREFIX,
@@ -261,7 +262,7 @@ def deployed(stream_arn: Any, destination: dict[str, Any]) -> DeployedStack:
                 },
             },
         },
-        outputs={},
+        outputs={"DeliveryStreamName": "raw-archive"},
         physical_ids={"Raw": BUCKET},
     )
 
@@ -301,6 +302,7 @@ def test_settings_are_read_from_the_delivery_stream_in_the_template(s3: Any) -> 
 def test_absent_delivery_properties_take_firehoses_defaults(s3: Any) -> None:
     stack = deployed(f"arn:aws:kinesis:{REGION}:123456789012:stream/Refreshed", {})  # a plain ARN, not a Ref
     assert DeliverySettings.from_stack(stack) == DeliverySettings(
+        delivery_stream_name="raw-archive",
         stream_name="Refreshed",
         bucket=BUCKET,
         prefix="",
