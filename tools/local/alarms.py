@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import boto3
@@ -36,7 +35,17 @@ class StageMonitoring:
 
 
 def stage_monitoring(stage: DeployedStage, *, account: str, region: str) -> StageMonitoring:
-    resources = [resource for stack in stage.stacks.values() for resource in _resolved(stack, account, region)]
+    ssm = boto3.client("ssm")
+    parameter_values: dict[str, str] = {}  # of this deployment only: another emulator's stage has other names
+
+    def parameter(name: str) -> str:
+        if name not in parameter_values:
+            parameter_values[name] = str(ssm.get_parameter(Name=name)["Parameter"]["Value"])
+        return parameter_values[name]
+
+    resources = [
+        resource for stack in stage.stacks.values() for resource in _resolved(stack, account, region, parameter)
+    ]
     template = {"Resources": {str(index): resource for index, resource in enumerate(resources)}}
     return StageMonitoring(
         alarms=list(alarms_in(template)),
@@ -53,7 +62,9 @@ def _json(text: str) -> dict[str, Any]:
     return body
 
 
-def _resolved(stack: DeployedStack, account: str, region: str) -> Iterator[dict[str, Any]]:
+def _resolved(
+    stack: DeployedStack, account: str, region: str, parameter: Callable[[str], str]
+) -> Iterator[dict[str, Any]]:
     resources = stack.template["Resources"]
     alarm_names = {
         logical_id: resource["Properties"]["AlarmName"]
@@ -72,7 +83,7 @@ def _resolved(stack: DeployedStack, account: str, region: str) -> Iterator[dict[
         if name in pseudo:
             return pseudo[name]
         if name in parameters and parameters[name]["Type"] == SSM_PARAMETER:
-            return _ssm_value(parameters[name]["Default"])
+            return parameter(parameters[name]["Default"])
         return stack.physical_ids[name]
 
     def attribute(logical_id: str, name: str) -> str:
@@ -83,11 +94,6 @@ def _resolved(stack: DeployedStack, account: str, region: str) -> Iterator[dict[
     for resource in resources.values():
         if resource["Type"] in WATCHED_TYPES:
             yield resolve(resource, ref=ref, attribute=attribute)
-
-
-@cache
-def _ssm_value(name: str) -> str:
-    return str(boto3.client("ssm").get_parameter(Name=name)["Parameter"]["Value"])
 
 
 class AlarmWatch:

@@ -266,6 +266,7 @@ class LocalPlatform:
 
     def dashboard(self, result: RunResult, *, since: float) -> str:
         """The page of the stage's dashboard over the run since ``since`` (epoch seconds), with the round's picture."""
+        self.metrics.flush()
         cloudwatch = boto3.client("cloudwatch")
         evaluator = self.alarms.evaluator
         return dashboard_page(
