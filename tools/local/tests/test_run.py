@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from shared.synthetic.readings import synthetic_records
+from tools.alarms.definitions import State
 from tools.landing.locate import Landing
 from tools.landing.producers import Sent
 from tools.local import run
@@ -38,11 +39,27 @@ class Stats(SimpleNamespace):
     pass
 
 
+class FakeAlarms:
+    """The alarm watch as main() uses it: every alarm evaluated now, and the evaluator's report."""
+
+    def __init__(self) -> None:
+        self.states = {"iot-sandbox-processor-errors": State.OK, "iot-sandbox-data-path-unhealthy": State.OK}
+        self.evaluations = 0
+        self.evaluator = SimpleNamespace(report=lambda since: "  alarm report")
+
+    def evaluate_now(self) -> dict[str, State]:
+        self.evaluations += 1
+        return dict(self.states)
+
+
 class FakePlatform:
-    """What main() uses of the local platform: its deployed stacks, one run per round, its loops' counters."""
+    """What main() uses of the local platform: its deployed stacks, one run per round, its loops' counters, its
+    alarms and its dashboard page."""
 
     def __init__(self, results: list[bool | type[BaseException]]) -> None:
         self.results = results
+        self.alarms = FakeAlarms()
+        self.pages = 0
         self.runs: list[tuple[int, float | None, str]] = []
         self.forgotten = 0
         self.deployed = SimpleNamespace(stacks={"ingest": SimpleNamespace(name="iot-sandbox-ingest")})
@@ -70,9 +87,15 @@ class FakePlatform:
     def forget_round(self) -> None:
         self.forgotten += 1
 
+    def dashboard(self, result: RunResult, *, since: float) -> str:
+        self.pages += 1
+        return f"<html>{result.summary}</html>"
+
 
 @pytest.fixture
-def platform(monkeypatch: pytest.MonkeyPatch) -> Callable[..., FakePlatform]:
+def platform(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., FakePlatform]:
+    monkeypatch.chdir(tmp_path)  # the default page, reports/dashboard.html, is written there
+
     def install(*results: bool | type[BaseException]) -> FakePlatform:
         fake = FakePlatform(list(results))
 
@@ -91,14 +114,28 @@ def test_a_passing_run_exits_0_and_says_where_the_logs_are(
     platform: Callable[..., FakePlatform], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fake = platform(True)
-    log = tmp_path / "logs" / "run.log"
-    assert run.main(["--records", "40", "--rate", "100", "--producer", "kpl", "--log", str(log)]) == 0
+    log, page = tmp_path / "logs" / "run.log", tmp_path / "pages" / "dashboard.html"
+    arguments = ["--records", "40", "--rate", "100", "--producer", "kpl", "--log", str(log), "--dashboard", str(page)]
+    assert run.main(arguments) == 0
     out = capsys.readouterr().out
     assert fake.runs == [(40, 100.0, "kpl")]
     assert "deployed iot-sandbox-ingest in " in out
     assert "result PASS" in out
+    assert "alarms (evaluated over the run; changes in seconds after the start):\n  alarm report" in out
+    assert f"dashboard: {page}" in out
+    assert page.read_text() == "<html>result PASS</html>"
     assert f"processor logs: {log}; total " in out
     assert log.parent.is_dir()
+
+
+@pytest.mark.parametrize("state", [State.ALARM, State.INSUFFICIENT_DATA])
+def test_a_run_that_leaves_an_alarm_out_of_ok_exits_1(
+    platform: Callable[..., FakePlatform], tmp_path: Path, state: State
+) -> None:
+    fake = platform(True)
+    fake.alarms.states["iot-sandbox-processor-errors"] = state
+    assert run.main(["--records", "10", "--log", str(tmp_path / "run.log"), "--dashboard", str(tmp_path / "d")]) == 1
+    assert fake.alarms.evaluations == 1
 
 
 def test_a_failing_run_exits_1(platform: Callable[..., FakePlatform], tmp_path: Path) -> None:
@@ -134,6 +171,7 @@ def test_keep_running_with_every_round_passing_exits_0(platform: Callable[..., F
         (["--invalid-share", "-0.5"], "must be between 0 and 1, got -0.5"),
         (["--anomaly-share", "0.7", "--invalid-share", "0.4"], "add up to more than 1"),
         (["--producer", "mqtt"], "invalid choice: 'mqtt'"),
+        (["--alarm-period-seconds", "0"], "must be a positive integer, got 0"),
     ],
 )
 def test_bad_arguments_exit_2_before_anything_starts(
