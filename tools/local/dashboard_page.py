@@ -310,7 +310,7 @@ def _run_picture(picture: RunPicture) -> list[str]:
     sections = []
     for index, (title, figure) in enumerate(figures.items()):
         chart = plotly.io.to_html(
-            figure, include_plotlyjs=False, full_html=False, div_id=f"run-{index}", validate=False
+            figure, config=CHART_CONFIG, include_plotlyjs=False, full_html=False, div_id=f"run-{index}", validate=False
         )
         sections.append(
             f'<section class="widget run" data-widget="{html.escape(title)}" '
