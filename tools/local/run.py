@@ -426,12 +426,15 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 result = platform.run(workload, rate=args.rate, producer=args.producer)
                 print(describe(result, platform), flush=True)
+                evaluating = time.monotonic()
                 alarmed = alarms_not_ok(platform)
-                print(f"alarms (evaluated over the run; changes in seconds after the start):\n"
-                      f"{platform.alarms.evaluator.report(since=wall_clock_start)}", flush=True)  # fmt: skip
+                report_text = platform.alarms.evaluator.report(since=wall_clock_start)
+                print(f"alarms (evaluated over the run in {time.monotonic() - evaluating:.2f} s; changes in seconds "
+                      f"after the start):\n{report_text}", flush=True)  # fmt: skip
+                drawing = time.monotonic()
                 args.dashboard.parent.mkdir(parents=True, exist_ok=True)
                 args.dashboard.write_text(platform.dashboard(result, since=wall_clock_start), encoding="utf-8")
-                print(f"dashboard: {args.dashboard}", flush=True)
+                print(f"dashboard: {args.dashboard} (drawn in {time.monotonic() - drawing:.2f} s)", flush=True)
                 ok = ok and result.ok and not alarmed
                 if not args.keep_running:
                     break
