@@ -138,7 +138,7 @@ def per_service_dimensions(metric: Metric) -> dict[str, str]:
     """The dimensions (name -> value) under which ``metric`` is found, for a metric emitted per service only."""
     declared = DECLARED_METRICS[metric]
     if declared.dimensions != _PER_SERVICE:
-        raise ValueError(f"{metric} carries {sorted(declared.dimensions)}, not the service dimension alone")
+        raise ValueError(f"{metric} carries {sorted(map(str, declared.dimensions))}, not the service dimension alone")
     return {MetricDimension.SERVICE: METRICS_SERVICE}
 
 

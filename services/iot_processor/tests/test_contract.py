@@ -21,7 +21,7 @@ import boto3
 import pytest
 from aws_lambda_powertools.metrics.provider import cold_start
 
-from services.iot_processor.contract import DECLARED_METRICS, METRICS_NAMESPACE
+from services.iot_processor.contract import DECLARED_METRICS, METRICS_NAMESPACE, Metric, per_service_dimensions
 from services.iot_processor.tests.harness import REGION, Aws, invoke, reading
 from shared.metrics.emf import EmbeddedMetric, metrics_in_output
 from shared.synthetic.kinesis_events import kinesis_event
@@ -261,3 +261,9 @@ def test_the_readers_are_found_in_alarms_math_and_graphs_outside_aws_namespaces(
     templates: Case, expected: list[tuple[str, str, tuple[tuple[str, str | None], ...]]]
 ) -> None:
     assert [(r.namespace, r.name, r.dimensions) for r in custom_readers(templates())] == expected
+
+
+def test_the_dimensions_of_a_metric_per_service_are_the_service_alone() -> None:
+    assert per_service_dimensions(Metric.READINGS_FAILED) == {"service": "processor"}
+    with pytest.raises(ValueError, match="ColdStart carries \\['function_name', 'service'\\], not the service"):
+        per_service_dimensions(Metric.COLD_START)
