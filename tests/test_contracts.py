@@ -21,8 +21,9 @@ from shared.repository import REPO_ROOT
 
 CONTRACTS = (ingest, archive, observability)
 CODE = ("pipeline_app.py", "pipeline", "stages", "services", "shared", "tools")
-# Also a CloudFormation property of AWS::Lambda::* resources, which tools read from templates by that name.
-AWS_VOCABULARY = frozenset({"FunctionName"})
+# Also AWS's own names: a property of AWS::Lambda::* resources, which tools read from templates by that name, and the
+# dimensions under which Lambda, DynamoDB, Kinesis and Firehose publish their metrics (the local loops publish them).
+AWS_VOCABULARY = frozenset({"FunctionName", "TableName", "StreamName", "DeliveryStreamName"})
 
 
 def contract_names() -> dict[str, str]:

@@ -103,17 +103,16 @@ class _Parser:
         return value
 
     def _sum(self) -> Value:
-        value = self._product()
-        while self._peek() in ("+", "-"):
-            symbol = self._take()
-            value = _combine(value, self._product(), _ARITHMETIC[symbol])
-        return value
+        return self._left_to_right(("+", "-"), self._product)
 
     def _product(self) -> Value:
-        value = self._unary()
-        while self._peek() in ("*", "/"):
+        return self._left_to_right(("*", "/"), self._unary)
+
+    def _left_to_right(self, symbols: tuple[str, str], operand: Callable[[], Value]) -> Value:
+        value = operand()
+        while self._peek() in symbols:
             symbol = self._take()
-            value = _combine(value, self._unary(), _ARITHMETIC[symbol])
+            value = _combine(value, operand(), _ARITHMETIC[symbol])
         return value
 
     def _unary(self) -> Value:
