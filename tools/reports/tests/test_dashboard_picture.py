@@ -29,6 +29,8 @@ def test_without_the_browser_it_exits_2_saying_how_to_install_it(
     assert "no-chromium is not installed (make browser installs Debian's chromium)" in capsys.readouterr().err
 
 
+@pytest.mark.e2e  # a real browser: seconds to start, more on a busy machine
+@pytest.mark.timeout(chromium.TIMEOUT_SECONDS + 30)
 def test_the_picture_is_a_png_of_the_page(tmp_path: Path) -> None:
     missing = chromium.missing_reason()
     if missing:
