@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from moto import backends
+from moto.cloudwatch.models import CloudWatchBackend
 from moto.core import responses as moto_responses
 from moto.core.responses import ActionResult, BaseResponse
 from moto.core.serialize import TimestampSerializer
@@ -39,6 +40,7 @@ from tools.local import emulator_server
         (Shard.get_records, ["self", "last_sequence_id", "limit"]),
         (TimestampSerializer._timestamp_unixtimestamp, ["value"]),
         (MotoRequestHandler.make_environ, ["self"]),
+        (CloudWatchBackend.get_metric_data, ["self", "queries", "start_time", "end_time", "scan_by"]),
         (MotoRequestHandler.run_wsgi, ["self"]),
     ],
     ids=lambda value: getattr(value, "__qualname__", "") if callable(value) else "",
