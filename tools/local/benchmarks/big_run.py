@@ -3,7 +3,8 @@
     python -m tools.local.benchmarks.big_run --records 1000000 [--round-size 100000] [--every 0.5]
 
 Runs ``python -m tools.local.run`` with the readings asked for (its output passes through), and every ``--every``
-seconds reads the resident memory of each process of its tree from ``/proc`` (Linux only): the runner, the
+seconds reads the memory of each process of its tree from ``/proc`` (Linux only; shared pages counted in
+proportion, PSS): the runner, the
 emulator's processes and the function's workers. At the end it prints each kind of process's peak, the peak of
 their sum, the wall time and the run's exit code, which it exits with.
 """
@@ -26,13 +27,15 @@ KINDS = (("emulator_server", "emulator"), ("lambda_worker", "function worker"))
 
 
 def resident_mb(pid: int) -> float | None:
-    """A process's resident memory (VmRSS), or None once it is gone."""
+    """A process's resident memory with each shared page counted in proportion to its sharers (PSS), or None once
+    it is gone. The emulator's copies are forks of one process: their plain resident sizes would count what they
+    share once per copy."""
     try:
-        status = Path(f"/proc/{pid}/status").read_text()
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
     except (FileNotFoundError, ProcessLookupError):
         return None
-    for line in status.splitlines():
-        if line.startswith("VmRSS:"):
+    for line in rollup.splitlines():
+        if line.startswith("Pss:"):
             return int(line.split()[1]) / 1024
     return None  # a zombie has no memory left
 
@@ -132,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     sampler.join()
     wall = time.monotonic() - started
     print(f"\n{args.records:,} readings in rounds of {args.round_size:,}: exit code {exit_code}, {wall:.1f} s wall")
-    print(f"{'process':<18}{'count':>6}{'peak of one (MB)':>18}{'sum of peaks (MB)':>19}")
+    print(f"{'process (PSS)':<18}{'count':>6}{'peak of one (MB)':>18}{'sum of peaks (MB)':>19}")
     for kind, count, largest, summed in peaks.rows():
         print(f"{kind:<18}{count:>6}{largest:>18,.0f}{summed:>19,.0f}")
     print(f"{'all at once':<18}{'':>6}{'':>18}{peaks.total_mb:>19,.0f}")
