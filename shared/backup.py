@@ -3,7 +3,7 @@
 Every service that holds data the platform cannot rebuild puts it in a plan of this shape (shared/infra/backup.py):
 a daily recovery point kept ``retentionDays`` in a vault of the service's own, under a customer-managed key; where a
 vault lock is configured, no one (root included) can delete a recovery point before ``minRetentionDays``; where a
-copy is configured, every recovery point is also copied to a vault in a separate backup account (ADR 0015).
+copy is configured, every recovery point is also copied to a vault in a separate backup account (ADR 0016).
 No CDK here: the stage's config composes it, the tools read it.
 """
 

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-from services.observability.infra.alarms import COMPOSITE_SYMPTOM
-from services.observability.infra.naming import stage_resource_name
+from services.observability import contract as observability
 from shared.infra.naming import smoke_test_role_name
 from shared.testing.templates import Statement, arn, objects_in
 from stages.iot_stage import IotStage
@@ -61,11 +60,7 @@ def test_observability_grants_the_smoke_test_a_read_of_the_composite_alarm_and_a
     stage = stages[index]
     config = stage.config
     template = Template.from_stack(stage.observability)
-    (composite,) = [
-        logical_id
-        for logical_id, alarm in template.find_resources("AWS::CloudWatch::CompositeAlarm").items()
-        if alarm["Properties"]["AlarmName"] == stage_resource_name(config.name, COMPOSITE_SYMPTOM)
-    ]
+    composite = template.to_json()["Outputs"][observability.Output.COMPOSITE_ALARM_NAME]["Value"]["Ref"]
     statements = sorted(
         (s for policy in _policies_of_smoke_role(template, config.name) for s in policy["PolicyDocument"]["Statement"]),
         key=lambda s: str(s["Sid"]),

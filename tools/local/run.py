@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import gc
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -37,9 +38,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,8 @@ from shared.infra.naming import pascal_case
 from shared.repository import REPO_ROOT
 from shared.synthetic.fleets import fleet_records
 from shared.synthetic.readings import SyntheticRecord, synthetic_records
+from tools.alarms.definitions import State
+from tools.alarms.evaluator import CloudWatchSource
 from tools.common.arguments import fleet_mix, port_number, positive_int, positive_number, share
 from tools.common.local_archive import LOCAL_ARCHIVE
 from tools.common.local_service import SETTLE, SETTLED, LocalService
@@ -60,7 +64,9 @@ from tools.landing.locate import AlertInbox, Checks, Landing, wait_for_landing
 from tools.landing.producers import PRODUCERS, Sent, last_put
 from tools.landing.report import report
 from tools.landing.targets import Targets
+from tools.local.alarms import AlarmWatch, StageMonitoring, stage_monitoring
 from tools.local.archive_copy import copy_archive
+from tools.local.dashboard_page import RunPicture, Window, dashboard_page
 from tools.local.deploy import DeployedStage, deploy_stage
 from tools.local.emulator import (
     LOCAL_ACCOUNT,
@@ -74,10 +80,11 @@ from tools.local.emulator import (
 from tools.local.event_source_mapping import LocalEventSourceMapping, MappingSettings
 from tools.local.firehose import DeliverySettings, LocalFirehose
 from tools.local.function import LocalFunction, deployed_code
+from tools.local.metrics import MetricPublisher, publish_storage
 from tools.local.shard_reader import StreamPositions, shard_ids
 from tools.local.watchdog import ComponentFailure, Watchdog
 
-EXIT_LANDING_FAILED, EXIT_UNUSABLE, EXIT_PLATFORM_FAILED, EXIT_INTERRUPTED = 1, 2, 3, 130
+EXIT_CHECKS_FAILED, EXIT_UNUSABLE, EXIT_PLATFORM_FAILED, EXIT_INTERRUPTED = 1, 2, 3, 130
 LOCAL_STAGE_ID = "Sandbox"
 DEFAULT_STALL_SECONDS = 20.0
 FAILED_STOP_SECONDS = 2.0  # how long a failed platform's parts get to end before they are left or killed
@@ -85,6 +92,9 @@ PID_FILE = REPO_ROOT / "build" / "local-emulator.pid"
 WRITABLE = ("build", "reports")  # the synthesized stage and the processor's code; the run's logs
 SERVICES = (ingest_contract.SERVICE, archive_contract.SERVICE, observability_contract.SERVICE)
 SETTLE_TIMEOUT_SECONDS = 300
+# Readings the runner puts and checks at a time: each holds a few KB here while its round is checked (the emulator
+# keeps every reading, as the stream, table and buckets would; docs/performance.md has both bounds).
+ROUND_READINGS = 100_000
 MAX_WORKERS = 4  # processes running the function; more only contend for this machine's cores
 # The dev stage's config in moto's account. Four lanes per shard instead of dev's one: the local function runs in
 # worker processes, and one lane would leave all but one of them, and a core, idle.
@@ -159,6 +169,7 @@ class RunResult:
     settle_seconds: float
     check_seconds: float
     latencies: list[float]
+    alarms_not_ok: tuple[str, ...] = ()  # the stage's alarms not OK when the round was checked
 
 
 @contextmanager
@@ -171,11 +182,13 @@ def local_platform(
     port: int = 0,
     stall_seconds: float = DEFAULT_STALL_SECONDS,
     on_failure: Callable[[ComponentFailure], None] | None = None,
+    alarm_period_seconds: int | None = None,
 ) -> Iterator[LocalPlatform]:
-    """The emulator with the local stage deployed and its local loops running.
+    """The emulator with the local stage deployed, its local loops running and its alarms evaluated.
 
     ``overrides`` are CDK context values on top of the local stage's (``iot.stages.dev.<service>.<field>``); the stage
     is then synthesized into ``assembly_dir`` (required with them) rather than taken from the cache.
+    ``alarm_period_seconds`` evaluates every alarm over periods of that length instead of its own (tools/alarms).
     """
     if overrides and assembly_dir is None:
         raise ValueError("a local stage with overrides is synthesized into an assembly_dir of its own")
@@ -198,6 +211,7 @@ def local_platform(
             faults=faults,
             stall_seconds=stall_seconds,
             on_failure=on_failure,
+            alarm_period_seconds=alarm_period_seconds,
         )
         try:
             yield platform
@@ -262,11 +276,15 @@ class LocalPlatform:
         faults: Mapping[str, Any] | None,
         stall_seconds: float = DEFAULT_STALL_SECONDS,
         on_failure: Callable[[ComponentFailure], None] | None = None,
+        alarm_period_seconds: int | None = None,
     ) -> None:
         self.deployed = deployed
         self._emulator = emulator
         self.endpoint = emulator.endpoint
         self._put = 0
+        self.metrics = MetricPublisher()
+        self.monitoring: StageMonitoring = stage_monitoring(deployed, account=LOCAL_ACCOUNT, region=LOCAL_REGION)
+        self.alarms = AlarmWatch(self.monitoring.alarms, self.metrics, period_override=alarm_period_seconds)
         ingest, archive = deployed.stacks[ingest_contract.SERVICE], deployed.stacks[archive_contract.SERVICE]
         self.targets = Targets.from_outputs(ingest.outputs, archive.outputs)
         mapping = MappingSettings.from_stack(ingest)
@@ -280,17 +298,27 @@ class LocalPlatform:
             concurrency=min(MAX_WORKERS, shards * mapping.parallelization_factor),
             log=self._log,
             faults=faults,
+            metrics=self.metrics,
         )
-        self.mapping = LocalEventSourceMapping(mapping, self.function)
-        self.firehose = LocalFirehose(DeliverySettings.from_stack(archive))
+        self.mapping = LocalEventSourceMapping(mapping, self.function, metrics=self.metrics)
+        self.firehose = LocalFirehose(DeliverySettings.from_stack(archive), metrics=self.metrics)
         # SNS alerts can be read here: a queue subscribed to the alert topic lets the checks see every alert.
         self.checks = Checks(
             archive=True, alerts=_subscribe_inbox(ingest.outputs[ingest_contract.Output.ALERT_TOPIC_ARN])
         )
+        self.metrics.start()
         self.mapping.start()
         self.firehose.start()
+        self.alarms.start()
         self.watchdog = Watchdog(
-            sources=[emulator.failures, self.function.failures, self.mapping.failures, self.firehose.failures],
+            sources=[
+                emulator.failures,
+                self.function.failures,
+                self.mapping.failures,
+                self.firehose.failures,
+                self.metrics.failures,
+                self.alarms.failures,
+            ],
             progress=self.whereabouts,
             stall_seconds=stall_seconds,
             on_failure=on_failure or _ignore,
@@ -367,6 +395,7 @@ class LocalPlatform:
         )
         summary, ok = report(sent, landing, checks=self.checks)
         check_seconds = time.monotonic() - started - settle_seconds
+        self.publish_storage()
         done = self.mapping.stats.completed_at
         return RunResult(
             sent=sent,
@@ -389,6 +418,31 @@ class LocalPlatform:
                 value = json.loads(line).get(metric, 0)
                 total += sum(value) if isinstance(value, list) else value
         return total
+
+    def dashboard(self, result: RunResult, *, since: float) -> str:
+        """The page of the stage's dashboard over the run since ``since`` (epoch seconds), with the round's picture."""
+        self.metrics.flush()
+        cloudwatch = boto3.client("cloudwatch")
+        evaluator = self.alarms.evaluator
+        return dashboard_page(
+            dashboards=self.monitoring.dashboards,
+            source=CloudWatchSource(cloudwatch),
+            list_metrics=lambda namespace, name: [
+                metric
+                for page in cloudwatch.get_paginator("list_metrics").paginate(Namespace=namespace, MetricName=name)
+                for metric in page["Metrics"]
+            ],
+            alarm_states=evaluator.states,
+            transitions=evaluator.transitions,
+            picture=run_picture(result, completed_at=list(self.mapping.stats.completed_at.values())),
+            window=Window(start=since, end=time.time()),
+        )
+
+    def publish_storage(self) -> None:
+        """The buckets' storage metrics, which S3 publishes once a day: here once a round."""
+        s3 = boto3.client("s3")
+        for bucket in (self.targets.failure_bucket, self.targets.processed_bucket, self.targets.require_archive()):
+            publish_storage(self.metrics, s3, bucket)
 
     def forget_round(self) -> None:
         """Drop what the last round tracked per record, so --keep-running holds only one round in memory.
@@ -419,9 +473,11 @@ class LocalPlatform:
         failed = self.watchdog.failure is not None
         grace = FAILED_STOP_SECONDS if failed else None
         self.watchdog.stop()
+        self.alarms.stop(timeout=grace)
         self.mapping.stop(timeout=grace)
         self.firehose.stop(timeout=grace, drain=not failed)
         self.function.close(timeout=grace)
+        self.metrics.stop(timeout=grace, flush=not failed)
         self._emulator.stop_at_once = failed
         self._log.close()
 
@@ -446,6 +502,22 @@ def _subscribe_inbox(topic_arn: str) -> AlertInbox:
     return AlertInbox(sqs, queue_url)
 
 
+def run_picture(result: RunResult, *, completed_at: Sequence[float]) -> RunPicture:
+    places = Counter(place for found in result.landing.places.values() for place in found)
+    outcomes = {
+        "stored": places["table"],
+        **{f"quarantined: {reason}": count for reason, count in sorted(result.landing.quarantine_reasons.items())},
+        "failure destination": places["failure destination"],
+        "not found": len(result.sent) - len(result.landing.places),
+    }
+    return RunPicture(
+        put_at=[sent.put_at for sent in result.sent],
+        stored_at=completed_at,
+        latencies=result.latencies,
+        outcomes=outcomes,
+    )
+
+
 def describe(result: RunResult, platform: LocalPlatform) -> str:
     mapping, firehose = platform.mapping.stats, platform.firehose.stats
     throughput = len(result.sent) / result.settle_seconds if result.settle_seconds else 0.0
@@ -467,22 +539,29 @@ def describe(result: RunResult, platform: LocalPlatform) -> str:
     return "\n".join(lines)
 
 
+def alarms_not_ok(platform: LocalPlatform) -> list[str]:
+    """Every alarm evaluated now; the names of those that are not OK."""
+    return [name for name, state in platform.alarms.evaluate_now().items() if state is not State.OK]
+
+
 def _row(label: str, value: str, detail: str) -> str:
     return f"{label:<28}{value:>8}   {detail}"
 
 
-def build_workload(args: argparse.Namespace, *, run_id: str, now: datetime) -> list[SyntheticRecord]:
+def build_workload(
+    args: argparse.Namespace, *, count: int, run_id: str, now: datetime, round_: int = 0
+) -> list[SyntheticRecord]:
+    """``count`` readings of the run's kind; each round its own seed after the run's, so rounds differ."""
+    seed = args.seed + round_
     if args.fleet:
-        return fleet_records(
-            args.records, mix=args.fleet, run_id=run_id, now=now, seed=args.seed, invalid_share=args.invalid_share
-        )
+        return fleet_records(count, mix=args.fleet, run_id=run_id, now=now, seed=seed, invalid_share=args.invalid_share)
     return synthetic_records(
-        args.records,
+        count,
         run_id=run_id,
         now=now,
         anomaly_share=args.anomaly_share,
         invalid_share=args.invalid_share,
-        seed=args.seed,
+        seed=seed,
     )
 
 
@@ -504,7 +583,18 @@ def build_parser() -> argparse.ArgumentParser:
         default="plain",
         help="plain: one reading per Kinesis record; kpl: aggregated as the KPL does (default plain)",
     )
-    parser.add_argument("--keep-running", action="store_true", help="keep streaming batches of --records until Ctrl-C")
+    parser.add_argument(
+        "--round-size",
+        type=positive_int,
+        default=ROUND_READINGS,
+        help=f"readings put, settled and checked together (default {ROUND_READINGS}); more --records are streamed in "
+        "rounds of this size, so the runner holds one round at a time",
+    )
+    parser.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="keep streaming rounds of --records (at most --round-size) until Ctrl-C",
+    )
     parser.add_argument(
         "--fleet", type=fleet_mix, help="device profiles and their weights, e.g. steady=70,daily=10,drift=5,stuck=5,"
         "dropout=5,flush=5: readings shaped as real devices send them; anomalies come from drifting devices"
@@ -532,6 +622,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_STALL_SECONDS,
         help=f"stop when nothing moves this long while readings are outstanding (default {DEFAULT_STALL_SECONDS:g})",
     )
+    parser.add_argument(
+        "--dashboard",
+        type=Path,
+        default=Path("reports/dashboard.html"),
+        help="where to write the dashboard drawn from the run (default reports/dashboard.html)",
+    )
+    parser.add_argument(
+        "--alarm-period-seconds",
+        type=positive_int,
+        default=None,
+        help="evaluate every alarm over periods of this many seconds instead of its own (default: its own); a run "
+        "of seconds then shows what an account shows over minutes",
+    )
     return parser
 
 
@@ -553,18 +656,22 @@ def main(argv: list[str] | None = None) -> int:
     if stale is not None:
         print(f"stopped a stale emulator an earlier run left behind (pid {stale})")
     print("starting the embedded AWS emulator, synthesizing and deploying the local stage ...", flush=True)
-    started = time.monotonic()
+    started, wall_clock_start = time.monotonic(), time.time()
     gc.set_threshold(*GC_THRESHOLDS)
-    rounds: list[RunResult] = []
+    tally = Tally()
     exit_code = 0
     try:
         with local_platform(
-            log_path=args.log, port=args.port, stall_seconds=args.stall_seconds, on_failure=_interrupt_main_thread
+            log_path=args.log,
+            port=args.port,
+            stall_seconds=args.stall_seconds,
+            on_failure=_interrupt_main_thread,
+            alarm_period_seconds=args.alarm_period_seconds,
         ) as platform:
             stacks = ", ".join(stack.name for stack in platform.deployed.stacks.values())
             print(f"deployed {stacks} in {time.monotonic() - started:.1f} s (the emulator: {platform.endpoint})")
             gc.freeze()  # never scan again what the deploy left: it lives as long as the run
-            exit_code = _rounds(platform, args, rounds)
+            exit_code = _rounds(platform, args, tally, since=wall_clock_start)
             if args.serve is not None and exit_code == 0:
                 exit_code = _serve(platform, args.serve)
             platform.watchdog.stop()  # the rounds are over: nothing more to interrupt
@@ -586,16 +693,64 @@ def main(argv: list[str] | None = None) -> int:
     return exit_code
 
 
-def _rounds(platform: LocalPlatform, args: argparse.Namespace, rounds: list[RunResult]) -> int:
-    """Stream rounds of readings until one is done (or Ctrl-C with --keep-running); the run's exit code."""
+@dataclass
+class Tally:
+    """What the rounds so far came to. A round's readings are dropped once it is checked: the runner holds one
+    round at a time, however long the run."""
+
+    rounds: int = 0
+    readings: int = 0
+    failed_rounds: list[int] = field(default_factory=list)
+
+    def add(self, result: RunResult) -> None:
+        self.rounds += 1
+        self.readings += len(result.sent)
+        if not result.ok or result.alarms_not_ok:
+            self.failed_rounds.append(self.rounds)
+
+    def describe(self) -> str:
+        failed = ", ".join(map(str, self.failed_rounds))
+        verdict = f"FAIL (round {failed})" if self.failed_rounds else "PASS"
+        return f"all rounds: {self.readings:,} readings in {self.rounds} round(s): {verdict}"
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CHECKS_FAILED if self.failed_rounds else 0
+
+
+def round_sizes(records: int, *, round_size: int, keep_running: bool) -> Iterator[int]:
+    """How many readings each round puts: ``records`` in rounds of at most ``round_size``; with ``keep_running``,
+    rounds of that size without end."""
+    if keep_running:
+        yield from itertools.repeat(min(records, round_size))
+        return
+    for first in range(0, records, round_size):
+        yield min(round_size, records - first)
+
+
+def _rounds(platform: LocalPlatform, args: argparse.Namespace, tally: Tally, *, since: float) -> int:
+    """Stream rounds of readings until the run is done (or Ctrl-C with --keep-running); the run's exit code. Each
+    round is settled and checked before the next; then the alarms are evaluated over the run since ``since`` (epoch
+    seconds), and its dashboard is drawn."""
     try:
-        while True:
-            workload = build_workload(args, run_id=f"local-{uuid.uuid4().hex[:8]}", now=datetime.now(UTC))
+        for count in round_sizes(args.records, round_size=args.round_size, keep_running=args.keep_running):
+            workload = build_workload(
+                args, count=count, run_id=f"local-{uuid.uuid4().hex[:8]}", now=datetime.now(UTC), round_=tally.rounds
+            )
             result = platform.run(workload, rate=args.rate, producer=args.producer)
+            del workload  # the result's sent records hold what is still needed
             print(describe(result, platform), flush=True)
-            rounds.append(result)
-            if not args.keep_running:
-                break
+            evaluating = time.monotonic()
+            result = replace(result, alarms_not_ok=tuple(alarms_not_ok(platform)))
+            report_text = platform.alarms.evaluator.report(since=since)
+            print(f"alarms (evaluated over the run in {time.monotonic() - evaluating:.2f} s; changes in seconds "
+                  f"after the start):\n{report_text}", flush=True)  # fmt: skip
+            drawing = time.monotonic()
+            args.dashboard.parent.mkdir(parents=True, exist_ok=True)
+            args.dashboard.write_text(platform.dashboard(result, since=since), encoding="utf-8")
+            print(f"dashboard: {args.dashboard} (drawn in {time.monotonic() - drawing:.2f} s)", flush=True)
+            tally.add(result)
+            del result
             platform.forget_round()
     except PlatformError as error:
         _print_failure(error)
@@ -605,16 +760,18 @@ def _rounds(platform: LocalPlatform, args: argparse.Namespace, rounds: list[RunR
         if failure is not None:
             _print_failure(failure)
             return EXIT_PLATFORM_FAILED
-        print(f"interrupted after {len(rounds)} complete round(s); the round under way had got this far:")
+        print(f"interrupted after {tally.rounds} complete round(s); the round under way had got this far:")
         print((platform.whereabouts() - platform.round_start).describe())
-        return EXIT_INTERRUPTED if not args.keep_running or not rounds else _verdict(rounds)
+        return EXIT_INTERRUPTED if not args.keep_running or not tally.rounds else tally.exit_code
     except Exception:  # a request to a part that died fails before the watchdog's next look
         failure = platform.failed()
         if failure is None:
             raise
         _print_failure(failure)
         return EXIT_PLATFORM_FAILED
-    return _verdict(rounds)
+    if tally.rounds > 1:
+        print(tally.describe(), flush=True)
+    return tally.exit_code
 
 
 def _serve(platform: LocalPlatform, path: Path) -> int:
@@ -639,10 +796,6 @@ def _serve(platform: LocalPlatform, path: Path) -> int:
     finally:
         path.unlink(missing_ok=True)
     return 0
-
-
-def _verdict(rounds: Sequence[RunResult]) -> int:
-    return 0 if all(result.ok for result in rounds) else EXIT_LANDING_FAILED
 
 
 def _print_failure(error: PlatformError) -> None:

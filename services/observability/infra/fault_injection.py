@@ -5,7 +5,7 @@ The experiment fails a share of the processor's invocations on purpose, so the p
 while it runs: that is what it tests (the pipeline's step checks that alarm went to ALARM and came back). The stage's
 composite alarm would therefore stop every experiment at once. The stop condition is a composite beside it, over
 every data-path alarm the faults are not meant to raise: the experiment stops when it harms what it should not
-(readings failing, the stream backing up, throttles, the archive falling behind). ADR 0015 has the reasoning.
+(readings failing, the stream backing up, throttles, the archive falling behind). ADR 0016 has the reasoning.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import pytest
 from moto import backends
 from moto.backup.models import BackupBackend
 from moto.backup.responses import BackupResponse
+from moto.cloudwatch.models import CloudWatchBackend
 from moto.core import responses as moto_responses
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.core.responses import ActionResult, BaseResponse
@@ -28,6 +29,7 @@ from moto.dynamodb.responses import DynamoHandler
 from moto.kinesis.models import Shard
 from moto.moto_server import werkzeug_app
 from moto.moto_server.werkzeug_app import MotoRequestHandler
+from moto.sqs.models import Queue
 
 from tools.local import emulator_server
 from tools.local.tests.emulated import REGION, emulated_account
@@ -64,6 +66,7 @@ UPDATE_OPTIONS = [
         (Shard.get_records, ["self", "last_sequence_id", "limit"]),
         (TimestampSerializer._timestamp_unixtimestamp, ["value"]),
         (MotoRequestHandler.make_environ, ["self"]),
+        (CloudWatchBackend.get_metric_data, ["self", "queries", "start_time", "end_time", "scan_by"]),
         (MotoRequestHandler.run_wsgi, ["self"]),
         # point-in-time recovery: the writes it keeps, the restore it replaces
         (emulator_server._MOTOS_PUT_ITEM, ["self", "item_attrs", *PUT_OPTIONS]),
@@ -88,6 +91,7 @@ def test_the_module_attributes_the_shortcuts_assign_exist_before_they_do() -> No
     assert callable(backends.list_of_moto_modules)
     assert callable(getattr(moto_responses, "method_names_from_class", None))
     assert isinstance(getattr(werkzeug_app, "DISABLE_GLOBAL_CORS", None), bool)
+    assert isinstance(vars(Queue).get("attributes"), property)
 
 
 def test_the_shortcuts_read_what_they_assume_of_a_shard_and_an_item() -> None:
@@ -96,6 +100,8 @@ def test_the_shortcuts_read_what_they_assume_of_a_shard_and_an_item() -> None:
     assert emulator_server.last_sequence_number(shard) == 0
     assert isinstance(LimitedSizeDict(), dict)
     assert hasattr(Item, "size")
+    names = (Queue.BASE_ATTRIBUTES, Queue.FIFO_ATTRIBUTES, Queue.KMS_ATTRIBUTES)
+    assert all(isinstance(listed, list) and listed for listed in names)
 
 
 def test_the_emulators_request_handler_is_motos() -> None:
