@@ -369,8 +369,10 @@ class LocalPlatform:
         rate: float | None = None,
         progress: bool = True,
         producer: str = "plain",
+        after_put: Callable[[], None] | None = None,
     ) -> RunResult:
-        """Put ``records`` as ``producer`` does, wait until both loops have settled, then check where each landed."""
+        """Put ``records`` as ``producer`` does, wait until both loops have settled, then check where each landed.
+        ``after_put`` is called once every record is put, before the wait (make chaos ends a fault there)."""
         started = time.monotonic()
         self.round_start = self.whereabouts()
         put = PRODUCERS[producer]
@@ -385,6 +387,8 @@ class LocalPlatform:
                 on_put=self._count_put,
             )
             put_seconds = time.monotonic() - started
+            if after_put is not None:
+                after_put()
             self._wait_until_settled(last_put(sent), timeout=SETTLE_TIMEOUT_SECONDS)
         finally:
             self.watchdog.expect_progress(False)
