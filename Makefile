@@ -102,6 +102,9 @@ query: install ## SQL over the raw archive the last make local left in reports/l
 restore-drill: install ## restore the table to a point in time and rebuild it from the archive, locally: compared item by item, figures at prod's volume
 	$(BIN)/python -m tools.operations.restore_drill
 
+chaos: install ## staging's fault injection experiment, table throttling and a stalled consumer on the local platform: none lost, the alarms fire and recover, latency per phase
+	$(BIN)/python -m tools.local.chaos
+
 nag-report: install ## write reports/nag-report.md: packs, findings by rule and stack, acknowledgements
 	$(BIN)/python -m tools.reports.nag_report --assembly-dir $(ASSEMBLY) --output $(REPORTS)/nag-report.md
 

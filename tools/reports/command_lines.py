@@ -21,6 +21,7 @@ from shared.repository import REPO_ROOT
 
 COMMANDS = (
     "tools.local.run",
+    "tools.local.chaos",
     "tools.steps.smoke_test",
     "tools.steps.fault_injection",
     "tools.steps.bake",
