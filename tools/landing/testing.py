@@ -27,10 +27,11 @@ from tools.landing.targets import Targets
 
 
 def stored_item(reading: Reading) -> dict[str, Any]:
-    """The readings table's item for ``reading``: the key and the anomaly flag the smoke test reads."""
+    """The readings table's item for ``reading``: the key, reading id and anomaly flag the checks read."""
     return {
         PARTITION_KEY: {"S": reading.sensor_id},
         SORT_KEY: {"S": reading.sort_key},
+        "reading_id": {"S": reading.reading_id},
         ANOMALY_FLAG: {"BOOL": severity_of(reading, DEFAULT_ANOMALY_BOUNDS) is not None},
     }
 
