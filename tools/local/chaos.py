@@ -24,8 +24,8 @@ Every phase is checked as the local run checks a round (every reading stored or 
 or in the failure destination for a replay: none lost), and the table must hold no reading twice. The alarms are
 evaluated over 1-second periods (their evaluation periods and datapoints to alarm unchanged), the iterator-age
 threshold at 2 s and batches of 25 (CHAOS_OVERRIDES), so that seconds of a fault show what minutes show in an account.
-Each fault's alarms, and the composite that stops the experiment in a stage, must go to ALARM during the fault and
-end OK. The end-to-end latency (put to stored) is printed per phase, not judged.
+Each fault's alarm, and the stage's composite (which the bake watches), must go to ALARM during the fault and end
+OK. The end-to-end latency (put to stored) is printed per phase, not judged.
 Exits 0 when every fault kind held, 1 when one did not (what did not is printed), 2 on a bad argument, 3 when the
 local platform failed.
 """
@@ -80,7 +80,7 @@ CHAOS_OVERRIDES = {
     "iot.stages.dev.ingest.batchSize": "25",
 }
 LOCAL_STAGE = "sandbox"  # the local stage is the dev stage's sandbox copy (stages/config.py: sandbox_stage)
-COMPOSITE = "data-path-unhealthy"  # the stage's composite alarm: the experiment's stop condition in a stage
+COMPOSITE = "data-path-unhealthy"  # the stage's composite alarm, which the bake watches
 ALARM_WAIT_SECONDS = 60.0  # how long a fault may take to raise its alarms, and the alarms to come back to OK
 POLL_SECONDS = 0.25
 # The watchdog's limit: a fault held until its alarms fire stops the data path on purpose (a throttled table stores
