@@ -141,20 +141,30 @@ def test_each_record_names_its_commit_and_assembly_and_how_far_behind_main(
     assert assembly_digest(deployed["dev"]) != assembly_digest(deployed["staging"])
 
     assert report.startswith(f"staging ({first[:7]}) -> dev's templates in staging ({second[:7]})\n")
+    # The dashboard draws each alarm's threshold beside its metric, so the freshness threshold changes it too.
     assert _changes(report, "iot-staging-observability") == [
-        "| modified | `AlarmsArchiveFreshnessA215B7E0` | AWS::CloudWatch::Alarm | Threshold (360 -> 660) |"
+        "| modified | `AlarmsArchiveFreshnessA215B7E0` | AWS::CloudWatch::Alarm | Threshold (360 -> 660) |",
+        "| modified | `Dashboard7A714131` | AWS::CloudWatch::Dashboard | DashboardBody |",
     ]
     assert "## iot-staging-archive (unchanged)" in report
     # The emulator's own difference: tools/local/deploy.py creates the webhook secret itself and puts its ARN in the
     # template, and each account's secret ends in a suffix of its own. In AWS both templates hold a Ref to it.
-    assert _changes(report, "iot-staging-ingest") == [
+    # The mapping's logical ID names the stage's stream, so the parameter that records its ID differs in AWS too.
+    mapping_id, *ingest_changes = _changes(report, "iot-staging-ingest")
+    assert re.fullmatch(
+        r"\| modified \| `EventSourceMappingIdParameter\w+` \| AWS::SSM::Parameter \| "
+        r'Value \("local-\w+EventSourceStagingIngestReadingsStream\w+" '
+        r'-> "local-\w+EventSourceDevIngestReadingsStream\w+"\) \|',
+        mapping_id,
+    ), mapping_id
+    assert ingest_changes == [
         "| modified | `ProcessorFunction5B2A90E2` | AWS::Lambda::Function | Environment |",
         "| modified | `ProcessorRoleDefaultPolicy51E6C1DA` | AWS::IAM::Policy | PolicyDocument |",
     ]
     (iam,) = re.findall(r"### IAM \(1\)\n\n(.*?)\n\n", report, re.DOTALL)
     added, removed = (re.sub(r"AlertsWebhookSecret4E288CBA-\w{6}", "<secret>", line) for line in iam.splitlines()[1:])
     assert added.removeprefix("  - added: ") == removed.removeprefix("  - removed: ")
-    assert "Resources: 0 added, 3 modified, 0 may be replaced, 0 replaced, 0 removed." in report
+    assert "Resources: 0 added, 5 modified, 0 may be replaced, 0 replaced, 0 removed." in report
 
 
 def _changes(report: str, stack: str) -> list[str]:
