@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import statistics
 import sys
 import tempfile
 import threading
@@ -64,6 +63,7 @@ from tools.local.run import (
     EXIT_PLATFORM_FAILED,
     EXIT_UNUSABLE,
     WRITABLE,
+    Latency,
     LocalPlatform,
     PlatformError,
     RunResult,
@@ -93,7 +93,7 @@ class FaultKind:
     name: str
     description: str
     symptoms: tuple[str, ...]  # the alarms (by symptom) that must go to ALARM during the fault and end OK
-    seconds: float  # how long readings are put while it is on
+    seconds: float  # how long readings are put while it is on (its phase before and after: --fault-seconds)
     start: Callable[[LocalPlatform], None]
     stop: Callable[[LocalPlatform], None]
     # Whether its alarms can fire while it lasts: a stalled consumer publishes nothing until it resumes.
@@ -146,19 +146,6 @@ def fault_kinds(
 
 
 @dataclass(frozen=True, kw_only=True)
-class Latency:
-    p50: float
-    p99: float
-
-    @classmethod
-    def of(cls, seconds: Sequence[float]) -> Latency | None:
-        if not seconds:
-            return None
-        ordered = sorted(seconds)
-        return cls(p50=statistics.median(ordered), p99=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))])
-
-
-@dataclass(frozen=True, kw_only=True)
 class Phase:
     name: str
     readings: int
@@ -169,13 +156,13 @@ class Phase:
 
     @classmethod
     def of(cls, name: str, result: RunResult) -> Phase:
-        places = [found for found in result.landing.places.values() if "failure destination" in found]
+        kept = [found for found in result.landing.places.values() if "failure destination" in found]
         return cls(
             name=name,
             readings=len(result.sent),
             ok=result.ok,
             summary=result.summary,
-            to_failure_destination=len(places),
+            to_failure_destination=len(kept),
             latency=Latency.of(result.latencies),
         )
 
@@ -186,12 +173,17 @@ class FaultOutcome:
     phases: list[Phase] = field(default_factory=list)
     changes: dict[str, list[State]] = field(default_factory=dict)  # each watched alarm's changes since the fault
     duplicated: dict[str, int] = field(default_factory=dict)  # reading id -> items in the table
-    recovered: bool = False  # every alarm OK after the fault
-    alarm_report: str = ""
+    healthy_before: bool = False  # every alarm OK before the fault
+    recovered: bool = False  # every alarm OK after it
 
     def problems(self) -> list[str]:
         """What did not hold, one line each; none when the fault kind held."""
-        found = [f"{phase.name}: a reading did not land where it belongs" for phase in self.phases if not phase.ok]
+        found = (
+            []
+            if self.healthy_before
+            else [f"not every alarm was OK within {ALARM_WAIT_SECONDS:.0f} s before the fault"]
+        )
+        found += [f"{phase.name}: a reading did not land where it belongs" for phase in self.phases if not phase.ok]
         if self.duplicated:
             found.append(f"{len(self.duplicated)} reading(s) stored more than once, e.g. {next(iter(self.duplicated))}")
         for name, changes in self.changes.items():
@@ -218,7 +210,7 @@ class Chaos:
     def run(self, kind: FaultKind) -> FaultOutcome:
         outcome = FaultOutcome(kind=kind)
         names = [self.alarm(symptom) for symptom in kind.symptoms]
-        healthy = self._all_ok()  # a fault starts on a healthy platform
+        outcome.healthy_before = self._all_ok()  # a fault starts on a healthy platform, or its alarms prove nothing
         sent: list[Sent] = []
         outcome.phases.append(self._phase("before", kind, sent, seconds=self._phase_seconds))
         since = len(self._evaluator.transitions)
@@ -229,7 +221,7 @@ class Chaos:
         finally:
             kind.stop(self._platform)  # also when the phase failed: the next kind starts clean
         outcome.phases.append(self._phase("after", kind, sent, seconds=self._phase_seconds))
-        outcome.recovered = healthy and self._all_ok()
+        outcome.recovered = self._all_ok()
         outcome.changes = {name: self._changes(name, since) for name in names}
         outcome.duplicated = duplicated_in_table(boto3.client("dynamodb"), self._platform.targets.table_name, sent)
         self._platform.forget_round()

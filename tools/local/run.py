@@ -172,6 +172,22 @@ class RunResult:
     alarms_not_ok: tuple[str, ...] = ()  # the stage's alarms not OK when the round was checked
 
 
+@dataclass(frozen=True, kw_only=True)
+class Latency:
+    """End-to-end latency (put to stored) of a round's readings, in seconds."""
+
+    p50: float
+    p99: float
+
+    @classmethod
+    def of(cls, seconds: Sequence[float]) -> Latency | None:
+        """The median and the 99th percentile; None without a reading."""
+        if not seconds:
+            return None
+        ordered = sorted(seconds)
+        return cls(p50=statistics.median(ordered), p99=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))])
+
+
 @contextmanager
 def local_platform(
     *,
@@ -534,12 +550,12 @@ def describe(result: RunResult, platform: LocalPlatform) -> str:
         _row("invocations", str(mapping.invocations), f"(function errors {mapping.function_errors}, partial failures "
              f"{mapping.partial_failures}, bisections {mapping.bisections})"),
     ]  # fmt: skip
-    if result.latencies:
-        ordered = sorted(result.latencies)
-        p50, p99 = statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    latency = Latency.of(result.latencies)
+    if latency is not None:
         lines.append(
-            _row("end-to-end latency", "", f"p50 {p50 * 1000:,.0f} ms, p99 {p99 * 1000:,.0f} ms (put to stored)")
-        )
+            _row("end-to-end latency", "", f"p50 {latency.p50 * 1000:,.0f} ms, p99 {latency.p99 * 1000:,.0f} ms "
+                 "(put to stored)")
+        )  # fmt: skip
     return "\n".join(lines)
 
 

@@ -17,13 +17,12 @@ from tools.local.chaos import (
     Chaos,
     FaultKind,
     FaultOutcome,
-    Latency,
     Phase,
     fault_kinds,
     main,
 )
 from tools.local.function import InvocationFaults
-from tools.local.run import EXIT_UNUSABLE, LocalPlatform
+from tools.local.run import EXIT_UNUSABLE, Latency, LocalPlatform
 
 OK, ALARM = State.OK, State.ALARM
 ACTIONS = experiment_actions(
@@ -110,6 +109,7 @@ def outcome(**changes: Any) -> FaultOutcome:
         kind=kinds()["table-throttling"],
         phases=[phase("before"), phase("during"), phase("after")],
         changes={"iot-sandbox-table-write-throttles": [ALARM, OK], "iot-sandbox-data-path-unhealthy": [ALARM, OK]},
+        healthy_before=True,
         recovered=True,
     )
     for name, value in changes.items():
@@ -146,7 +146,10 @@ def test_an_alarm_that_never_fired_or_did_not_come_back_fails_named() -> None:
     ]
 
 
-def test_alarms_not_all_ok_after_the_fault_fail() -> None:
+def test_alarms_not_all_ok_before_or_after_the_fault_fail() -> None:
+    assert outcome(healthy_before=False).problems() == [
+        f"not every alarm was OK within {ALARM_WAIT_SECONDS:.0f} s before the fault"
+    ]
     assert outcome(recovered=False).problems() == [
         f"not every alarm was OK within {ALARM_WAIT_SECONDS:.0f} s of the fault's end"
     ]
