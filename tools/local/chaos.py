@@ -385,9 +385,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             ) as platform,
         ):
             chaos = Chaos(platform, rate=args.rate, phase_seconds=args.fault_seconds, seed=args.seed)
-            for name in args.faults:
-                outcomes.append(chaos.run(kinds[name]))
-                print(describe(outcomes[-1]), flush=True)
+            try:
+                for name in args.faults:
+                    outcomes.append(chaos.run(kinds[name]))
+                    print(describe(outcomes[-1]), flush=True)
+            except Exception:  # a request to a part that died fails before the watchdog's next look
+                failure = platform.failed()
+                if failure is None:
+                    raise
+                raise failure from None
             print(
                 f"alarms (changes in seconds after the start):\n{platform.alarms.evaluator.report(since=chaos.started)}"
             )
