@@ -38,7 +38,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -245,7 +244,7 @@ class Chaos:
     ) -> Phase:
         records = synthetic_records(
             max(1, round(self._rate * seconds)),
-            run_id=f"chaos-{kind.name}-{name}-{uuid.uuid4().hex[:6]}",
+            run_id=f"chaos-{kind.name}-{name}",  # each run starts an empty platform: unique within it, and reproducible
             now=datetime.now(UTC),
             seed=self._seed,
         )
