@@ -24,7 +24,7 @@ def test_a_service_points_boto3_at_the_emulator_and_each_copy(tmp_path: Path) ->
     )
     assert service.environment() == {
         "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",  # pragma: allowlist secret (what moto accepts)
         "AWS_SESSION_TOKEN": "local",
         "AWS_ENDPOINT_URL": "http://127.0.0.1:5000",
         "AWS_DEFAULT_REGION": "eu-west-1",
