@@ -20,8 +20,8 @@ PR_BASE ?= origin/main
 PR_DIR := $(REPORTS)/pr-changes
 
 .PHONY: help install browser local test pytest unit test-iot_processor test-iot_archive test-observability lint secrets synth docs schema \
-	query nag-report bench bench-emulator bench-big-run cost mutation pipeline-synth verify-stage smoke-test bake change-report \
-	record-deployment diff pr-changes drift environments sbom lock clean
+	query nag-report restore-drill chaos bench bench-emulator bench-big-run cost mutation pipeline-synth verify-stage smoke-test \
+	fault-injection bake change-report record-deployment diff pr-changes drift environments sbom lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -99,6 +99,12 @@ SQL ?= SELECT year, month, day, hour, count(*) AS records FROM readings GROUP BY
 query: install ## SQL over the raw archive the last make local left in reports/local-archive (DuckDB, Athena's SQL)
 	$(BIN)/python -m tools.operations.query $(if $(SQL_FILE),--file "$(SQL_FILE)",--sql "$(SQL)")
 
+restore-drill: install ## restore the table to a point in time and rebuild it from the archive, locally: compared item by item, figures at prod's volume
+	$(BIN)/python -m tools.operations.restore_drill
+
+chaos: install ## staging's fault injection experiment, table throttling and a stalled consumer on the local platform: none lost, the alarms fire and recover, latency per phase
+	$(BIN)/python -m tools.local.chaos
+
 nag-report: install ## write reports/nag-report.md: packs, findings by rule and stack, acknowledgements
 	$(BIN)/python -m tools.reports.nag_report --assembly-dir $(ASSEMBLY) --output $(REPORTS)/nag-report.md
 
@@ -148,6 +154,9 @@ verify-stage: install ## post-deploy check of a stage's stack outputs (run by th
 
 smoke-test: install ## smoke test of a deployed stage from its INGEST_*/ARCHIVE_* outputs, via its smoke-test role
 	$(BIN)/python -m tools.steps.smoke_test --from-environment --records 200
+
+fault-injection: install ## after the smoke test: the stage's FIS experiment while readings flow; the stage must hold (pipeline)
+	$(BIN)/python -m tools.steps.fault_injection --from-environment
 
 bake: install ## after the smoke test: the stage's composite alarm stays out of ALARM for $$BAKE_MINUTES (pipeline)
 	$(BIN)/python -m tools.steps.bake --from-environment

@@ -34,6 +34,8 @@ CHANGE_REPORT_PROJECT = "iot-prod-change-report"
 CHANGE_REPORT_DIR = "reports/change-report"
 # The bake step polls the alarm for the bake period; the rest covers install and the first read.
 _BAKE_OVERHEAD_MINUTES = 15
+# Beside the experiment and the recovery: install, and waiting for every reading to land (the archive's buffer).
+_FAULT_INJECTION_OVERHEAD_MINUTES = 30
 
 
 def stage_id(config: StageConfig) -> str:
@@ -159,8 +161,35 @@ def _verification_steps(
     """The smoke test, the bake for a stage with a bake period (only after the smoke test passed), then the record of
     what the stage now runs (only after everything else passed)."""
     smoke = _smoke_test_step(stage)
-    checks = [smoke, *_bake_steps(stage, after=smoke)]
+    checks = [smoke, *_fault_injection_steps(stage, after=smoke)]
+    checks += _bake_steps(stage, after=checks[-1])
     return [*checks, _record_step(stage, source=source, synth=synth, after=checks[-1])]
+
+
+def _fault_injection_steps(stage: IotStage, *, after: pipelines.Step) -> list[pipelines.Step]:
+    """Where the stage runs the fault injection experiment: after the smoke test, before the bake; it fails the
+    pipeline when the experiment stops on its condition or a reading is lost (tools/steps/fault_injection.py)."""
+    experiment = stage.config.fault_injection
+    if experiment is None:
+        return []
+    role_arn = smoke_test_role_arn(stage.config.name, stage.config.account)
+    step = pipelines.CodeBuildStep(
+        f"FaultInjection{stage.node.id}",
+        install_commands=["make install"],
+        env_from_cfn_outputs=stage.verification_outputs(),  # the experiment's, and where readings land
+        env={
+            "AWS_DEFAULT_REGION": stage.config.region,
+            variables.EXPERIMENT_RECOVERY_MINUTES: str(experiment.recovery_minutes),
+        },
+        commands=["make fault-injection"],
+        role_policy_statements=[iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[role_arn])],
+        timeout=Duration.minutes(
+            experiment.duration_minutes + experiment.recovery_minutes + _FAULT_INJECTION_OVERHEAD_MINUTES
+        ),
+        partial_build_spec=_install_runtimes(),
+    )
+    step.add_step_dependency(after)
+    return [step]
 
 
 def _bake_steps(stage: IotStage, *, after: pipelines.Step) -> list[pipelines.Step]:

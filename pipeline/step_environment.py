@@ -13,6 +13,8 @@ STAGE_NAME: Final = "STAGE_NAME"
 STAGE_ACCOUNT: Final = "STAGE_ACCOUNT"
 STAGE_REGION: Final = "STAGE_REGION"
 BAKE_MINUTES: Final = "BAKE_MINUTES"
+# How long the fault injection step lets the stage's composite alarm stay in ALARM after the experiment.
+EXPERIMENT_RECOVERY_MINUTES: Final = "EXPERIMENT_RECOVERY_MINUTES"
 LOOKUP_ROLE_ARN: Final = "LOOKUP_ROLE_ARN"
 STACKS: Final = "STACKS"  # comma-separated stack names
 # What the last step of a stage records (tools/steps/record_deployment.py): the source commit and the execution.

@@ -26,6 +26,7 @@ from shared.config import (
     section,
 )
 from shared.environment import StageEnvironment
+from shared.fault_injection import MAX_EXHAUSTED_BATCH_SHARE
 
 STAGE_ORDER = ("dev", "staging", "prod")
 
@@ -64,6 +65,20 @@ class StageConfig(StageEnvironment):
     # The load the stage's budget is computed for.
     expected_load: Load
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+
+    def cross_field_errors(self) -> list[str]:
+        errors = super().cross_field_errors()
+        experiment = self.fault_injection
+        if experiment is not None:
+            exhausted = experiment.exhausted_batch_share(self.ingest.retry_attempts)
+            if exhausted > MAX_EXHAUSTED_BATCH_SHARE:
+                errors.append(
+                    f"faultInjection.invocationErrorPercent ({experiment.invocation_error_percent}) with "
+                    f"ingest.retryAttempts ({self.ingest.retry_attempts}) fails every attempt of {exhausted:.2%} of "
+                    f"the batches, over {MAX_EXHAUSTED_BATCH_SHARE:.1%}: the experiment would send readings to the "
+                    "failure destination by design"
+                )
+        return errors
 
 
 def build_stages(raw: Any, errors: list[str]) -> tuple[StageConfig, ...]:

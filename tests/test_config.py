@@ -303,3 +303,160 @@ def test_configured_stages_include_one_added_on_the_command_line() -> None:
     assert configured_stages(committed_context()) == ("dev", "staging", "prod")
     added = {**committed_context(), "iot.stages.qa": '{"account": "555555555555"}'}
     assert configured_stages(added) == ("dev", "staging", "prod", "qa")
+
+
+# --- backup and fault injection (shared/backup.py, shared/fault_injection.py) -----------------------------------------
+
+
+def test_every_stage_backs_up_and_prod_locks_its_vault_and_copies_to_a_separate_account(
+    platform_config: PlatformConfig,
+) -> None:
+    retention = {stage.name: stage.backup.retention_days for stage in platform_config.stages}
+    assert retention == {"dev": 3, "staging": 7, "prod": 7}
+    prod = platform_config.stage("prod").backup
+    assert prod.vault_lock is not None
+    assert prod.copy is not None
+    accounts = {stage.account for stage in platform_config.stages} | {platform_config.pipeline.tooling_account}
+    assert prod.copy.account not in accounts
+    assert [platform_config.stage(name).backup.copy for name in ("dev", "staging")] == [None, None]
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"iot.stages.dev.backup.retentionDays": "1"},
+        {"iot.stages.dev.backup.retentionDays": "36500"},
+        {"iot.stages.prod.backup.retentionDays": "7"},  # the lock's minimum
+        {"iot.stages.prod.backup.retentionDays": "400"},  # the lock's maximum
+        {"iot.stages.prod.backup.vaultLock.changeableForDays": "3"},
+        {"iot.stages.prod.backup.vaultLock.changeableForDays": "null"},  # governance mode
+        {"iot.stages.dev.backup.schedule": "cron(59 23 * * ? *)"},
+        {"iot.stages.dev.backup.schedule": "cron(0 0 * * ? *)"},
+        {"iot.stages.staging.backup.copy": '{"account": "666666666666", "vaultName": "v_1-x", "retentionDays": 1}'},
+    ],
+)
+def test_backup_settings_at_their_limits_are_accepted(override: dict[str, str]) -> None:
+    _load(**override)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            {"iot.stages.dev.backup.retentionDays": "0"},
+            "stage 'dev': backup.retentionDays: must be between 1 and 36500",
+        ),
+        ({"iot.stages.dev.backup.retentionDays": "36501"}, "stage 'dev': backup.retentionDays: must be between 1"),
+        ({"iot.stages.dev.backup.schedule": "rate(1 day)"}, "stage 'dev': backup.schedule: must be once a day at"),
+        ({"iot.stages.dev.backup.schedule": "cron(0 3 * * ?)"}, "stage 'dev': backup.schedule: must be once a day at"),
+        ({"iot.stages.dev.backup.schedule": "cron(0 3 ? * SUN *)"}, "stage 'dev': backup.schedule: must be once a day"),
+        ({"iot.stages.dev.backup.schedule": "cron(0 24 * * ? *)"}, "stage 'dev': backup.schedule: must be once a day"),
+        ({"iot.stages.dev.backup.schedule": "cron(0 */6 * * ? *)"}, "stage 'dev': backup.schedule: must be once a day"),
+        (
+            {"iot.stages.prod.backup.retentionDays": "6"},
+            "stage 'prod': backup.retentionDays (6) must lie within the vault lock's minRetentionDays (7)",
+        ),
+        (
+            {"iot.stages.prod.backup.retentionDays": "401"},
+            "stage 'prod': backup.retentionDays (401) must lie within the vault lock's minRetentionDays (7) and "
+            "maxRetentionDays (400)",
+        ),
+        (
+            {"iot.stages.prod.backup.vaultLock.minRetentionDays": "500"},
+            "stage 'prod': backup.vaultLock.minRetentionDays (500) must not exceed maxRetentionDays (400)",
+        ),
+        (
+            {"iot.stages.prod.backup.vaultLock.changeableForDays": "2"},
+            "stage 'prod': backup.vaultLock.changeableForDays: must be between 3 and 36500",
+        ),
+        ({"iot.stages.prod.backup.vaultLock": "null"}, "stage 'prod': backup.vaultLock: prod must lock its vault"),
+        ({"iot.stages.prod.backup.copy": "null"}, "stage 'prod': backup.copy: prod must copy its recovery points"),
+        (
+            {"iot.stages.prod.backup.copy.account": "444444444444"},
+            "stage 'prod': backup.copy.account: must be a separate account from the stage's own (444444444444)",
+        ),
+        ({"iot.stages.prod.backup.copy.account": "5555"}, "stage 'prod': backup.copy.account: must be a 12-digit"),
+        (
+            {"iot.stages.prod.backup.copy.vaultName": "a b"},
+            "stage 'prod': backup.copy.vaultName: must be a backup vault",
+        ),
+        (
+            {"iot.stages.prod.backup.copy.retentionDays": "0"},
+            "stage 'prod': backup.copy.retentionDays: must be between",
+        ),
+    ],
+)
+def test_a_bad_backup_setting_names_stage_field_and_problem(override: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        _load(**override)
+    assert message in str(error.value)
+
+
+def test_a_stage_without_a_backup_policy_fails() -> None:
+    context = copy.deepcopy(committed_context())
+    del context["iot"]["stages"]["dev"]["backup"]
+    with pytest.raises(ConfigError, match=r"stage 'dev': backup: missing"):
+        load_platform_config(context)
+
+
+def test_only_staging_runs_the_fault_injection_experiment(platform_config: PlatformConfig) -> None:
+    experiment = platform_config.stage("staging").fault_injection
+    assert experiment is not None
+    assert (experiment.invocation_error_percent, experiment.added_latency_percent) == (10, 20)
+    assert [platform_config.stage(name).fault_injection for name in ("dev", "prod")] == [None, None]
+
+
+FAULTS = "iot.stages.staging.faultInjection"
+AN_EXPERIMENT = json.dumps(
+    {"durationMinutes": 2, "invocationErrorPercent": 5, "addedLatencyMilliseconds": 500, "addedLatencyPercent": 10}
+)
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {f"{FAULTS}.durationMinutes": "1"},
+        {f"{FAULTS}.durationMinutes": "30"},
+        {f"{FAULTS}.invocationErrorPercent": "1"},
+        # staging retries 3 times: 17 % of invocations failing exhausts 0.17**4 = 0.084 % of batches, under 0.1 %
+        {f"{FAULTS}.invocationErrorPercent": "17"},
+        {f"{FAULTS}.addedLatencyMilliseconds": "1"},
+        {f"{FAULTS}.addedLatencyMilliseconds": "60000"},
+        {f"{FAULTS}.addedLatencyPercent": "100"},
+        {f"{FAULTS}.recoveryMinutes": "30"},
+        {"iot.stages.dev.faultInjection": AN_EXPERIMENT},
+    ],
+)
+def test_fault_injection_settings_at_their_limits_are_accepted(override: dict[str, str]) -> None:
+    _load(**override)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({f"{FAULTS}.durationMinutes": "0"}, "faultInjection.durationMinutes: must be between 1 and 30"),
+        ({f"{FAULTS}.durationMinutes": "31"}, "faultInjection.durationMinutes: must be between 1 and 30"),
+        ({f"{FAULTS}.invocationErrorPercent": "0"}, "faultInjection.invocationErrorPercent: must be between 1 and 100"),
+        (
+            {f"{FAULTS}.invocationErrorPercent": "18"},  # 0.18**4 = 0.105 %
+            "faultInjection.invocationErrorPercent (18) with ingest.retryAttempts (3) fails every attempt of 0.10% of "
+            "the batches, over 0.1%",
+        ),
+        (
+            {f"{FAULTS}.invocationErrorPercent": "10", "iot.stages.staging.ingest.retryAttempts": "1"},
+            "faultInjection.invocationErrorPercent (10) with ingest.retryAttempts (1) fails every attempt of 1.00%",
+        ),
+        ({f"{FAULTS}.addedLatencyMilliseconds": "0"}, "faultInjection.addedLatencyMilliseconds: must be between 1"),
+        ({f"{FAULTS}.addedLatencyMilliseconds": "60001"}, "faultInjection.addedLatencyMilliseconds: must be between"),
+        ({f"{FAULTS}.addedLatencyPercent": "101"}, "faultInjection.addedLatencyPercent: must be between 1 and 100"),
+        ({f"{FAULTS}.recoveryMinutes": "0"}, "faultInjection.recoveryMinutes: must be between 1 and 30"),
+        (
+            {"iot.stages.prod.faultInjection": AN_EXPERIMENT},
+            "stage 'prod': faultInjection: prod runs no experiment",
+        ),
+    ],
+)
+def test_a_bad_fault_injection_setting_names_stage_field_and_problem(override: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        _load(**override)
+    assert message in str(error.value)

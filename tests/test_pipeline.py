@@ -131,7 +131,11 @@ def test_each_stage_ends_with_a_smoke_test_through_that_stage_role(
     actions = _stage(pipeline_stages, stage)
     (smoke,) = [a for a in actions if a["Name"] == f"SmokeTest{stage}"]
     after_smoke = [a["Name"] for a in actions if a["RunOrder"] > smoke["RunOrder"]]
-    assert after_smoke in ([f"Record{stage}"], [f"Bake{stage}", f"Record{stage}"])
+    assert after_smoke in (
+        [f"Record{stage}"],
+        [f"Bake{stage}", f"Record{stage}"],
+        [f"FaultInjection{stage}", f"Bake{stage}", f"Record{stage}"],
+    )
     config = platform_config.stage(stage.lower())
     role_arn = f"arn:aws:iam::{config.account}:role/iot-{config.name}-smoke-test"
     project_id = smoke["Configuration"]["ProjectName"]["Ref"]
@@ -148,7 +152,10 @@ def test_each_stage_ends_with_a_smoke_test_through_that_stage_role(
         if statement["Action"] == "sts:AssumeRole" and statement["Resource"] == role_arn
     ]
     bakes = 1 if platform_config.stage(stage.lower()).delivery.bake_minutes else 0
-    assert len(assumes) == 1 + bakes + 1, f"only the smoke test, the bake and the record may assume {role_arn}"
+    experiments = 0 if platform_config.stage(stage.lower()).fault_injection is None else 1
+    assert len(assumes) == 1 + experiments + bakes + 1, (
+        f"only the smoke test, the experiment, the bake and the record may assume {role_arn}"
+    )
 
 
 def test_assets_are_published_by_one_project_after_self_mutation(pipeline_stages: list[dict[str, Any]]) -> None:
@@ -267,6 +274,36 @@ def test_prod_approval_comes_only_after_staging_has_baked(pipeline_stages: list[
     assert not [a for a in _stage(pipeline_stages, "Prod") if a["Name"].startswith("Bake")]
 
 
+# --- fault injection --------------------------------------------------------------------------------------------------
+
+
+def test_staging_runs_its_experiment_after_the_smoke_test_and_before_the_bake(
+    template: Template, pipeline_stages: list[dict[str, Any]], platform_config: PlatformConfig
+) -> None:
+    experiment = platform_config.stage("staging").fault_injection
+    assert experiment is not None
+    step = _action(pipeline_stages, "Staging", "FaultInjectionStaging")
+    smoke, bake = (_action(pipeline_stages, "Staging", f"{name}Staging") for name in ("SmokeTest", "Bake"))
+    assert smoke["RunOrder"] < step["RunOrder"] < bake["RunOrder"]
+    project = _project(template, step)
+    assert json.loads(project["Properties"]["Source"]["BuildSpec"])["phases"]["build"]["commands"] == [
+        "make fault-injection"
+    ]
+    assert _env(template, step)["EXPERIMENT_RECOVERY_MINUTES"] == str(experiment.recovery_minutes)
+    assert project["Properties"]["TimeoutInMinutes"] > experiment.duration_minutes + experiment.recovery_minutes
+    config = platform_config.stage("staging")
+    assumes = [s for s in _role_statements(template, project) if "sts:AssumeRole" in json.dumps(s["Action"])]
+    assert [s["Resource"] for s in assumes] == [f"arn:aws:iam::{config.account}:role/iot-staging-smoke-test"]
+
+
+@pytest.mark.parametrize("stage", ["Dev", "Prod"])
+def test_a_stage_without_an_experiment_runs_no_fault_injection(
+    pipeline_stages: list[dict[str, Any]], platform_config: PlatformConfig, stage: str
+) -> None:
+    assert platform_config.stage(stage.lower()).fault_injection is None
+    assert not [a for a in _stage(pipeline_stages, stage) if a["Name"].startswith("FaultInjection")]
+
+
 # --- what runs where ----------------------------------------------------------------------------------------------
 
 
@@ -353,15 +390,22 @@ STEP_READS = {
         "ARCHIVE_RAWBUCKETNAME", "OBSERVABILITY_OPSTOPICARN",
     },
     "Bake": {"OBSERVABILITY_COMPOSITEALARMNAME", "INGEST_SMOKETESTROLEARN", "BAKE_MINUTES"},
+    "FaultInjection": {
+        "INGEST_STREAMNAME", "INGEST_TABLENAME", "INGEST_PROCESSEDBUCKETNAME", "INGEST_FAILUREBUCKETNAME",
+        "INGEST_ALERTINBOXURL", "INGEST_SMOKETESTROLEARN", "ARCHIVE_RAWBUCKETNAME",
+        "OBSERVABILITY_EXPERIMENTTEMPLATEID", "OBSERVABILITY_EXPERIMENTRAISEDALARMNAMES",
+        "OBSERVABILITY_COMPOSITEALARMNAME", "EXPERIMENT_RECOVERY_MINUTES",
+    },
     "Record": {"STAGE_NAME", "DEPLOYED_COMMIT", "PIPELINE_EXECUTION_ID", "INGEST_SMOKETESTROLEARN"},
 }  # fmt: skip
 # Variables the pipeline resolves from its own run, not from a stack (the record's test checks them).
-NOT_STACK_OUTPUTS = {"DEPLOYED_COMMIT", "PIPELINE_EXECUTION_ID"}
+NOT_STACK_OUTPUTS = {"DEPLOYED_COMMIT", "PIPELINE_EXECUTION_ID", "EXPERIMENT_RECOVERY_MINUTES"}
 SERVICE_OF_STACK = {"Ingest": "INGEST", "Archive": "ARCHIVE", "Observability": "OBSERVABILITY"}
 
 
 @pytest.mark.parametrize(
-    ("stage", "step"), [("Dev", "SmokeTest"), ("Dev", "Bake"), ("Prod", "SmokeTest"), ("Prod", "Record")]
+    ("stage", "step"),
+    [("Dev", "SmokeTest"), ("Dev", "Bake"), ("Staging", "FaultInjection"), ("Prod", "SmokeTest"), ("Prod", "Record")],
 )
 def test_every_variable_a_step_reads_is_passed_from_the_stack_output_of_that_name(
     template: Template, pipeline_stages: list[dict[str, Any]], stage: str, step: str

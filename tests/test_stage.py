@@ -187,7 +187,10 @@ def test_the_cost_model_counts_what_the_stage_templates_hold(stages: list[IotSta
             + (resources.silence_alarm_metrics if watches_silence else 0)
         )
         assert alarm_metrics == expected_alarms, stage.config.name
-        assert count("AWS::KMS::Key") == resources.kms_keys
+        experiment = stage.config.fault_injection is not None
+        assert count("AWS::KMS::Key") == resources.kms_keys + (resources.experiment_kms_keys if experiment else 0)
         assert count("AWS::SecretsManager::Secret") == resources.secrets
-        assert count("AWS::CloudWatch::CompositeAlarm") == resources.composite_alarms
+        assert count("AWS::CloudWatch::CompositeAlarm") == resources.composite_alarms + (
+            resources.experiment_composite_alarms if experiment else 0
+        )
         assert count("AWS::CloudWatch::Dashboard") == resources.dashboards

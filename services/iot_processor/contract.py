@@ -25,6 +25,9 @@ class SharedKey(StrEnum):
     PROCESSED_BUCKET_NAME = "processed-bucket-name"
     FAILURE_BUCKET_NAME = "failure-bucket-name"
     EVENT_SOURCE_MAPPING_ID = "event-source-mapping-id"
+    # only where the stage runs the fault injection experiment: where FIS sets the processor's faults
+    FAULT_CONFIGURATION_BUCKET_NAME = "fault-configuration-bucket-name"
+    FAULT_CONFIGURATION_KEY_ARN = "fault-configuration-key-arn"
 
 
 class Output(StrEnum):
@@ -47,6 +50,9 @@ class Output(StrEnum):
     MQTT_TOPIC_FILTER = "MqttTopicFilter"
     MQTT_SMOKE_TEST_TOPIC = "MqttSmokeTestTopic"
     MQTT_DEVICE_POLICY_NAME = "MqttDevicePolicyName"
+    # only where the stage runs the fault injection experiment
+    FAULT_CONFIGURATION_BUCKET_NAME = "FaultConfigurationBucketName"
+    FAULT_CONFIGURATION_KEY_ARN = "FaultConfigurationKeyArn"
 
 
 # Each shared value is also an output of the stack.
@@ -59,6 +65,8 @@ SHARED_OUTPUTS = {
     SharedKey.PROCESSED_BUCKET_NAME: Output.PROCESSED_BUCKET_NAME,
     SharedKey.FAILURE_BUCKET_NAME: Output.FAILURE_BUCKET_NAME,
     SharedKey.EVENT_SOURCE_MAPPING_ID: Output.EVENT_SOURCE_MAPPING_ID,
+    SharedKey.FAULT_CONFIGURATION_BUCKET_NAME: Output.FAULT_CONFIGURATION_BUCKET_NAME,
+    SharedKey.FAULT_CONFIGURATION_KEY_ARN: Output.FAULT_CONFIGURATION_KEY_ARN,
 }
 
 

@@ -41,3 +41,7 @@ class Output(StrEnum):
     OPS_TOPIC_ARN = "OpsTopicArn"
     DASHBOARD_NAME = "DashboardName"
     COMPOSITE_ALARM_NAME = "CompositeAlarmName"
+    # only where the stage runs the fault injection experiment (the pipeline's step after the smoke test)
+    EXPERIMENT_TEMPLATE_ID = "ExperimentTemplateId"
+    EXPERIMENT_STOP_ALARM_NAME = "ExperimentStopAlarmName"  # the experiment's stop condition
+    EXPERIMENT_RAISED_ALARM_NAMES = "ExperimentRaisedAlarmNames"  # comma-separated: what its faults raise on purpose

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from services.iot_processor.capacity import MEASURED_SECONDS_PER_READING, batching, shards_at
 from services.iot_processor.config import IngestConfig, ScaledCapacity
 from services.iot_processor.contract import DECLARED_METRICS
+from shared.fault_injection import experiment_actions
 from stages.config import Load, StageConfig
 from stages.cost.prices import PriceList
 
@@ -103,7 +104,8 @@ class Assumptions:
 class StageResources:
     """Resources every stage has whatever its load; tests/test_cost_templates.py counts them in the templates."""
 
-    kms_keys: int = 4  # the stream's, the storage's, the archive's and the ops topic's
+    # the stream's, the storage's, the archive's, the ops topic's, and the two vaults' (ingest, archive)
+    kms_keys: int = 6
     secrets: int = 1  # the alert webhook's
     # Alarm metrics (a metric-math alarm bills each metric it reads): the observability stack's alarms and the three
     # CodeDeploy watches; a provisioned table adds its two auto scaling ceilings, a stage that expects steady traffic
@@ -113,6 +115,9 @@ class StageResources:
     silence_alarm_metrics: int = 1
     composite_alarms: int = 1
     dashboards: int = 1
+    # Where the stage runs the fault injection experiment: its faults' key, and its stop condition.
+    experiment_kms_keys: int = 1
+    experiment_composite_alarms: int = 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -274,6 +279,7 @@ class _Costing:
         yield from self._lambda()
         yield from self._dynamodb()
         yield from self._s3()
+        yield from self._backup()
         yield from self._firehose()
         yield from self._sns()
         yield from self._cloudwatch()
@@ -397,10 +403,10 @@ class _Costing:
                 f"dynamodb_rcu_hour{suffix}",
                 f"table and index at their floor of {capacity.reads.min_units} RCU each",
             )
+        table_gb = self._table_gb()
         stored_bytes = t.item_bytes + DYNAMODB_ITEM_OVERHEAD_BYTES
         lag = self.assume.ttl_deletion_lag_days
-        plain_days, anomaly_days = ingest.table_ttl_days + lag, ingest.anomaly_ttl_days + lag
-        table_gb = ((t.valid - t.anomalies) * plain_days + t.anomalies * anomaly_days) * 86400 * stored_bytes / GB
+        anomaly_days = ingest.anomaly_ttl_days + lag
         index_gb = t.anomalies * anomaly_days * 86400 * stored_bytes / GB if proc.anomaly_index else 0.0
         yield self._line(
             "dynamodb",
@@ -417,13 +423,55 @@ class _Costing:
             "dynamodb_pitr",
             "the table's size (indexes are not backed up)",
         )
-        yield self._line(
-            "dynamodb",
-            "on-demand backups",
-            0.0,
-            "dynamodb_backup",
-            "none scheduled: point-in-time recovery is the recovery path",
-        )
+
+    def _table_gb(self) -> float:
+        """The table's items (not its index) until DynamoDB's TTL has deleted them."""
+        ingest, t = self.stage.ingest, self.traffic
+        stored_bytes = t.item_bytes + DYNAMODB_ITEM_OVERHEAD_BYTES
+        lag = self.assume.ttl_deletion_lag_days
+        plain_days, anomaly_days = ingest.table_ttl_days + lag, ingest.anomaly_ttl_days + lag
+        return ((t.valid - t.anomalies) * plain_days + t.anomalies * anomaly_days) * 86400 * stored_bytes / GB
+
+    def _archive_gb(self) -> float:
+        """The raw archive's objects, every storage class: what its backup holds."""
+        t = self.traffic
+        return t.readings * (t.reading_bytes + 1) * 86400 / GZIP_RATIO / GB * self.stage.archive.expiration_days
+
+    def _backup(self) -> Iterator[Line]:
+        """AWS Backup, once a day: the table's recovery points are full copies (AWS Backup copies a DynamoDB table
+        whole), a bucket's are incremental (its objects once, then each day's changes: about the bucket). Prod copies
+        each one to the backup account, kept there as long as its copy rule says."""
+        policy = self.stage.backup
+        table_gb, archive_gb = self._table_gb(), self._archive_gb()
+        kept = [("", policy.retention_days)]
+        if policy.copy is not None:
+            kept.append((" (backup account)", policy.copy.retention_days))
+        for where, days in kept:
+            yield self._line(
+                "backup",
+                f"table recovery points{where}",
+                table_gb * days,
+                "dynamodb_backup",
+                f"a full copy of the table a day, kept {days} d",
+            )
+            yield self._line(
+                "backup",
+                f"raw archive recovery points{where}",
+                archive_gb,
+                "s3_backup_storage",
+                f"incremental: the archive's {archive_gb:,.0f} GB once, kept {days} d",
+            )
+        experiment = self.stage.fault_injection
+        if experiment is not None:
+            minutes = len(experiment_actions(experiment)) * experiment.duration_minutes * PipelineUsage().executions
+            yield self._line(
+                "fis",
+                "experiment action minutes",
+                minutes,
+                "fis_action_minute",
+                f"{PipelineUsage().executions} pipeline executions, each its experiment's actions for "
+                f"{experiment.duration_minutes} min",
+            )
 
     def _s3(self) -> Iterator[Line]:
         ingest, archive, t, proc = self.stage.ingest, self.stage.archive, self.traffic, self.processor
@@ -610,8 +658,13 @@ class _Costing:
             + (", the table's auto scaling ceilings included" if provisioned else "")
             + (", the ingest-silence alarm included" if watches_silence else ""),
         )
+        experiment = self.stage.fault_injection is not None
         yield self._line(
-            "cloudwatch", "composite alarms", r.composite_alarms, "cloudwatch_composite_alarm", "data path unhealthy"
+            "cloudwatch",
+            "composite alarms",
+            r.composite_alarms + (r.experiment_composite_alarms if experiment else 0),
+            "cloudwatch_composite_alarm",
+            "data path unhealthy" + (", and the experiment's stop condition" if experiment else ""),
         )
         yield self._line("cloudwatch", "dashboards", r.dashboards, "cloudwatch_dashboard", "the data path's")
         sampled = min(
@@ -637,7 +690,10 @@ class _Costing:
             "kms_requests",
             f"{callers} callers, one data key each per {self.assume.kms_data_key_reuse_seconds:g} s",
         )
-        yield self._line("kms", "keys", r.kms_keys, "kms_key", "one per store")
+        experiment = self.stage.fault_injection is not None
+        keys = r.kms_keys + (r.experiment_kms_keys if experiment else 0)
+        basis = "one per store" + (", and the experiment's faults'" if experiment else "")
+        yield self._line("kms", "keys", keys, "kms_key", basis)
         yield self._line("secrets manager", "secrets", r.secrets, "secrets_manager_secret", "the webhook's")
 
 

@@ -140,6 +140,16 @@ def stored_items(dynamodb: Any, table: str, chunk: Sequence[tuple[str, str]]) ->
     return found
 
 
+def duplicated_in_table(dynamodb: Any, table: str, sent: Sequence[Sent]) -> dict[str, int]:
+    """The sent readings stored more than once (under more than one key), with how often: a retried batch must
+    overwrite its items, never add to them. A scan of the whole table: for the local platform's tables."""
+    reading_ids = {item.record.reading_id for item in sent if item.record.reading_id}
+    stored: Counter[str] = Counter()
+    for page in dynamodb.get_paginator("scan").paginate(TableName=table):
+        stored.update(found["reading_id"]["S"] for found in page["Items"] if found["reading_id"]["S"] in reading_ids)
+    return {reading_id: count for reading_id, count in stored.items() if count > 1}
+
+
 def _objects(s3: Any, bucket: str, prefix: str, since: float) -> list[str]:
     keys: list[str] = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):

@@ -116,5 +116,13 @@ def put_aggregated(
     ]
 
 
+def last_put(sent: Sequence[Sent]) -> dict[str, int]:
+    """The sequence number of the last record put to each shard: what a consumer must read past to have them all."""
+    through: dict[str, int] = {}
+    for item in sent:
+        through[item.shard_id] = max(through.get(item.shard_id, -1), int(item.sequence_number))
+    return through
+
+
 # How readings are put: one per record, or aggregated as the Kinesis Producer Library does.
 PRODUCERS: dict[str, Producer] = {"plain": put_records, "kpl": put_aggregated}

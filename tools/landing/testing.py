@@ -27,10 +27,11 @@ from tools.landing.targets import Targets
 
 
 def stored_item(reading: Reading) -> dict[str, Any]:
-    """The readings table's item for ``reading``: the key and the anomaly flag the smoke test reads."""
+    """The readings table's item for ``reading``: the key, reading id and anomaly flag the checks read."""
     return {
         PARTITION_KEY: {"S": reading.sensor_id},
         SORT_KEY: {"S": reading.sort_key},
+        "reading_id": {"S": reading.reading_id},
         ANOMALY_FLAG: {"BOOL": severity_of(reading, DEFAULT_ANOMALY_BOUNDS) is not None},
     }
 
@@ -101,4 +102,6 @@ def land(
     if targets.archive_bucket:
         for prefix, lines in archived.items():
             body = gzip.compress(b"\n".join(lines))
-            s3.put_object(Bucket=targets.archive_bucket, Key=f"{prefix}landed-{len(lines)}.gz", Body=body)
+            # named by the call's first record: the records of each call are a Firehose object of their own
+            first = f"{sent[0].shard_id}-{sent[0].sequence_number}" if sent else "none"
+            s3.put_object(Bucket=targets.archive_bucket, Key=f"{prefix}landed-{first}-{len(lines)}.gz", Body=body)

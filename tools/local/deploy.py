@@ -14,7 +14,11 @@ moto's CloudFormation needs three preparations plus one of its quirks:
    so the local mapping invokes the function through its alias, as the deployed mapping does;
 8. SNS subscriptions (which moto's CloudFormation skips) created through the API with their attributes (filter
    policy and its scope, raw delivery), so a topic delivers where and what the template says, as the smoke test's
-   alert inbox relies on.
+   alert inbox relies on;
+9. a table's point-in-time recovery and time to live (which moto's CloudFormation leaves off) set through the API,
+   so a restore drill can restore it to a time (the emulator's point-in-time recovery, emulator_server.py);
+10. backup vaults with their lock, then plans, then their selections (which moto's CloudFormation skips) created
+   through the API from the template's properties, each reference resolved to what was created.
 """
 
 from __future__ import annotations
@@ -82,6 +86,8 @@ def deploy_stage(
         physical_ids = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources if "PhysicalResourceId" in r}
         _create_aliases(template, physical_ids)
         _create_subscriptions(template, physical_ids)
+        _apply_table_settings(template, physical_ids)
+        physical_ids.update(_create_backups(template, physical_ids, account=account, region=region))
         deployed.stacks[service] = DeployedStack(
             name=stack_name,
             template=template,
@@ -142,6 +148,108 @@ def _physical(value: Any, physical_ids: dict[str, str]) -> str:
             "QueueArn"
         ]
     )
+
+
+def _apply_table_settings(template: dict[str, Any], physical_ids: dict[str, str]) -> None:
+    dynamodb = boto3.client("dynamodb")
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::DynamoDB::Table":
+            continue
+        properties, name = resource["Properties"], physical_ids[logical_id]
+        if properties.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled"):
+            dynamodb.update_continuous_backups(
+                TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+            )
+        time_to_live = properties.get("TimeToLiveSpecification")
+        if time_to_live:
+            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=time_to_live)
+
+
+BACKUP_TYPES = ("AWS::Backup::BackupVault", "AWS::Backup::BackupPlan", "AWS::Backup::BackupSelection")
+
+
+def _create_backups(
+    template: dict[str, Any], physical_ids: dict[str, str], *, account: str, region: str
+) -> dict[str, str]:
+    """Every vault (and its lock), plan and selection of the template, in that order; logical id -> what was made
+    (the vault's name, the plan's id, the selection's id)."""
+    backup = boto3.client("backup")
+    created: dict[str, str] = {}
+    resources = template["Resources"]
+    for resource_type in BACKUP_TYPES:
+        for logical_id, resource in resources.items():
+            if resource["Type"] != resource_type:
+                continue
+            properties = _resolved(
+                resource["Properties"], resources, {**physical_ids, **created}, account=account, region=region
+            )
+            if resource_type == "AWS::Backup::BackupVault":
+                created[logical_id] = _create_vault(backup, properties)
+            elif resource_type == "AWS::Backup::BackupPlan":
+                plan = properties["BackupPlan"]
+                rules = [_api_rule(rule) for rule in plan["BackupPlanRule"]]
+                created[logical_id] = backup.create_backup_plan(
+                    BackupPlan={"BackupPlanName": plan["BackupPlanName"], "Rules": rules},
+                    BackupPlanTags=properties.get("BackupPlanTags", {}),
+                )["BackupPlanId"]
+            else:
+                created[logical_id] = backup.create_backup_selection(
+                    BackupPlanId=properties["BackupPlanId"], BackupSelection=properties["BackupSelection"]
+                )["SelectionId"]
+    return created
+
+
+def _create_vault(backup: Any, properties: dict[str, Any]) -> str:
+    name = properties["BackupVaultName"]
+    backup.create_backup_vault(
+        BackupVaultName=name,
+        EncryptionKeyArn=properties["EncryptionKeyArn"],
+        BackupVaultTags=properties.get("BackupVaultTags", {}),
+    )
+    lock = properties.get("LockConfiguration")
+    if lock:
+        backup.put_backup_vault_lock_configuration(BackupVaultName=name, **lock)
+    return str(name)
+
+
+def _api_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """A plan's rule as the API takes it: CloudFormation names the vault ``TargetBackupVault``."""
+    api_rule = {key: value for key, value in rule.items() if key != "TargetBackupVault"}
+    api_rule["TargetBackupVaultName"] = rule["TargetBackupVault"]
+    return api_rule
+
+
+def _resolved(node: Any, resources: dict[str, Any], physical_ids: dict[str, str], **where: str) -> Any:
+    """``node`` with each Ref and GetAtt replaced by the value it has in the emulator (``where``: account, region)."""
+    if isinstance(node, list):
+        return [_resolved(item, resources, physical_ids, **where) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if set(node) == {"Ref"}:
+        return physical_ids[node["Ref"]]
+    if set(node) == {"Fn::GetAtt"}:
+        logical_id, attribute = node["Fn::GetAtt"]
+        return _attribute(resources[logical_id]["Type"], attribute, physical_ids[logical_id], **where)
+    return {key: _resolved(value, resources, physical_ids, **where) for key, value in node.items()}
+
+
+def _attribute(resource_type: str, attribute: str, physical_id: str, *, account: str, region: str) -> str:
+    """The ``Arn`` of what a backup refers to (its key, the resources it selects, its role), or a backup's own id.
+    ARNs are built as AWS builds them from the physical id (moto cannot describe a key its CloudFormation made)."""
+    if resource_type in ("AWS::Backup::BackupVault", "AWS::Backup::BackupPlan") and attribute in (
+        "BackupVaultName",
+        "BackupPlanId",
+    ):
+        return physical_id
+    arns = {
+        "AWS::KMS::Key": f"arn:aws:kms:{region}:{account}:key/{physical_id}",
+        "AWS::DynamoDB::Table": f"arn:aws:dynamodb:{region}:{account}:table/{physical_id}",
+        "AWS::S3::Bucket": f"arn:aws:s3:::{physical_id}",
+        "AWS::IAM::Role": f"arn:aws:iam::{account}:role/{physical_id}",
+    }
+    if attribute != "Arn" or resource_type not in arns:
+        raise ValueError(f"a backup refers to the {attribute} of a {resource_type}, which the local deploy cannot read")
+    return arns[resource_type]
 
 
 def template_stack_name(assembly_dir: Path, file_stem: str) -> str:

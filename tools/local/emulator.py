@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from tools.common.local_service import CREDENTIALS, endpoint_variable
 from tools.local.watchdog import ComponentFailure, ended
 
 LOCAL_ACCOUNT = "123456789012"  # moto's account: every ARN it returns carries it
 LOCAL_REGION = "eu-west-1"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
 STOP_TIMEOUT_SECONDS = 10
 SERVER = Path(__file__).with_name("emulator_server.py")
 # Services whose state the others never read at run time, each group in a process of its own. SNS delivers to SQS
@@ -115,10 +115,6 @@ class Emulator:
         return _read_reply(self._server, self._log)
 
 
-def endpoint_variable(service: str) -> str:
-    return f"AWS_ENDPOINT_URL_{service.upper()}"
-
-
 @contextmanager
 def embedded_aws(region: str = LOCAL_REGION, *, port: int = 0, pid_file: Path | None = None) -> Iterator[Emulator]:
     """Start the emulator (on ``port``, or any free one); yield it; stop it (and every copy it split off) and restore
@@ -143,7 +139,7 @@ def embedded_aws(region: str = LOCAL_REGION, *, port: int = 0, pid_file: Path | 
                 error = PortInUseError if started.get("errno") == errno.EADDRINUSE else EmulatorError
                 raise error(str(started["error"]))
             if pid_file is not None:
-                pid_file.write_text(f"{server.pid}\n")
+                pid_file.write_text(f"{server.pid} {os.getpid()}\n")  # the server, and the run it serves
             endpoint = f"http://127.0.0.1:{started['port']}"
             for name in touched:  # a split of an earlier run must not leak into this one
                 os.environ.pop(name, None)
@@ -167,11 +163,14 @@ def stop_stale(pid_file: Path, *, grace_seconds: float = 5) -> int | None:
     """Stop the emulator an earlier run left behind (its server, recorded in ``pid_file``); the pid it had, if any.
 
     A server stops with its runner (its stdin closes), and its copies with it; one that is still there was wedged,
-    or its runner killed before it could be told. Only a process that is our server script is stopped."""
+    or its runner killed before it could be told. Only a process that is our server script is stopped, and only once
+    the run it served has ended: a run still going (another terminal, another test worker) keeps its emulator."""
     try:
-        pid = int(pid_file.read_text().strip())
+        pid, *runner = (int(field) for field in pid_file.read_text().split())
     except (FileNotFoundError, ValueError):
         return None
+    if runner and Path(f"/proc/{runner[0]}").exists():
+        return None  # in use: its run records it until it stops it
     pid_file.unlink(missing_ok=True)
     if not _is_emulator(pid):
         return None  # gone already, or the pid now belongs to something else

@@ -12,6 +12,7 @@ Standard library and moto only.
 
 import base64
 import contextlib
+import copy
 import functools
 import gc
 import io
@@ -19,12 +20,15 @@ import json
 import logging
 import math
 import os
+import re
 import signal
 import socket
 import sys
 import threading
 import time
 import traceback
+import uuid
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -37,6 +41,11 @@ if __name__ == "__main__":
 
 from flask import Flask
 from moto import backends
+from moto.backup.exceptions import AlreadyExistsException as BackupAlreadyExists
+from moto.backup.exceptions import InvalidParameterValueException as BackupInvalidParameterValue
+from moto.backup.exceptions import ResourceNotFoundException as BackupResourceNotFound
+from moto.backup.models import BackupBackend
+from moto.backup.responses import BackupResponse
 from moto.cloudformation.parsing import get_model_map
 from moto.cloudwatch.exceptions import ValidationError as CloudWatchValidationError
 from moto.cloudwatch.models import CloudWatchBackend, MetricAggregatedDatum, MetricDatum, MetricDatumBase
@@ -44,11 +53,18 @@ from moto.core import responses as moto_responses
 from moto.core.responses import ActionContext, ActionResult, BaseResponse
 from moto.core.serialize import TimestampSerializer
 from moto.core.utils import camelcase_to_underscores, get_service_model, method_names_from_class
-from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException, ItemSizeTooLarge
+from moto.dynamodb.exceptions import (
+    ERROR_TYPE_PREFIX,
+    DynamodbException,
+    ItemSizeTooLarge,
+    MockValidationException,
+    PointInTimeRecoveryUnavailable,
+    SourceTableNotFoundException,
+)
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import Table
-from moto.dynamodb.responses import DynamoHandler
+from moto.dynamodb.responses import DynamoHandler, DynamoResult
 from moto.kinesis.models import Record, Shard
 from moto.moto_server import werkzeug_app
 from moto.moto_server.werkzeug_app import (
@@ -347,6 +363,262 @@ def install_write_capacity() -> None:
     DynamoHandler.put_item = with_put_capacity(DynamoHandler.put_item)  # type: ignore[method-assign]
 
 
+# --- DynamoDB point-in-time recovery ------------------------------------------------------------------------------
+# moto's RestoreTableToPointInTime copies the table as it is now, whatever the time asked for. Here a table with
+# point-in-time recovery keeps each item's previous version as it is written, so a restore rebuilds the table as it
+# was at the time asked for, within the recoverable window, as DynamoDB does (ADR 0012).
+
+POINT_IN_TIME_ENABLED = "ENABLED"
+ItemKey = tuple[DynamoType, DynamoType | None]
+
+
+class InvalidRestoreTime(DynamodbException):
+    error_type = ERROR_TYPE_PREFIX + "InvalidRestoreTimeException"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(InvalidRestoreTime.error_type, message)
+
+
+class PointInTimeRecovery:
+    """Every write to a table with point-in-time recovery, as (epoch seconds, key, the item it replaced or None)."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self._history: dict[str, list[tuple[float, ItemKey, Item | None]]] = {}  # by table ARN
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def recovering(table: Table) -> bool:
+        status = table.continuous_backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"]
+        return bool(status == POINT_IN_TIME_ENABLED)
+
+    def wrote(self, table: Table, key: ItemKey, previous: Item | None) -> None:
+        with self._lock:
+            self._history.setdefault(table.table_arn, []).append((self.clock(), key, previous))
+
+    def forget(self, table: Table) -> None:
+        with self._lock:
+            self._history.pop(table.table_arn, None)
+
+    def items_as_of(self, table: Table, at: float) -> Any:
+        """The table's items at ``at``: today's, with every write after ``at`` undone, the latest first."""
+        items = {h: dict(r) for h, r in table.items.items()} if table.has_range_key else dict(table.items)
+        with self._lock:
+            later = [(key, previous) for when, key, previous in self._history.get(table.table_arn, []) if when > at]
+        for (hash_key, range_key), previous in reversed(later):
+            place = items.setdefault(hash_key, {}) if table.has_range_key else items
+            slot = range_key if table.has_range_key else hash_key
+            if previous is None:
+                place.pop(slot, None)
+            else:
+                place[slot] = previous
+        if not table.has_range_key:
+            return items
+        return defaultdict(dict, {h: ranges for h, ranges in items.items() if ranges})  # as moto keeps them
+
+
+POINT_IN_TIME = PointInTimeRecovery()
+_MOTOS_PUT_ITEM = Table.put_item
+_MOTOS_DELETE_ITEM = Table.delete_item
+_MOTOS_UPDATE_ITEM = DynamoDBBackend.update_item
+_MOTOS_DESCRIBE_CONTINUOUS_BACKUPS = DynamoDBBackend.describe_continuous_backups
+_MOTOS_DELETE_TABLE = DynamoDBBackend.delete_table
+
+
+def _item_key(table: Table, attributes: dict[str, Any]) -> ItemKey | None:
+    """The key of an item's attributes; None when a key attribute is missing (moto's put refuses it)."""
+    range_attribute = table.range_key_attr
+    if table.hash_key_attr not in attributes or (range_attribute is not None and range_attribute not in attributes):
+        return None
+    range_key = DynamoType(attributes[range_attribute]) if range_attribute is not None else None
+    return DynamoType(attributes[table.hash_key_attr]), range_key
+
+
+def put_item_kept(table: Table, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Item:
+    """moto's ``Table.put_item``, keeping the item it replaces where the table has point-in-time recovery."""
+    key = _item_key(table, item_attrs) if POINT_IN_TIME.recovering(table) else None
+    if key is None:
+        return _MOTOS_PUT_ITEM(table, item_attrs, *args, **kwargs)
+    previous = table.get_item(*key)
+    item = _MOTOS_PUT_ITEM(table, item_attrs, *args, **kwargs)  # a new Item: ``previous`` stays as it was
+    POINT_IN_TIME.wrote(table, key, previous)
+    return item
+
+
+def delete_item_kept(table: Table, hash_key: DynamoType, range_key: DynamoType | None) -> Item | None:
+    """moto's ``Table.delete_item``, keeping the item it deletes where the table has point-in-time recovery."""
+    deleted = _MOTOS_DELETE_ITEM(table, hash_key, range_key)
+    if deleted is not None and POINT_IN_TIME.recovering(table):
+        POINT_IN_TIME.wrote(table, (hash_key, range_key), deleted)
+    return deleted
+
+
+def update_item_kept(backend: DynamoDBBackend, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Item:
+    """moto's UpdateItem changes the stored item in place: here it changes a copy, and the original is kept."""
+    table = backend.get_table(table_name)
+    item_key = _item_key(table, key) if POINT_IN_TIME.recovering(table) else None
+    if item_key is None:
+        return _MOTOS_UPDATE_ITEM(backend, table_name, key, *args, **kwargs)
+    current = table.get_item(*item_key)
+    if current is not None:
+        hash_key, range_key = item_key
+        working = copy.deepcopy(current)
+        if table.has_range_key:
+            table.items[hash_key][range_key] = working
+        else:
+            table.items[hash_key] = working  # type: ignore[assignment]  # a hash-only table keeps items by hash
+    updated = _MOTOS_UPDATE_ITEM(backend, table_name, key, *args, **kwargs)
+    POINT_IN_TIME.wrote(table, item_key, current)
+    return updated
+
+
+def delete_table_forgotten(backend: DynamoDBBackend, name: str) -> Table:
+    """moto's DeleteTable; a table created again under the name starts a recovery window of its own, as in DynamoDB."""
+    deleted = _MOTOS_DELETE_TABLE(backend, name)
+    POINT_IN_TIME.forget(deleted)
+    return deleted
+
+
+def describe_continuous_backups_now(backend: DynamoDBBackend, table_name: str) -> dict[str, Any]:
+    """moto's answer, with the latest restorable time at the present (moto leaves it when recovery was enabled)."""
+    answer = copy.deepcopy(_MOTOS_DESCRIBE_CONTINUOUS_BACKUPS(backend, table_name))
+    description = answer["PointInTimeRecoveryDescription"]
+    if description["PointInTimeRecoveryStatus"] == POINT_IN_TIME_ENABLED:
+        description["LatestRestorableDateTime"] = POINT_IN_TIME.clock()
+    return answer
+
+
+def restore_table_to_a_time(handler: DynamoHandler) -> ActionResult:
+    """RestoreTableToPointInTime at the time asked for (or the latest), inside the recoverable window."""
+    body, backend = handler.body, handler.dynamodb_backend
+    source_name = body.get("SourceTableName") or str(body.get("SourceTableArn", "")).split("/")[-1]
+    source = backend.tables.get(source_name)
+    if source is None:
+        raise SourceTableNotFoundException(source_name)
+    if not POINT_IN_TIME.recovering(source):
+        raise PointInTimeRecoveryUnavailable(source_name)
+    enabled = float(source.continuous_backups["PointInTimeRecoveryDescription"]["EarliestRestorableDateTime"])
+    earliest = math.floor(enabled * 1000) / 1000  # the API's times are milliseconds: the window opens on one
+    at = _restore_time(body, earliest=earliest, latest=POINT_IN_TIME.clock())
+    restored = backend.restore_table_to_point_in_time(body["TargetTableName"], source_name)
+    restored.items = POINT_IN_TIME.items_as_of(source, at)
+    restored.billing_mode = source.billing_mode
+    restored.restore_date_time = datetime.fromtimestamp(at, tz=UTC).replace(tzinfo=None)  # moto's times are naive UTC
+    return DynamoResult(restored.describe())
+
+
+def _restore_time(body: dict[str, Any], *, earliest: float, latest: float) -> float:
+    asked = body.get("RestoreDateTime")
+    latest_asked = bool(body.get("UseLatestRestorableTime"))
+    if latest_asked == (asked is not None):
+        raise MockValidationException("Exactly one of RestoreDateTime and UseLatestRestorableTime must be given")
+    if asked is None:
+        return latest
+    if isinstance(asked, datetime):  # moto's parser gives naive UTC
+        at = (asked if asked.tzinfo else asked.replace(tzinfo=UTC)).timestamp()
+    else:
+        at = float(asked)
+    if not earliest <= at <= latest:
+        raise InvalidRestoreTime(
+            f"Restore time {at} is not within the restorable window from {earliest} to {latest} (epoch seconds)"
+        )
+    return at
+
+
+def install_point_in_time_recovery() -> None:
+    """Tables with point-in-time recovery restore to the time asked for, as DynamoDB does (the restore drill)."""
+    Table.put_item = put_item_kept  # type: ignore[method-assign,assignment]
+    Table.delete_item = delete_item_kept  # type: ignore[method-assign,assignment]
+    DynamoDBBackend.update_item = update_item_kept  # type: ignore[method-assign,assignment]
+    DynamoDBBackend.describe_continuous_backups = describe_continuous_backups_now  # type: ignore[method-assign,assignment]
+    DynamoDBBackend.delete_table = delete_table_forgotten  # type: ignore[method-assign,assignment]
+    DynamoHandler.restore_table_to_point_in_time = restore_table_to_a_time  # type: ignore[method-assign,assignment]
+
+
+# --- AWS Backup: a plan's selections --------------------------------------------------------------------------------
+# moto keeps backup plans, vaults and vault locks, but has no selections: the resources a plan backs up, with the
+# role it uses. Here they are kept per plan and answered as AWS Backup does (ADR 0012).
+
+SELECTION_NAME = re.compile(r"[a-zA-Z0-9\-_.]{1,50}")
+
+
+def _selections(backend: BackupBackend) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per plan id, its selections by id; kept on the region's backend, as moto keeps the plans."""
+    selections: dict[str, dict[str, dict[str, Any]]] = backend.__dict__.setdefault("selections", {})
+    return selections
+
+
+def _plan_and_selection(path: str) -> tuple[str, str]:
+    """``/backup/plans/<plan>/selections/[<selection>]``: the plan's id, and the selection's (or "")."""
+    plan, _, selection = path.split("/plans/", 1)[1].partition("/selections")
+    return plan, selection.strip("/")
+
+
+def create_backup_selection(response: BackupResponse) -> str:
+    plan_id, _ = _plan_and_selection(response.path)
+    backend = response.backup_backend
+    backend.get_backup_plan(plan_id, None)  # ResourceNotFoundException, as AWS Backup answers
+    params = json.loads(response.body)
+    selection = params.get("BackupSelection") or {}
+    name = selection.get("SelectionName", "")
+    if not SELECTION_NAME.fullmatch(name) or not selection.get("IamRoleArn"):
+        raise BackupInvalidParameterValue(
+            msg=f"BackupSelection needs a SelectionName of 1-50 letters, digits, -, _ or . and an IamRoleArn: {name!r}"
+        )
+    plan_selections = _selections(backend).setdefault(plan_id, {})
+    if any(s["BackupSelection"]["SelectionName"] == name for s in plan_selections.values()):
+        raise BackupAlreadyExists(msg=f"Backup selection {name!r} already exists in plan {plan_id}")
+    selection_id = str(uuid.uuid4())
+    plan_selections[selection_id] = {
+        "SelectionId": selection_id,
+        "BackupPlanId": plan_id,
+        "BackupSelection": selection,
+        "CreationDate": POINT_IN_TIME.clock(),
+        "CreatorRequestId": params.get("CreatorRequestId"),
+    }
+    return json.dumps({k: plan_selections[selection_id][k] for k in ("SelectionId", "BackupPlanId", "CreationDate")})
+
+
+def get_backup_selection(response: BackupResponse) -> str:
+    return json.dumps(_selection(response))
+
+
+def delete_backup_selection(response: BackupResponse) -> str:
+    found = _selection(response)
+    del _selections(response.backup_backend)[found["BackupPlanId"]][found["SelectionId"]]
+    return "{}"
+
+
+def list_backup_selections(response: BackupResponse) -> str:
+    plan_id, _ = _plan_and_selection(response.path)
+    response.backup_backend.get_backup_plan(plan_id, None)
+    listed = [
+        {
+            "SelectionId": s["SelectionId"],
+            "SelectionName": s["BackupSelection"]["SelectionName"],
+            "BackupPlanId": plan_id,
+            "CreationDate": s["CreationDate"],
+            "IamRoleArn": s["BackupSelection"]["IamRoleArn"],
+        }
+        for s in _selections(response.backup_backend).get(plan_id, {}).values()
+    ]
+    return json.dumps({"BackupSelectionsList": listed})
+
+
+def _selection(response: BackupResponse) -> dict[str, Any]:
+    plan_id, selection_id = _plan_and_selection(response.path)
+    found = _selections(response.backup_backend).get(plan_id, {}).get(selection_id)
+    if found is None:
+        raise BackupResourceNotFound(msg=f"Backup selection {selection_id} of plan {plan_id} not found")
+    return found
+
+
+def install_backup_selections() -> None:
+    """Backup plans keep their selections, as AWS Backup does (the backups of the local stage)."""
+    for handler in (create_backup_selection, get_backup_selection, delete_backup_selection, list_backup_selections):
+        setattr(BackupResponse, handler.__name__, handler)
+
+
 def metric_data(
     backend: CloudWatchBackend,
     queries: list[dict[str, Any]],
@@ -539,6 +811,8 @@ def main() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
     install_shortcuts()
     install_write_capacity()
+    install_point_in_time_recovery()
+    install_backup_selections()
     CloudWatchBackend.get_metric_data = metric_data  # type: ignore[method-assign,assignment]
     app = DomainDispatcherApplication(backend_app)
     refused = _cannot_listen(port)

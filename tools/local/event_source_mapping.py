@@ -6,7 +6,8 @@ key (so order per key is kept, as in Lambda); each lane batches up to ``BatchSiz
 ``ReportBatchItemFailures`` it retries from the lowest failed sequence number; on a function error it
 bisects (if ``BisectBatchOnFunctionError``) or retries; after ``MaximumRetryAttempts`` or past
 ``MaximumRecordAgeInSeconds`` it writes the batch, with its payload, to the S3 on-failure destination. A throttled
-invocation is tried again after a pause, without using up a retry, until the records age out.
+invocation is tried again after a pause, without using up a retry, until the records age out. While ``stalled`` is
+set, its lanes invoke nothing (a consumer that has stopped, for ``make chaos``): the records wait, and age.
 
 With a MetricPublisher it publishes what Lambda publishes for a stream mapping into the emulator's CloudWatch: per
 invocation ``Invocations``, ``Errors``, ``Duration``, ``IteratorAge`` (the age of the batch's last record) and
@@ -138,6 +139,7 @@ class LocalEventSourceMapping:
         self._s3 = boto3.client("s3")
         self._threads = ThreadGroup("event source mapping")
         self._stop = self._threads.stopping
+        self.stalled = threading.Event()
         self._busy = 0
         self._busy_lock = threading.Lock()
         self._pending: list[list[LaneEntry]] = []
@@ -195,6 +197,9 @@ class LocalEventSourceMapping:
         """Invoke with a full batch at once, or with what the lane holds once its oldest record has waited out the
         batching window (records that waited while the function was busy are not made to wait again)."""
         while not self._stop.is_set():
+            if self.stalled.is_set():
+                self._stop.wait(IDLE_POLL_SECONDS)
+                continue
             with locks[index]:
                 lane = lanes[index]
                 full = len(lane) >= self.settings.batch_size

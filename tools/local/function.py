@@ -1,10 +1,11 @@
 """The processor as deployed: its code is downloaded from the emulator and run in clean worker processes.
 
 Each worker's output (the function's logs) goes to the run's log, and its EMF lines to the emulator's CloudWatch, as
-Lambda's log group and CloudWatch Logs would take them. Three faults can be switched on and off while it runs, for the
-end-to-end tests of the alarms: ``throttling`` (every invocation refused, as at the concurrency limit),
-``table_throttling`` (every table write of the function throttled, as by a table out of capacity) and
-``delay_seconds`` (every invocation that much slower, as behind a slow dependency).
+Lambda's log group and CloudWatch Logs would take them. Four faults can be switched on and off while it runs, for the
+end-to-end tests of the alarms and ``make chaos``: ``throttling`` (every invocation refused, as at the concurrency
+limit), ``table_throttling`` (every table write of the function throttled, as by a table out of capacity),
+``delay_seconds`` (every invocation that much slower, as behind a slow dependency) and ``experiment`` (the FIS Lambda
+actions of a stage's fault injection experiment, applied in the workers as the FIS extension applies them).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import io
 import json
 import os
 import queue
+import random
 import subprocess
 import sys
 import tempfile
@@ -22,13 +24,14 @@ import threading
 import time
 import uuid
 import zipfile
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import boto3
 
+from shared.fault_injection import INVOCATION_ADD_DELAY, INVOCATION_ERROR, FaultAction
 from tools.local.deploy import DeployedStack
 from tools.local.metrics import MetricPublisher
 from tools.local.watchdog import ComponentFailure, ended
@@ -63,6 +66,63 @@ class InvocationResult:
     table: TableWrites = field(default_factory=TableWrites)
 
 
+@dataclass(frozen=True, kw_only=True)
+class InjectedFault:
+    """What an experiment does to one invocation: its start delayed, and whether it fails (with or without running
+    the handler). The worker applies it (lambda_worker.py)."""
+
+    delay_seconds: float = 0.0
+    fails: bool = False
+    runs_handler: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvocationFaults:
+    """The FIS Lambda actions of an experiment, applied to each invocation: its start delayed by
+    ``delay_milliseconds`` at ``delay_percent``; it fails at ``error_percent``, its handler not run when
+    ``prevent_execution``. ``seed`` makes the draws, and so a run, reproducible."""
+
+    error_percent: int = 0
+    prevent_execution: bool = True
+    delay_milliseconds: int = 0
+    delay_percent: int = 0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("error_percent", "delay_percent"):
+            if not 0 <= getattr(self, name) <= 100:
+                raise ValueError(f"{name} must be between 0 and 100, got {getattr(self, name)}")
+        if self.delay_milliseconds < 0:
+            raise ValueError(f"delay_milliseconds must be at least 0, got {self.delay_milliseconds}")
+
+    @classmethod
+    def of(cls, actions: Mapping[str, FaultAction], *, seed: int = 0) -> InvocationFaults:
+        """From the experiment's actions by name (shared/fault_injection.py); an action the workers cannot apply is
+        refused, named, rather than left out of the run."""
+        faults: dict[str, Any] = {}
+        for name, action in actions.items():
+            parameters = action.parameters
+            if action.action_id == INVOCATION_ERROR:
+                faults["error_percent"] = action.percent
+                faults["prevent_execution"] = parameters.get("preventExecution", "true") == "true"
+            elif action.action_id == INVOCATION_ADD_DELAY:
+                faults["delay_percent"] = action.percent
+                faults["delay_milliseconds"] = int(parameters["startupDelayMilliseconds"])
+            else:
+                raise ValueError(f"the local workers cannot apply the experiment's action {name} ({action.action_id})")
+        return cls(**faults, seed=seed)
+
+    def drawn(self, draw: Callable[[], float]) -> InjectedFault:
+        """One invocation's fault, as the FIS extension draws it: ``draw`` gives a number in [0, 1) per share."""
+        delayed = draw() < self.delay_percent / 100
+        fails = draw() < self.error_percent / 100
+        return InjectedFault(
+            delay_seconds=self.delay_milliseconds / 1000 if delayed else 0.0,
+            fails=fails,
+            runs_handler=not (fails and self.prevent_execution),
+        )
+
+
 class LocalFunction:
     """A pool of worker processes running the deployed code of one function; ``invoke`` is thread-safe."""
 
@@ -91,6 +151,9 @@ class LocalFunction:
         self.throttling = threading.Event()
         self.table_throttling = threading.Event()
         self.delay_seconds = 0.0
+        self._experiment: InvocationFaults | None = None
+        self._draws = random.Random()  # noqa: S311 - fault injection, not secrets
+        self._draws_lock = threading.Lock()
         self.version = str(configuration["Configuration"].get("Version", "$LATEST"))  # what the qualifier resolved to
         self.code_dir = unpacked(code)
         environment = {
@@ -132,7 +195,13 @@ class LocalFunction:
             assert worker.stdin is not None
             assert worker.stdout is not None
             try:
-                request = {"id": str(uuid.uuid4()), "event": event, "throttle_table": self.table_throttling.is_set()}
+                injected = self._injected()
+                request = {
+                    "id": str(uuid.uuid4()),
+                    "event": event,
+                    "throttle_table": self.table_throttling.is_set(),
+                    "injected": asdict(injected) if injected is not None else None,
+                }
                 worker.stdin.write(json.dumps(request) + "\n")
                 worker.stdin.flush()
                 reply = worker.stdout.readline()
@@ -149,6 +218,23 @@ class LocalFunction:
             )
         finally:
             self._idle.put(worker)
+
+    @property
+    def experiment(self) -> InvocationFaults | None:
+        return self._experiment
+
+    @experiment.setter
+    def experiment(self, faults: InvocationFaults | None) -> None:
+        """Start (or, with None, end) an experiment; its draws start again from its seed."""
+        with self._draws_lock:
+            self._experiment = faults
+            if faults is not None:
+                self._draws.seed(faults.seed)
+
+    def _injected(self) -> InjectedFault | None:
+        """The running experiment's fault for the next invocation, drawn in the order invocations start."""
+        with self._draws_lock:
+            return None if self._experiment is None else self._experiment.drawn(self._draws.random)
 
     def failures(self) -> list[ComponentFailure]:
         """The workers that ended while the function was in use (each ends only when closed)."""

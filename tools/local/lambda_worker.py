@@ -11,6 +11,9 @@ first N DynamoDB BatchWriteItem calls fail with ProvisionedThroughputExceededExc
 {"crash_mid_batch_on_invocations": [k, ...]} crashes this worker's k-th invocation after its table writes;
 {"poison_marker": "..."} fails every invocation whose batch holds a record containing the marker. A request that
 says ``"throttle_table": true`` has every BatchWriteItem of its invocation throttled (LocalFunction.table_throttling).
+A request with an ``"injected"`` fault (LocalFunction.experiment: the FIS Lambda actions of a stage's experiment, drawn
+for this invocation) starts that much later and fails, without running the handler when the experiment prevents it,
+as the FIS Lambda extension does in Lambda's environment.
 """
 
 import base64
@@ -24,6 +27,8 @@ import traceback
 from typing import Any
 
 THROTTLED, SERVER_ERROR = "ProvisionedThroughputExceededException", "InternalServerError"
+INJECTED_ERROR = "InjectedInvocationError: the fault injection experiment failed this invocation"
+NO_FAULT = {"delay_seconds": 0.0, "fails": False, "runs_handler": True}  # LocalFunction's InjectedFault, as sent
 INVOCATION_SECONDS = 60  # the time an invocation is given here; the deployed function's timeout is longer
 
 
@@ -163,16 +168,18 @@ def main() -> None:
         faults.invocation = invocation
         faults.throttle_table = bool(request.get("throttle_table"))
         faults.table_writes = TableWrites()
-        if faults.poisoned(request["event"]):
-            replies.write(
-                json.dumps({"error": "RuntimeError: poison record", "table": faults.table_writes.reply()}) + "\n"
-            )
+        injected = request.get("injected") or NO_FAULT
+        time.sleep(injected["delay_seconds"])
+        prevented = not injected["runs_handler"]
+        if prevented or faults.poisoned(request["event"]):
+            error = INJECTED_ERROR if prevented else "RuntimeError: poison record"
+            replies.write(json.dumps({"error": error, "table": faults.table_writes.reply()}) + "\n")
             continue
         try:
             response = handler(
                 request["event"], Context(os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local"), request["id"])
             )
-            reply: dict[str, Any] = {"ok": response}
+            reply: dict[str, Any] = {"error": INJECTED_ERROR} if injected["fails"] else {"ok": response}
         except Exception as error:
             traceback.print_exc()
             reply = {"error": f"{type(error).__name__}: {error}"}

@@ -14,6 +14,9 @@
 5. leaves a copy of the raw archive on disk for `make query` (tools/local/archive_copy.py).
 
 ``--fleet`` streams a fleet of device profiles (shared/synthetic/fleets.py) instead of uniform readings.
+``--serve FILE`` keeps the platform up after a round that passed, for another tool (a drill) to work on it: the
+emulator's endpoints and the stage's outputs go to FILE, and each line on stdin asks the run to settle
+(tools/common/local_service.py); the run stops when its stdin closes.
 A watchdog follows every process and thread of the platform: one that dies, or a data path that stops moving
 for --stall-seconds, stops the run with the part named and where the outstanding readings were.
 Exits 0 when every reading landed where it belongs, 1 when one did not, 2 on a bad argument or a machine that
@@ -56,8 +59,9 @@ from tools.alarms.definitions import State
 from tools.alarms.evaluator import CloudWatchSource
 from tools.common.arguments import fleet_mix, port_number, positive_int, positive_number, share
 from tools.common.local_archive import LOCAL_ARCHIVE
+from tools.common.local_service import SETTLE, SETTLED, LocalService
 from tools.landing.locate import AlertInbox, Checks, Landing, wait_for_landing
-from tools.landing.producers import PRODUCERS, Sent
+from tools.landing.producers import PRODUCERS, Sent, last_put
 from tools.landing.report import report
 from tools.landing.targets import Targets
 from tools.local.alarms import AlarmWatch, StageMonitoring, stage_monitoring
@@ -168,6 +172,22 @@ class RunResult:
     alarms_not_ok: tuple[str, ...] = ()  # the stage's alarms not OK when the round was checked
 
 
+@dataclass(frozen=True, kw_only=True)
+class Latency:
+    """End-to-end latency (put to stored) of a round's readings, in seconds."""
+
+    p50: float
+    p99: float
+
+    @classmethod
+    def of(cls, seconds: Sequence[float]) -> Latency | None:
+        """The median and the 99th percentile; None without a reading."""
+        if not seconds:
+            return None
+        ordered = sorted(seconds)
+        return cls(p50=statistics.median(ordered), p99=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))])
+
+
 @contextmanager
 def local_platform(
     *,
@@ -213,14 +233,6 @@ def local_platform(
             yield platform
         finally:
             platform.close()
-
-
-def last_put(sent: Sequence[Sent]) -> dict[str, int]:
-    """The sequence number of the last record put to each shard."""
-    through: dict[str, int] = {}
-    for item in sent:
-        through[item.shard_id] = max(through.get(item.shard_id, -1), int(item.sequence_number))
-    return through
 
 
 def synthesize_local_stage(outdir: Path, *, overrides: Mapping[str, str] | None = None) -> Path:
@@ -348,6 +360,24 @@ class LocalPlatform:
         """Both consumers have read past ``through`` and the function has settled every batch it was given."""
         return self.mapping.idle(through) and self.firehose.caught_up(through)
 
+    def settle(self, through: StreamPositions, *, timeout: float = SETTLE_TIMEOUT_SECONDS) -> None:
+        """Wait until both loops are past ``through`` and every batch is settled; then deliver what Firehose holds."""
+        self.watchdog.expect_progress(True)
+        try:
+            self._wait_until_settled(through, timeout=timeout)
+        finally:
+            self.watchdog.expect_progress(False)
+        self.firehose.drain()
+
+    def service(self) -> LocalService:
+        """How another tool reaches this platform: the emulator's endpoints and the stage's outputs."""
+        return LocalService(
+            endpoint=self.endpoint,
+            endpoints=dict(self._emulator.endpoints),
+            region=LOCAL_REGION,
+            outputs={service: stack.outputs for service, stack in self.deployed.stacks.items()},
+        )
+
     def run(
         self,
         records: Sequence[SyntheticRecord],
@@ -355,8 +385,10 @@ class LocalPlatform:
         rate: float | None = None,
         progress: bool = True,
         producer: str = "plain",
+        after_put: Callable[[], None] | None = None,
     ) -> RunResult:
-        """Put ``records`` as ``producer`` does, wait until both loops have settled, then check where each landed."""
+        """Put ``records`` as ``producer`` does, wait until both loops have settled, then check where each landed.
+        ``after_put`` is called once every record is put, before the wait (make chaos ends a fault there)."""
         started = time.monotonic()
         self.round_start = self.whereabouts()
         put = PRODUCERS[producer]
@@ -371,6 +403,8 @@ class LocalPlatform:
                 on_put=self._count_put,
             )
             put_seconds = time.monotonic() - started
+            if after_put is not None:
+                after_put()
             self._wait_until_settled(last_put(sent), timeout=SETTLE_TIMEOUT_SECONDS)
         finally:
             self.watchdog.expect_progress(False)
@@ -516,12 +550,12 @@ def describe(result: RunResult, platform: LocalPlatform) -> str:
         _row("invocations", str(mapping.invocations), f"(function errors {mapping.function_errors}, partial failures "
              f"{mapping.partial_failures}, bisections {mapping.bisections})"),
     ]  # fmt: skip
-    if result.latencies:
-        ordered = sorted(result.latencies)
-        p50, p99 = statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    latency = Latency.of(result.latencies)
+    if latency is not None:
         lines.append(
-            _row("end-to-end latency", "", f"p50 {p50 * 1000:,.0f} ms, p99 {p99 * 1000:,.0f} ms (put to stored)")
-        )
+            _row("end-to-end latency", "", f"p50 {latency.p50 * 1000:,.0f} ms, p99 {latency.p99 * 1000:,.0f} ms "
+                 "(put to stored)")
+        )  # fmt: skip
     return "\n".join(lines)
 
 
@@ -596,6 +630,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="the emulator's port, to reach it with the AWS CLI while it runs (default: any free port)",
     )
     parser.add_argument(
+        "--serve",
+        type=Path,
+        metavar="FILE",
+        help="after a round that passed, keep the platform up for another tool: its endpoints and outputs go to FILE, "
+        "each stdin line asks it to settle, the end of stdin stops it (tools/common/local_service.py)",
+    )
+    parser.add_argument(
         "--stall-seconds",
         type=positive_number,
         default=DEFAULT_STALL_SECONDS,
@@ -625,6 +666,8 @@ def main(argv: list[str] | None = None) -> int:
     args.anomaly_share = 0.01 if args.anomaly_share is None else args.anomaly_share
     if args.anomaly_share + args.invalid_share > 1:
         parser.error("--anomaly-share and --invalid-share add up to more than 1")
+    if args.serve is not None and args.keep_running:
+        parser.error("--serve keeps the platform up after one round; --keep-running streams rounds until Ctrl-C")
     problem = unusable_machine([REPO_ROOT / name for name in WRITABLE] + [args.log.parent])
     if problem:
         print(f"error: {problem}", file=sys.stderr)
@@ -649,6 +692,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"deployed {stacks} in {time.monotonic() - started:.1f} s (the emulator: {platform.endpoint})")
             gc.freeze()  # never scan again what the deploy left: it lives as long as the run
             exit_code = _rounds(platform, args, tally, since=wall_clock_start)
+            if args.serve is not None and exit_code == 0:
+                exit_code = _serve(platform, args.serve)
             platform.watchdog.stop()  # the rounds are over: nothing more to interrupt
             if exit_code != EXIT_PLATFORM_FAILED:
                 objects = copy_archive(
@@ -747,6 +792,30 @@ def _rounds(platform: LocalPlatform, args: argparse.Namespace, tally: Tally, *, 
     if tally.rounds > 1:
         print(tally.describe(), flush=True)
     return tally.exit_code
+
+
+def _serve(platform: LocalPlatform, path: Path) -> int:
+    """Answer settle requests on stdin until it closes (tools/common/local_service.py); the run's exit code."""
+    platform.service().write(path)
+    print(f"serving the local platform for another tool ({path}) until its input closes", flush=True)
+    try:
+        for line in sys.stdin:
+            through = {shard: int(number) for shard, number in json.loads(line)[SETTLE].items()}
+            started = time.monotonic()
+            platform.settle(through)
+            print(json.dumps({SETTLED: round(time.monotonic() - started, 3)}), flush=True)
+    except PlatformError as error:
+        _print_failure(error)
+        return EXIT_PLATFORM_FAILED
+    except KeyboardInterrupt:
+        failure = platform.failed()
+        if failure is None:
+            return EXIT_INTERRUPTED
+        _print_failure(failure)
+        return EXIT_PLATFORM_FAILED
+    finally:
+        path.unlink(missing_ok=True)
+    return 0
 
 
 def _print_failure(error: PlatformError) -> None:

@@ -46,7 +46,7 @@ from shared.infra.naming import MQTT_ERROR_PREFIX
 from shared.synthetic.readings import SyntheticRecord
 from tools.common.arguments import positive_number
 from tools.common.aws_session import session_for
-from tools.landing.producers import PUT_BATCH, put_records
+from tools.landing.producers import PUT_BATCH, last_put, put_records
 from tools.landing.targets import MissingOutputError, Targets
 
 # Readings held in memory between reading S3 and putting them: bounded, so a long window cannot exhaust memory.
@@ -81,6 +81,7 @@ class Summary:
     per_object: dict[str, int] = field(default_factory=dict)
     malformed: list[Problem] = field(default_factory=list)  # bad input, skipped: it was quarantined the first time
     unreadable: list[Problem] = field(default_factory=list)  # whole objects whose readings could not be replayed
+    through: dict[str, int] = field(default_factory=dict)  # shard -> the last sequence number put: what to wait for
 
     @property
     def ok(self) -> bool:
@@ -313,8 +314,10 @@ def replay(
     iterator = iter(records)  # read lazily: S3 is read while earlier chunks are put
     while chunk := list(itertools.islice(iterator, PUT_CHUNK)):
         if not dry_run:
-            put_records(kinesis, stream_name, chunk, rate=rate, progress=progress)
+            sent = put_records(kinesis, stream_name, chunk, rate=rate, progress=progress)
             summary.put += len(chunk)
+            for shard, number in last_put(sent).items():
+                summary.through[shard] = max(summary.through.get(shard, -1), number)
     return summary
 
 

@@ -21,10 +21,13 @@ from shared.repository import REPO_ROOT
 
 COMMANDS = (
     "tools.local.run",
+    "tools.local.chaos",
     "tools.steps.smoke_test",
+    "tools.steps.fault_injection",
     "tools.steps.bake",
     "tools.steps.change_report",
     "tools.operations.replay",
+    "tools.operations.restore_drill",
     "tools.operations.drift",
     "tools.operations.environments",
     "tools.steps.record_deployment",

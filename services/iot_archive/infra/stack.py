@@ -17,6 +17,7 @@ from services.iot_archive.infra.query import ArchiveQueries
 from services.iot_archive.infra.smoke_test_access import grant_archive_read
 from services.iot_processor import contract as ingest
 from shared.environment import StageEnvironment
+from shared.infra.backup import ServiceBackup
 from shared.infra.encryption import rotating_key
 from shared.infra.secure_bucket import access_log_bucket, data_bucket
 from shared.infra.service import ServiceIdentity, ServiceStack
@@ -66,6 +67,16 @@ class ArchiveStack(ServiceStack):
                     abort_incomplete_multipart_upload_after=Duration.days(1),
                 )
             ],
+        )
+        # The raw archive is the platform's record of every reading: nothing rebuilds it.
+        ServiceBackup(
+            self,
+            "Backup",
+            stage=environment.name,
+            service=self.SERVICE.name,
+            config=environment.backup,
+            buckets=[self.raw_bucket],
+            removal_policy=removal,
         )
         results = data_bucket(
             self,

@@ -5,11 +5,13 @@ from __future__ import annotations
 from services.iot_processor.contract import PROCESSED_PREFIX, QUARANTINE_PREFIX
 from services.iot_processor.infra.alerts import AnomalyAlerts
 from services.iot_processor.infra.deployment import ProgressiveDeployment
+from services.iot_processor.infra.fault_injection import FaultInjectionExtension
 from services.iot_processor.infra.mqtt import MqttFrontDoor
 from services.iot_processor.infra.processor import ProcessorFunction
 from services.iot_processor.infra.smoke_test_access import SmokeTestAccess
 from services.iot_processor.infra.storage import ReadingsStorage
 from services.iot_processor.infra.stream import ReadingsStream
+from shared.fault_injection import CONFIGURATION_PREFIX
 from shared.infra.compliance import INLINE_POLICY_REASON, acknowledge, logical_id
 from shared.infra.naming import MQTT_ERROR_PREFIX
 
@@ -101,12 +103,6 @@ def acknowledge_findings(
         "The function reaches only AWS service endpoints (Kinesis, DynamoDB, S3, SNS, Secrets Manager) over TLS with "
         "IAM auth and no private resource; a VPC would add NAT or endpoints to run, not a control on this traffic.",
     )
-    acknowledge(
-        storage.table,
-        "NIST.800.53.R5-DynamoDBInBackupPlan",
-        "Point-in-time recovery keeps 35 days of continuous backups; the table is rebuildable from the raw archive "
-        "with the replay tool, so a separate AWS Backup plan adds no recovery point the platform needs.",
-    )
     for scope in (role, smoke.role):
         acknowledge(scope, "NIST.800.53.R5-IAMNoInlinePolicy", INLINE_POLICY_REASON)
     _acknowledge_delivery_findings(smoke=smoke, deployment=deployment)
@@ -142,4 +138,14 @@ def acknowledge_mqtt_findings(*, mqtt: MqttFrontDoor, storage: ReadingsStorage, 
         smoke.role,
         "AwsSolutions-IAM5[Resource::*]",
         "Only iot:DescribeEndpoint, which supports no resource-level permissions; it returns the account's endpoint.",
+    )
+
+
+def acknowledge_fault_injection_findings(
+    *, processor: ProcessorFunction, fault_injection: FaultInjectionExtension
+) -> None:
+    acknowledge(
+        processor.role,
+        f"AwsSolutions-IAM5[Resource::<{logical_id(fault_injection.bucket)}.Arn>/{CONFIGURATION_PREFIX}*]",
+        f"The FIS extension reads the faults FIS writes under {CONFIGURATION_PREFIX}; FIS names them per experiment.",
     )

@@ -10,14 +10,20 @@ from services.iot_processor import contract
 from services.iot_processor.config import IngestConfig, MqttConfig, RollbackThresholds
 from services.iot_processor.contract import SHARED_OUTPUTS, Output, SharedKey
 from services.iot_processor.infra.alerts import AnomalyAlerts
-from services.iot_processor.infra.compliance import acknowledge_findings, acknowledge_mqtt_findings
+from services.iot_processor.infra.compliance import (
+    acknowledge_fault_injection_findings,
+    acknowledge_findings,
+    acknowledge_mqtt_findings,
+)
 from services.iot_processor.infra.deployment import ProgressiveDeployment
+from services.iot_processor.infra.fault_injection import FaultInjectionExtension
 from services.iot_processor.infra.mqtt import MqttFrontDoor, device_topic
 from services.iot_processor.infra.processor import ProcessorFunction
 from services.iot_processor.infra.smoke_test_access import SmokeTestAccess
 from services.iot_processor.infra.storage import ReadingsStorage
 from services.iot_processor.infra.stream import ReadingsStream
 from shared.environment import StageEnvironment
+from shared.infra.backup import ServiceBackup
 from shared.infra.naming import device_policy_name, smoke_test_role_name, topic_rule_name
 from shared.infra.service import ServiceIdentity, ServiceStack
 
@@ -56,6 +62,18 @@ class IngestStack(ServiceStack):
         processor = ProcessorFunction(
             self, "Processor", config=ingest, readings=readings, storage=storage, alerts=alerts, removal_policy=removal
         )
+        # Before the alias publishes a version: the extension and its settings are part of the function's version.
+        fault_injection = (
+            FaultInjectionExtension(
+                self,
+                "FaultInjection",
+                function=processor.function,
+                access_logs=storage.access_logs,
+                removal_policy=removal,
+            )
+            if environment.fault_injection is not None
+            else None
+        )
         deployment = ProgressiveDeployment(
             self,
             "Deployment",
@@ -63,6 +81,18 @@ class IngestStack(ServiceStack):
             alias=processor.alias,
             traffic_shift=config.traffic_shift,
             thresholds=rollback,
+        )
+        # The table (rebuildable from the archive, but only slowly: docs/runbooks.md) and the failed batches that
+        # wait for a replay, which nothing else keeps: a daily recovery point, copied out where the stage says.
+        ServiceBackup(
+            self,
+            "Backup",
+            stage=environment.name,
+            service=self.SERVICE.name,
+            config=environment.backup,
+            tables=[storage.table],
+            buckets=[storage.failure_bucket],
+            removal_policy=removal,
         )
         smoke = SmokeTestAccess(
             self,
@@ -89,6 +119,13 @@ class IngestStack(ServiceStack):
             ),
         ):
             self.share(key, value, description, output=SHARED_OUTPUTS[key])
+        if fault_injection is not None:
+            bucket = fault_injection.bucket
+            for key, value, description in (
+                (SharedKey.FAULT_CONFIGURATION_BUCKET_NAME, bucket.bucket_name, "Where FIS sets faults"),
+                (SharedKey.FAULT_CONFIGURATION_KEY_ARN, fault_injection.key.key_arn, "The key of the faults"),
+            ):
+                self.share(key, value, description, output=SHARED_OUTPUTS[key])
         self.output(
             Output.ALERT_TOPIC_ARN, alerts.topic.topic_arn, "Anomaly alerts (attributes: sensor_type, severity)"
         )
@@ -98,6 +135,8 @@ class IngestStack(ServiceStack):
         acknowledge_findings(
             readings=readings, storage=storage, alerts=alerts, processor=processor, smoke=smoke, deployment=deployment
         )
+        if fault_injection is not None:
+            acknowledge_fault_injection_findings(processor=processor, fault_injection=fault_injection)
         if ingest.mqtt.enabled:
             self._add_mqtt_front_door(ingest.mqtt, readings=readings, storage=storage, smoke=smoke)
 

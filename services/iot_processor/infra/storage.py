@@ -93,7 +93,7 @@ class ReadingsStorage(Construct):
                 scalable(min_capacity=scaled.min_units, max_capacity=scaled.max_units).scale_on_utilization(
                     target_utilization_percent=scaled.target_utilization_percent
                 )
-        logs = access_log_bucket(
+        self.access_logs = logs = access_log_bucket(
             self, "AccessLogs", removal_policy=removal_policy, expiration_days=config.processed_expiration_days
         )
         self.processed_bucket = data_bucket(

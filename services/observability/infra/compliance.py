@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from aws_cdk import Stack
+from constructs import IConstruct
 
 from services.observability.infra.drift_check import DriftCheck
+from services.observability.infra.fault_injection import FaultInjectionExperiment
+from shared.fault_injection import CONFIGURATION_PREFIX
 from shared.infra.compliance import INLINE_POLICY_REASON, acknowledge
 
 
@@ -50,4 +53,31 @@ def acknowledge_findings(*, drift_check: DriftCheck, stacks: tuple[str, ...]) ->
         "Serverless-EventBusDLQ",
         "A schedule event EventBridge cannot deliver is that day's check not run; the next schedule runs it again, "
         "and a queue of undelivered schedule events would hold nothing anyone needs to replay.",
+    )
+
+
+def acknowledge_experiment_findings(experiment: FaultInjectionExperiment, *, run: IConstruct) -> None:
+    """The experiment's role, its stop alarm, and ``run``: the smoke-test role's policy that starts and watches it."""
+    role, stack = experiment.role, Stack.of(experiment)
+    bucket = stack.resolve(experiment.configuration_bucket_name)["Ref"]  # the SSM parameter that names it
+    acknowledge(role, "NIST.800.53.R5-IAMNoInlinePolicy", INLINE_POLICY_REASON)
+    acknowledge(
+        role,
+        "AwsSolutions-IAM5[Resource::*]",
+        "Only tag:GetResources, which FIS needs to resolve a Lambda target; it has no resource-level permissions.",
+    )
+    acknowledge(
+        role,
+        f"AwsSolutions-IAM5[Resource::arn:aws:s3:::<{bucket}>/{CONFIGURATION_PREFIX}*]",
+        f"FIS names the fault documents it writes under {CONFIGURATION_PREFIX} per experiment; only that prefix.",
+    )
+    acknowledge(
+        run,
+        f"AwsSolutions-IAM5[Resource::{experiment.experiments_arn()}]",
+        "FIS names each experiment when it starts; the pipeline's step may start this template's and read them.",
+    )
+    acknowledge(
+        experiment.stop_alarm,
+        "NIST.800.53.R5-CloudWatchAlarmAction",
+        "FIS watches this alarm as the experiment's stop condition; each alarm under it notifies the ops topic itself.",
     )

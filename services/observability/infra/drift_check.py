@@ -71,6 +71,14 @@ READ_ACTIONS: Mapping[str, tuple[str, ...]] = {
         "application-autoscaling:ListTagsForResource",
     ),
     "AWS::Athena::WorkGroup": ("athena:GetWorkGroup", "athena:ListTagsForResource"),
+    "AWS::Backup::BackupPlan": ("backup:GetBackupPlan", "backup:ListTags"),
+    "AWS::Backup::BackupSelection": ("backup:GetBackupSelection",),
+    "AWS::Backup::BackupVault": (
+        "backup:DescribeBackupVault",
+        "backup:GetBackupVaultAccessPolicy",
+        "backup:GetBackupVaultNotifications",
+        "backup:ListTags",
+    ),
     "AWS::Budgets::Budget": ("budgets:ViewBudget", "budgets:ListTagsForResource", "billing:GetBillingViewData"),
     "AWS::CloudWatch::Alarm": ("cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"),
     "AWS::CloudWatch::CompositeAlarm": ("cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"),
@@ -92,6 +100,7 @@ READ_ACTIONS: Mapping[str, tuple[str, ...]] = {
         "dynamodb:DescribeTimeToLive",
     ),
     "AWS::Events::Rule": ("events:DescribeRule", "events:ListTargetsByRule", "events:ListTagsForResource"),
+    "AWS::FIS::ExperimentTemplate": ("fis:GetExperimentTemplate", "fis:ListTagsForResource"),
     "AWS::Glue::Database": (
         "glue:GetDatabase",
         "glue:GetConnection",

@@ -8,13 +8,15 @@ from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from services.iot_processor import contract as ingest
 from services.observability import contract
 from services.observability.config import ObservabilityConfig
 from services.observability.infra.alarms import DataPathAlarms, WriteCeilings
 from services.observability.infra.budget import MonthlyBudget
-from services.observability.infra.compliance import acknowledge_findings
+from services.observability.infra.compliance import acknowledge_experiment_findings, acknowledge_findings
 from services.observability.infra.dashboard import DataPathDashboard
 from services.observability.infra.drift_check import DriftCheck
+from services.observability.infra.fault_injection import FaultInjectionExperiment
 from services.observability.infra.metrics import DataPathMetrics, WatchedResources
 from services.observability.infra.ops_topic import OpsTopic
 from shared.environment import StageEnvironment
@@ -114,4 +116,59 @@ class ObservabilityStack(ServiceStack):
             contract.Output.COMPOSITE_ALARM_NAME,
             alarms.composite.alarm_name,
             "Composite alarm: any data-path alarm in ALARM",
+        )
+        if environment.fault_injection is not None:
+            self._add_experiment(environment, alarms)
+
+    def _add_experiment(self, environment: StageEnvironment, alarms: DataPathAlarms) -> None:
+        """The fault injection experiment, which the pipeline's step starts and watches through the smoke-test role."""
+        assert environment.fault_injection is not None
+        stage = environment.name
+        experiment = FaultInjectionExperiment(
+            self,
+            "FaultInjection",
+            stage=stage,
+            config=environment.fault_injection,
+            alarms=alarms,
+            function_name=self.read_shared(ingest.SERVICE, ingest.SharedKey.FUNCTION_NAME),
+            configuration_bucket_name=self.read_shared(
+                ingest.SERVICE, ingest.SharedKey.FAULT_CONFIGURATION_BUCKET_NAME
+            ),
+            configuration_key_arn=self.read_shared(ingest.SERVICE, ingest.SharedKey.FAULT_CONFIGURATION_KEY_ARN),
+        )
+        watched = [experiment.stop_alarm, *experiment.raised_alarms]
+        run = grant_smoke_test_role(
+            self,
+            "ExperimentRun",
+            stage=stage,
+            statements=[
+                iam.PolicyStatement(
+                    sid="StartTheExperiment",
+                    actions=["fis:StartExperiment"],
+                    resources=[experiment.template_arn, experiment.experiments_arn()],
+                ),
+                iam.PolicyStatement(
+                    sid="ReadTheExperiment", actions=["fis:GetExperiment"], resources=[experiment.experiments_arn()]
+                ),
+                iam.PolicyStatement(
+                    sid="ReadTheTemplate", actions=["fis:GetExperimentTemplate"], resources=[experiment.template_arn]
+                ),
+                iam.PolicyStatement(
+                    sid="WatchTheExperimentsAlarms",
+                    actions=["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"],
+                    resources=[alarm.alarm_arn for alarm in watched],
+                ),
+            ],
+        )
+        acknowledge_experiment_findings(experiment, run=run)
+        self.output(contract.Output.EXPERIMENT_TEMPLATE_ID, experiment.template.attr_id, "FIS experiment template")
+        self.output(
+            contract.Output.EXPERIMENT_STOP_ALARM_NAME,
+            experiment.stop_alarm.alarm_name,
+            "Stops the experiment: any data-path alarm its faults do not raise on purpose",
+        )
+        self.output(
+            contract.Output.EXPERIMENT_RAISED_ALARM_NAMES,
+            ",".join(alarm.alarm_name for alarm in experiment.raised_alarms),
+            "The alarms the experiment's faults raise on purpose, comma-separated",
         )

@@ -207,7 +207,49 @@ def test_storage_holds_readings_and_anomalies_for_their_own_days(prod: StageConf
     index = 100 * (anomaly_ttl + 2) * per_day
     assert line(result, "dynamodb", "storage").quantity == pytest.approx(table + index)
     assert line(result, "dynamodb", "point-in-time recovery").quantity == pytest.approx(table)
-    assert line(result, "dynamodb", "on-demand backups").usd == 0
+    assert line(result, "backup", "table recovery points").quantity == pytest.approx(table * 7)  # a full copy a day
+
+
+# AWS Backup and FIS
+
+
+def test_prods_recovery_points_are_full_table_copies_a_day_and_the_archive_once_in_each_account(
+    prod: StageConfig,
+) -> None:
+    result = bill(prod)
+    per_day = 86400 * 400 / GB
+    table = (9_800 * (7 + 2) + 100 * (90 + 2)) * per_day
+    archive = 10_000 * 301 * 86400 / 10 / GB * 2555  # gzip 10 to 1, kept 7 years
+    assert (prod.backup.retention_days, prod.backup.copy and prod.backup.copy.retention_days) == (7, 14)
+    assert line(result, "backup", "table recovery points").quantity == pytest.approx(table * 7)
+    assert line(result, "backup", "table recovery points (backup account)").quantity == pytest.approx(table * 14)
+    for where in ("", " (backup account)"):
+        backups = line(result, "backup", f"raw archive recovery points{where}")
+        assert backups.quantity == pytest.approx(archive)
+        assert backups.price == "s3_backup_storage"
+
+
+def test_a_stage_without_a_copy_rule_pays_for_its_own_vault_only(prod: StageConfig) -> None:
+    alone = dataclasses.replace(prod, backup=dataclasses.replace(prod.backup, copy=None, retention_days=3))
+    result = monthly_bill(alone, LOAD, PRICES)
+    assert not has(result, "backup", "table recovery points (backup account)")
+    assert not has(result, "backup", "raw archive recovery points (backup account)")
+    assert line(result, "backup", "table recovery points").basis == "a full copy of the table a day, kept 3 d"
+
+
+def test_a_stage_with_an_experiment_pays_for_its_action_minutes_key_and_stop_alarm() -> None:
+    staging = load_stage(committed_context(), "staging")
+    experiment = staging.fault_injection
+    assert experiment is not None
+    result = monthly_bill(staging, LOAD, PRICES)
+    minutes = line(result, "fis", "experiment action minutes")
+    assert minutes.quantity == 2 * experiment.duration_minutes * 40  # two actions, every pipeline execution
+    resources = StageResources()
+    assert line(result, "kms", "keys").quantity == resources.kms_keys + 1
+    assert line(result, "cloudwatch", "composite alarms").quantity == resources.composite_alarms + 1
+    without = monthly_bill(dataclasses.replace(staging, fault_injection=None), LOAD, PRICES)
+    assert not has(without, "fis", "experiment action minutes")
+    assert line(without, "kms", "keys").quantity == resources.kms_keys
 
 
 def test_the_standard_ia_table_class_trades_storage_for_writes(prod: StageConfig) -> None:

@@ -16,10 +16,11 @@ import pytest
 from moto import mock_aws
 
 from services.iot_archive import contract as archive
+from services.iot_processor.contract import SORT_KEY
 from shared.readings.schema import Reason
 from shared.synthetic.readings import SyntheticRecord, synthetic_records
 from tools.landing import locate as locate_module
-from tools.landing.locate import AlertInbox, Checks, archive_partition, locate, stored_items
+from tools.landing.locate import AlertInbox, Checks, archive_partition, duplicated_in_table, locate, stored_items
 from tools.landing.producers import Sent, put_records
 from tools.landing.report import report
 from tools.landing.targets import MissingOutputError, Targets
@@ -91,6 +92,22 @@ def test_a_batch_in_the_failure_destination_accounts_for_its_records(targets: Ta
     text, ok = report(sent, landing, checks=Checks())
     assert ok, text
     assert landing.places[lost] == {"failure destination"}
+
+
+def test_a_reading_stored_under_a_second_key_is_named_as_stored_twice(targets: Targets) -> None:
+    sent = _sent(targets)
+    _land(targets, sent)
+    dynamodb = boto3.client("dynamodb")
+    assert duplicated_in_table(dynamodb, targets.table_name, sent) == {}
+    twice = next(s for s in sent if s.record.reading_id)
+    (item,) = [
+        found
+        for found in dynamodb.scan(TableName=targets.table_name)["Items"]
+        if found["reading_id"]["S"] == twice.record.reading_id
+    ]
+    dynamodb.put_item(TableName=targets.table_name, Item={**item, SORT_KEY: {"S": item[SORT_KEY]["S"] + "-again"}})
+    assert duplicated_in_table(dynamodb, targets.table_name, sent) == {twice.record.reading_id: 2}
+    assert duplicated_in_table(dynamodb, targets.table_name, [s for s in sent if s is not twice]) == {}
 
 
 def test_the_archive_check_needs_the_archive_bucket(targets: Targets) -> None:

@@ -11,7 +11,7 @@ import pytest
 from shared.kinesis.aggregation import unpack
 from shared.synthetic.readings import SyntheticRecord, synthetic_records
 from tools.landing import producers
-from tools.landing.producers import PRODUCERS, put_aggregated, put_records
+from tools.landing.producers import PRODUCERS, Sent, last_put, put_aggregated, put_records
 
 
 def _records(count: int) -> list[SyntheticRecord]:
@@ -124,3 +124,14 @@ def test_the_producers_by_name() -> None:
     assert names == ["kpl", "plain"]
     assert PRODUCERS["plain"] is put_records
     assert PRODUCERS["kpl"] is put_aggregated
+
+
+def test_the_last_record_put_to_each_shard_is_found_by_number() -> None:
+    record = synthetic_records(1, run_id="unit", now=datetime.now(UTC), anomaly_share=0, invalid_share=0)[0]
+    # Sequence numbers compared as numbers: "10" comes after "9", and an aggregate's readings share theirs.
+    sent = [
+        Sent(record=record, shard_id=shard, sequence_number=number, put_at=0.0, sub_record=sub)
+        for shard, number, sub in [("a", "9", None), ("a", "10", 0), ("a", "10", 1), ("b", "7", None), ("a", "8", None)]
+    ]
+    assert last_put(sent) == {"a": 10, "b": 7}
+    assert last_put([]) == {}

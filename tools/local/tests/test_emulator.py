@@ -21,9 +21,10 @@ from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.kinesis.models import Shard
 from moto.sqs.models import Queue, sqs_backends
 
+from tools.common.local_service import endpoint_variable
 from tools.local import emulator
 from tools.local.emulator import LOCAL_ACCOUNT as ACCOUNT
-from tools.local.emulator import embedded_aws, endpoint_variable
+from tools.local.emulator import embedded_aws
 from tools.local.emulator_server import (
     BINARY_ATTRIBUTE_MARKERS,
     ITEM_SIZE_LIMIT,
@@ -364,6 +365,44 @@ def test_a_stale_emulator_recorded_in_the_pid_file_is_stopped(tmp_path: Path) ->
     finally:
         server.kill()
         server.wait()
+
+
+def test_a_stale_emulator_whose_run_has_ended_is_stopped(tmp_path: Path) -> None:
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    server = subprocess.Popen(
+        [sys.executable, str(emulator.SERVER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    try:
+        assert server.stdout is not None
+        assert b'"port"' in server.stdout.readline()
+        pid_file = tmp_path / "local-emulator.pid"
+        pid_file.write_text(f"{server.pid} {ended.pid}\n")
+        assert emulator.stop_stale(pid_file) == server.pid
+        assert server.wait(timeout=10) != 0
+        assert not pid_file.exists()
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_the_emulator_of_a_run_still_going_is_left_running(tmp_path: Path) -> None:
+    run = subprocess.Popen(["sleep", "30"])  # another run, in another terminal or test worker
+    server = subprocess.Popen(
+        [sys.executable, str(emulator.SERVER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    try:
+        assert server.stdout is not None
+        assert b'"port"' in server.stdout.readline()
+        pid_file = tmp_path / "local-emulator.pid"
+        pid_file.write_text(f"{server.pid} {run.pid}\n")
+        assert emulator.stop_stale(pid_file) is None
+        assert server.poll() is None
+        assert pid_file.read_text() == f"{server.pid} {run.pid}\n"  # still its run's record
+    finally:
+        for process in (server, run):
+            process.kill()
+            process.wait()
 
 
 def test_a_pid_file_naming_another_program_stops_nothing(tmp_path: Path) -> None:

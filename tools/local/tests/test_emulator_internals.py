@@ -12,19 +12,45 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+import boto3
 import pytest
 from moto import backends
+from moto.backup.models import BackupBackend
+from moto.backup.responses import BackupResponse
 from moto.cloudwatch.models import CloudWatchBackend
 from moto.core import responses as moto_responses
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.core.responses import ActionResult, BaseResponse
 from moto.core.serialize import TimestampSerializer
+from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
+from moto.dynamodb.models.table import Table
+from moto.dynamodb.responses import DynamoHandler
 from moto.kinesis.models import Shard
 from moto.moto_server import werkzeug_app
 from moto.moto_server.werkzeug_app import MotoRequestHandler
 from moto.sqs.models import Queue
 
 from tools.local import emulator_server
+from tools.local.tests.emulated import REGION, emulated_account
+
+PUT_OPTIONS = [
+    "expected",
+    "condition_expression",
+    "expression_attribute_names",
+    "expression_attribute_values",
+    "overwrite",
+    "return_values_on_condition_check_failure",
+]
+UPDATE_OPTIONS = [
+    "update_expression",
+    "expression_attribute_names",
+    "expression_attribute_values",
+    "attribute_updates",
+    "expected",
+    "condition_expression",
+    "return_values_on_condition_check_failure",
+]
 
 
 @pytest.mark.parametrize(
@@ -42,6 +68,15 @@ from tools.local import emulator_server
         (MotoRequestHandler.make_environ, ["self"]),
         (CloudWatchBackend.get_metric_data, ["self", "queries", "start_time", "end_time", "scan_by"]),
         (MotoRequestHandler.run_wsgi, ["self"]),
+        # point-in-time recovery: the writes it keeps, the restore it replaces
+        (emulator_server._MOTOS_PUT_ITEM, ["self", "item_attrs", *PUT_OPTIONS]),
+        (emulator_server._MOTOS_DELETE_ITEM, ["self", "hash_key", "range_key"]),
+        (emulator_server._MOTOS_UPDATE_ITEM, ["self", "table_name", "key", *UPDATE_OPTIONS]),
+        (emulator_server._MOTOS_DESCRIBE_CONTINUOUS_BACKUPS, ["self", "table_name"]),
+        (emulator_server._MOTOS_DELETE_TABLE, ["self", "name"]),
+        (DynamoDBBackend.restore_table_to_point_in_time, ["self", "target_table_name", "source_table_name"]),
+        (Table.get_item, ["self", "hash_key", "range_key", "projection_expression"]),
+        (BackupBackend.get_backup_plan, ["self", "backup_plan_id", "version_id"]),
     ],
     ids=lambda value: getattr(value, "__qualname__", "") if callable(value) else "",
 )
@@ -72,3 +107,30 @@ def test_the_shortcuts_read_what_they_assume_of_a_shard_and_an_item() -> None:
 def test_the_emulators_request_handler_is_motos() -> None:
     """moto's handler keeps headers with underscores (S3 user metadata); the keep-alive handler builds on it."""
     assert issubclass(emulator_server.EmulatorRequestHandler, MotoRequestHandler)
+
+
+def test_moto_restores_a_table_as_it_is_now_and_keeps_no_backup_selections() -> None:
+    """What the emulator adds: once moto restores to a time or keeps selections itself, the shortcut should go."""
+    assert "source_table_name" in inspect.signature(DynamoDBBackend.restore_table_to_point_in_time).parameters
+    assert "restore_date_time" not in inspect.signature(DynamoDBBackend.restore_table_to_point_in_time).parameters
+    assert callable(DynamoHandler.restore_table_to_point_in_time)
+    for handler in ("create_backup_selection", "get_backup_selection", "list_backup_selections"):
+        assert (
+            not hasattr(BackupResponse, handler)
+            or getattr(BackupResponse, handler).__module__ == emulator_server.__name__
+        )
+
+
+def test_the_point_in_time_shortcut_reads_what_it_assumes_of_a_table() -> None:
+    with emulated_account():
+        boto3.client("dynamodb", region_name=REGION).create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        table = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].get_table("t")
+    assert table.continuous_backups["PointInTimeRecoveryDescription"] == {"PointInTimeRecoveryStatus": "DISABLED"}
+    assert (table.hash_key_attr, table.range_key_attr, table.has_range_key) == ("pk", None, False)
+    assert table.table_arn.endswith(":table/t")
+    assert isinstance(table.items, dict)

@@ -466,6 +466,23 @@ def test_a_mapping_is_busy_while_any_lane_invokes(aws: Any) -> None:
     assert len(local.stats.completed_at) == 2
 
 
+def test_a_stalled_mapping_reads_but_invokes_nothing_until_it_resumes(aws: Any) -> None:
+    function = ScriptedFunction()
+    local = mapping(function, stream_name=new_stream("k", "k", "k"), batch_size=10)
+    local.stalled.set()
+    local.start()
+    try:
+        wait_until(lambda: local.records_read == 3)
+        wait_until(lambda: any(local._pending))  # in its lane, waiting
+        assert function.batches == []
+        assert not local.idle()  # what waits is not settled
+        local.stalled.clear()
+        wait_until(local.idle)
+    finally:
+        local.stop()
+    assert [len(batch) for batch in function.batches] == [3]
+
+
 def test_records_read_from_the_stream_are_retried_the_configured_times(aws: Any) -> None:
     function = ScriptedFunction(lambda batch: ok(batch[0]))
     local = mapping(function, stream_name=new_stream("k"), max_retry_attempts=1)

@@ -20,26 +20,13 @@ from typing import Any, cast
 import pytest
 
 from shared.synthetic.fleets import FleetMix
-from shared.synthetic.readings import synthetic_records
 from tools.alarms.definitions import State
 from tools.common.testing import documented_help, printed_help
 from tools.landing.locate import Landing
 from tools.landing.producers import Sent
 from tools.local import run
 from tools.local.emulator import EmulatorError
-from tools.local.run import PlatformError, RunResult, Whereabouts, build_workload, last_put, round_sizes
-
-
-def test_the_run_waits_for_the_last_record_put_to_each_shard() -> None:
-    record = synthetic_records(1, run_id="unit", now=datetime.now(UTC), anomaly_share=0, invalid_share=0)[0]
-    # Sequence numbers compared as numbers: "10" comes after "9", and an aggregate's readings share theirs.
-    sent = [
-        Sent(record=record, shard_id=shard, sequence_number=number, put_at=0.0, sub_record=sub)
-        for shard, number, sub in [("a", "9", None), ("a", "10", 0), ("a", "10", 1), ("b", "7", None), ("a", "8", None)]
-    ]
-    assert last_put(sent) == {"a": 10, "b": 7}
-    assert last_put([]) == {}
-
+from tools.local.run import PlatformError, RunResult, Whereabouts, build_workload, round_sizes
 
 # --- the command line (make local), over a stand-in platform: what it prints and how it exits ---------------------
 

@@ -251,6 +251,29 @@ def test_dry_run_changes_nothing(aws: Aws, capsys: pytest.CaptureFixture[str]) -
     assert out.count("put                            0   (dry run: nothing put)") == 2
 
 
+def test_the_summary_holds_the_last_sequence_number_put_to_each_shard(aws: Aws) -> None:
+    """What a caller waits for the processor to read past (the restore drill's rebuild)."""
+    aws.kinesis.create_stream(StreamName="two-shards", ShardCount=2)
+    lines = [reading(f"sensor-{i}", "2026-11-27T13:20:00Z") for i in range(40)]
+    put_archive_object(aws, "2026-11-27T13:00Z", "a", lines)
+    summary = Summary(source="archive")
+    records = archive_records(aws.s3, RAW, at(START), at(END), summary)
+    replay.replay(aws.kinesis, "two-shards", records, summary, progress=False)
+    last = {}
+    for shard in aws.kinesis.list_shards(StreamName="two-shards")["Shards"]:
+        iterator = aws.kinesis.get_shard_iterator(
+            StreamName="two-shards", ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        numbers = [int(r["SequenceNumber"]) for r in aws.kinesis.get_records(ShardIterator=iterator)["Records"]]
+        if numbers:
+            last[shard["ShardId"]] = max(numbers)
+    assert len(last) == 2  # forty sensors spread over both shards
+    assert summary.through == last
+    dry = Summary(source="archive")
+    replay.replay(aws.kinesis, "two-shards", archive_records(aws.s3, RAW, at(START), at(END), dry), dry, dry_run=True)
+    assert dry.through == {}
+
+
 def test_rate_is_passed_to_put_records_chunk_by_chunk(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[int, float | None]] = []
 

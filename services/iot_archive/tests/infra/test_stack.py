@@ -104,6 +104,14 @@ class ArchiveTemplate(ServiceTemplate[ArchiveConfig, ArchiveStack]):
         return self.referenced(encryption[0]["ServerSideEncryptionByDefault"]["KMSMasterKeyID"], "AWS::KMS::Key")
 
     @cached_property
+    def vault(self) -> str:
+        return self.the("AWS::Backup::BackupVault")
+
+    @cached_property
+    def vault_key(self) -> str:
+        return self.referenced(self.props(self.vault)["EncryptionKeyArn"], "AWS::KMS::Key")
+
+    @cached_property
     def log_group(self) -> str:
         return self.referenced(self.destination["CloudWatchLoggingOptions"]["LogGroupName"], "AWS::Logs::LogGroup")
 
@@ -355,15 +363,41 @@ def test_archive_data_is_retained_in_prod_only(archive: ArchiveTemplate) -> None
     retained = RETAINED[archive.environment.name]
     assert retained == (archive.environment.removal_policy == "retain")
     expected = "Retain" if retained else "Delete"
-    for logical_id in (archive.raw_bucket, archive.archive_key, archive.results_bucket):
+    kept = (archive.raw_bucket, archive.archive_key, archive.results_bucket, archive.vault, archive.vault_key)
+    for logical_id in kept:
         resource = archive.body["Resources"][logical_id]
         assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == (expected, expected), logical_id
 
 
 def test_every_kms_key_rotates(archive: ArchiveTemplate) -> None:
     keys = archive.of_type("AWS::KMS::Key")
-    assert set(keys) == {archive.archive_key}
+    assert set(keys) == {archive.archive_key, archive.vault_key}
     assert {name: key["Properties"].get("EnableKeyRotation") for name, key in keys.items()} == dict.fromkeys(keys, True)
+
+
+# --- backup ----------------------------------------------------------------------------------------------------------
+
+
+def test_the_raw_archive_alone_is_backed_up_daily_as_the_stage_says(archive: ArchiveTemplate) -> None:
+    """The archive is the platform's record of every reading; the query results are rebuilt by running the query."""
+    policy = archive.environment.backup
+    (selection,) = archive.of_type("AWS::Backup::BackupSelection").values()
+    assert selection["Properties"]["BackupSelection"]["Resources"] == [arn(archive.raw_bucket)]
+    (plan,) = archive.of_type("AWS::Backup::BackupPlan").values()
+    (rule,) = plan["Properties"]["BackupPlan"]["BackupPlanRule"]
+    assert rule["ScheduleExpression"] == policy.schedule
+    assert rule["Lifecycle"] == {"DeleteAfterDays": policy.retention_days}
+    vault = archive.props(archive.vault)
+    assert vault["BackupVaultName"] == f"iot-{archive.environment.name}-archive"
+    if archive.environment.is_production:
+        assert policy.vault_lock is not None
+        assert policy.copy is not None
+        assert vault["LockConfiguration"]["MinRetentionDays"] == policy.vault_lock.min_retention_days
+        (copy,) = rule["CopyActions"]
+        assert copy["DestinationBackupVaultArn"] == policy.copy.vault_arn(region=archive.environment.region)
+    else:
+        assert "LockConfiguration" not in vault
+        assert "CopyActions" not in rule
 
 
 # --- query layer ---------------------------------------------------------------------------------------------------
@@ -464,6 +498,12 @@ def test_archive_acknowledges_nothing_beyond_its_known_findings(archive: Archive
             # the smoke test's read of the archive (services/iot_archive/infra/smoke_test_access.py)
             f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/readings/*]",
             f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/errors/*]",
+            "NIST.800.53.R5-IAMNoInlinePolicy",
+            # AWS Backup's role (shared/infra/backup.py): every object version, its own event rules, account-wide reads
+            f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/*]",
+            f"AwsSolutions-IAM5[Resource::arn:aws:events:{archive.environment.region}:{archive.environment.account}"
+            ":rule/AwsBackupManagedRule*]",
+            "AwsSolutions-IAM5[Resource::*]",
             "NIST.800.53.R5-IAMNoInlinePolicy",
         ]
     )

@@ -132,6 +132,13 @@ class IngestTemplate(ServiceTemplate[IngestConfig, IngestStack]):
         return found[0]
 
     @cached_property
+    def fault_configuration_bucket(self) -> str | None:
+        """Where FIS sets the processor's faults, in a stage that runs the experiment."""
+        if "FaultConfigurationBucketName" not in self.body["Outputs"]:
+            return None
+        return self.output_target("FaultConfigurationBucketName", "AWS::S3::Bucket")
+
+    @cached_property
     def deployment_group(self) -> str:
         (name,) = self.of_type("AWS::CodeDeploy::DeploymentGroup")
         return name
@@ -402,12 +409,106 @@ def test_a_provisioned_table_and_its_index_auto_scale_between_their_bounds(inges
     assert found == {key: (c.min_units, c.max_units, c.target_utilization_percent) for key, c in expected.items()}
 
 
+# --- backup ----------------------------------------------------------------------------------------------------------
+
+
+def test_the_table_and_the_failed_batches_are_backed_up_daily_as_the_stage_says(ingest: IngestTemplate) -> None:
+    """The nag acknowledgement that the table needs no backup plan is gone: the table is in one, beside it. The
+    processed bucket is not: a replay from the archive writes it again."""
+    policy = ingest.environment.backup
+    (selection,) = ingest.of_type("AWS::Backup::BackupSelection").values()
+    assert selection["Properties"]["BackupSelection"]["Resources"] == [arn(ingest.table), arn(ingest.failure_bucket)]
+    (plan,) = ingest.of_type("AWS::Backup::BackupPlan").values()
+    (rule,) = plan["Properties"]["BackupPlan"]["BackupPlanRule"]
+    assert rule["ScheduleExpression"] == policy.schedule
+    assert rule["Lifecycle"] == {"DeleteAfterDays": policy.retention_days}
+    ((vault_id, vault),) = ingest.of_type("AWS::Backup::BackupVault").items()
+    assert vault["Properties"]["BackupVaultName"] == f"iot-{ingest.environment.name}-ingest"
+    assert vault["DeletionPolicy"] == ("Retain" if RETAINED[ingest.environment.name] else "Delete"), vault_id
+    if ingest.environment.is_production:
+        assert policy.vault_lock is not None
+        assert policy.copy is not None
+        assert vault["Properties"]["LockConfiguration"] == {
+            "MinRetentionDays": policy.vault_lock.min_retention_days,
+            "MaxRetentionDays": policy.vault_lock.max_retention_days,
+            "ChangeableForDays": policy.vault_lock.changeable_for_days,
+        }
+        (copy,) = rule["CopyActions"]
+        assert copy == {
+            "DestinationBackupVaultArn": policy.copy.vault_arn(region=ingest.environment.region),
+            "Lifecycle": {"DeleteAfterDays": policy.copy.retention_days},
+        }
+        assert policy.copy.account != ingest.environment.account
+    else:
+        assert "LockConfiguration" not in vault["Properties"]
+        assert "CopyActions" not in rule
+
+
+# --- fault injection --------------------------------------------------------------------------------------------------
+
+
+def test_only_a_stage_with_an_experiment_runs_the_processor_behind_the_fis_extension(ingest: IngestTemplate) -> None:
+    props = ingest.props(ingest.function)
+    variables = props["Environment"]["Variables"]
+    fis_variables = {"AWS_FIS_CONFIGURATION_LOCATION", "AWS_LAMBDA_EXEC_WRAPPER", "AWS_FIS_POLL_MAX_WAIT_MILLISECONDS"}
+    bucket = ingest.fault_configuration_bucket
+    if ingest.environment.fault_injection is None:
+        assert bucket is None
+        assert "Layers" not in props
+        assert not fis_variables & set(variables)
+        return
+    assert bucket is not None
+    (layer,) = props["Layers"]
+    parameter = ingest.body["Parameters"][layer["Ref"]]
+    assert parameter == {
+        "Type": "AWS::SSM::Parameter::Value<String>",
+        "Default": "/aws/service/fis/lambda-extension/AWS-FIS-extension-arm64/1.x.x",
+    }
+    assert props["Architectures"] == ["arm64"]  # the layer published for the function's architecture
+    assert variables["AWS_FIS_CONFIGURATION_LOCATION"] == {"Fn::Join": ["", [arn(bucket), "/fis-configuration/"]]}
+    assert variables["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/aws-fis/bootstrap"
+    assert variables["AWS_FIS_POLL_MAX_WAIT_MILLISECONDS"] == "2000"
+
+
+def test_the_processor_can_read_the_faults_and_only_under_their_prefix(ingest: IngestTemplate) -> None:
+    bucket = ingest.fault_configuration_bucket
+    if bucket is None:
+        return
+    encryption = ingest.props(bucket)["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    key = ingest.rotating_key(encryption["ServerSideEncryptionByDefault"]["KMSMasterKeyID"])
+    assert key != ingest.storage_key
+    assert ingest.props(bucket)["VersioningConfiguration"] == {"Status": "Enabled"}
+    statements = ingest.statements(ingest.function_role)
+    touching = [s for s in statements if bucket in json.dumps(s.resources) or key in json.dumps(s.resources)]
+    assert sorted((s.actions, json.dumps(s.resources)) for s in touching) == sorted(
+        [
+            (("s3:ListBucket",), json.dumps([arn(bucket)])),
+            (("s3:GetObject",), json.dumps([objects_in(bucket, "fis-configuration/*")])),
+            (("kms:Decrypt",), json.dumps([arn(key)])),
+        ]
+    )
+    (listing,) = [
+        raw
+        for policy in ingest.of_type("AWS::IAM::Policy").values()
+        for raw in policy["Properties"]["PolicyDocument"]["Statement"]
+        if raw.get("Sid") == "ListTheFaults"
+    ]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["fis-configuration/*"]}}
+    shared = {p["Properties"]["Name"]: p["Properties"]["Value"] for p in ingest.of_type("AWS::SSM::Parameter").values()}
+    stage = ingest.environment.name
+    assert shared[f"/iot/{stage}/ingest/fault-configuration-bucket-name"] == ref(bucket)
+    assert shared[f"/iot/{stage}/ingest/fault-configuration-key-arn"] == arn(key)
+
+
 # --- buckets -------------------------------------------------------------------------------------------------------
 
 
 def test_data_buckets_are_kms_encrypted_versioned_private_and_logged(ingest: IngestTemplate) -> None:
     buckets = ingest.of_type("AWS::S3::Bucket")
     data = {ingest.processed_bucket, ingest.failure_bucket}
+    faults = ingest.fault_configuration_bucket
+    if faults is not None:  # its own key: the faults are no reading (test_the_processor_can_read_the_faults...)
+        del buckets[faults]
     log_targets = {
         r["Properties"]["LoggingConfiguration"]["DestinationBucketName"]["Ref"]
         for name, r in buckets.items()
@@ -611,7 +712,8 @@ def test_alert_inbox_admits_only_smoke_test_alerts_and_only_the_smoke_role_reads
 
 def test_every_kms_key_rotates(ingest: IngestTemplate) -> None:
     keys = ingest.of_type("AWS::KMS::Key")
-    assert len(keys) == 2
+    # the stream's, the stored data's, the recovery points', and where FIS sets faults the faults'
+    assert len(keys) == (4 if ingest.environment.fault_injection else 3)
     assert {name: key["Properties"].get("EnableKeyRotation") for name, key in keys.items()} == dict.fromkeys(keys, True)
 
 

@@ -151,10 +151,21 @@ ALL_SYMPTOMS = (
     INGEST_SILENT,
     COMPOSITE,
 )
+EXPERIMENT_STOP = "experiment-stop"  # only where the stage runs the fault injection experiment
 
 
 class ObservabilityTemplate(ServiceTemplate[ObservabilityConfig, ObservabilityStack]):
     """The synthesized observability stack of one stage."""
+
+    @property
+    def symptoms(self) -> tuple[str, ...]:
+        """Every alarm's symptom in this stage: ingest silence where traffic is expected, the experiment's stop
+        condition where it runs one."""
+        silence = self.config.ingest_silence_minutes is not None
+        return (
+            *(s for s in ALL_SYMPTOMS if s != INGEST_SILENT or silence),
+            *((EXPERIMENT_STOP,) if self.environment.fault_injection else ()),
+        )
 
     def name(self, symptom: str) -> str:
         return f"iot-{self.environment.name}-{symptom}"
@@ -244,8 +255,7 @@ def obs(
 
 
 def test_the_stack_has_exactly_the_expected_alarms(obs: ObservabilityTemplate) -> None:
-    expected = [s for s in ALL_SYMPTOMS if s != INGEST_SILENT or obs.config.ingest_silence_minutes is not None]
-    assert sorted(obs.alarms) == sorted(obs.name(symptom) for symptom in expected)
+    assert sorted(obs.alarms) == sorted(obs.name(symptom) for symptom in obs.symptoms)
     assert (obs.name(INGEST_SILENT) in obs.alarms) is (obs.environment.name == "prod")
 
 
@@ -371,7 +381,8 @@ def test_composite_alarm_fires_on_any_alarm_and_notifies_the_ops_topic(obs: Obse
     composite = obs.alarm(COMPOSITE)
     parts = composite["AlarmRule"]["Fn::Join"][1]
     referenced = [part["Fn::GetAtt"][0] for part in parts if isinstance(part, dict)]
-    members = sorted(logical_id for name, (logical_id, _) in obs.alarms.items() if name != obs.name(COMPOSITE))
+    composites = {obs.name(COMPOSITE), obs.name(EXPERIMENT_STOP)}
+    members = sorted(logical_id for name, (logical_id, _) in obs.alarms.items() if name not in composites)
     assert sorted(referenced) == members
     assert len(members) == len([s for s in ALL_SYMPTOMS if obs.name(s) in obs.alarms]) - 1
     text = "".join(part if isinstance(part, str) else "X" for part in parts)
@@ -383,14 +394,14 @@ def test_composite_alarm_fires_on_any_alarm_and_notifies_the_ops_topic(obs: Obse
 
 def test_every_alarm_points_at_its_runbook_section(obs: ObservabilityTemplate) -> None:
     headings = set(re.findall(r"^## (\S+)$", (REPO_ROOT / "docs" / "runbooks.md").read_text(), re.MULTILINE))
-    for symptom in (s for s in ALL_SYMPTOMS if obs.name(s) in obs.alarms):
+    for symptom in obs.symptoms:
         assert obs.alarm(symptom)["AlarmDescription"].endswith(f"Runbook: docs/runbooks.md#{symptom}")
         assert symptom in headings, f"docs/runbooks.md has no section '## {symptom}'"
 
 
 def test_readme_lists_every_alarm() -> None:
     readme = (REPO_ROOT / "services" / "observability" / "README.md").read_text()
-    for symptom in ALL_SYMPTOMS:
+    for symptom in (*ALL_SYMPTOMS, EXPERIMENT_STOP):
         assert f"`iot-<stage>-{symptom}`" in readme
 
 
@@ -510,7 +521,8 @@ def test_dashboard_alarm_status_shows_every_alarm(obs: ObservabilityTemplate) ->
     _, body = obs.dashboard_body()
     (status,) = [widget for widget in body["widgets"] if widget["type"] == "alarm"]
     shown = sorted(arn.removeprefix("${GetAtt:").removesuffix("}") for arn in status["properties"]["alarms"])
-    assert shown == sorted(logical_id for logical_id, _ in obs.alarms.values())
+    data_path = [logical_id for name, (logical_id, _) in obs.alarms.items() if name != obs.name(EXPERIMENT_STOP)]
+    assert shown == sorted(data_path)
 
 
 # --- ops topic ------------------------------------------------------------------------------------------------------
@@ -612,4 +624,147 @@ def test_budget_amount_and_notifications_come_from_config(obs: ObservabilityTemp
 
 
 def test_outputs_name_the_topic_dashboard_and_composite_alarm(obs: ObservabilityTemplate) -> None:
-    assert set(obs.body["Outputs"]) == {"OpsTopicArn", "DashboardName", "CompositeAlarmName"}
+    experiment = {"ExperimentTemplateId", "ExperimentStopAlarmName", "ExperimentRaisedAlarmNames"}
+    expected = {"OpsTopicArn", "DashboardName", "CompositeAlarmName"}
+    assert set(obs.body["Outputs"]) == expected | (experiment if obs.environment.fault_injection else set())
+
+
+# --- the fault injection experiment (staging) -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def staging(observability_templates: dict[str, ObservabilityTemplate]) -> ObservabilityTemplate:
+    staging = observability_templates["staging"]
+    assert staging.environment.fault_injection is not None
+    return staging
+
+
+def _experiment(obs: ObservabilityTemplate) -> dict[str, Any]:
+    (template,) = obs.of_type("AWS::FIS::ExperimentTemplate").values()
+    return cast(dict[str, Any], template["Properties"])
+
+
+def test_only_a_stage_with_an_experiment_has_one(observability_templates: dict[str, ObservabilityTemplate]) -> None:
+    assert {name: len(t.of_type("AWS::FIS::ExperimentTemplate")) for name, t in observability_templates.items()} == {
+        "dev": 0,
+        "staging": 1,
+        "prod": 0,
+    }
+
+
+def test_the_experiment_fails_and_delays_the_configured_shares_of_the_processors_invocations(
+    staging: ObservabilityTemplate,
+) -> None:
+    config = staging.environment.fault_injection
+    assert config is not None
+    experiment = _experiment(staging)
+    duration = f"PT{config.duration_minutes}M"
+    assert experiment["Actions"] == {
+        "InvocationErrors": {
+            "ActionId": "aws:lambda:invocation-error",
+            "Parameters": {
+                "duration": duration,
+                "invocationPercentage": str(config.invocation_error_percent),
+                "preventExecution": "true",
+            },
+            "Targets": {"Functions": "Functions"},
+        },
+        "AddedLatency": {
+            "ActionId": "aws:lambda:invocation-add-delay",
+            "Parameters": {
+                "duration": duration,
+                "invocationPercentage": str(config.added_latency_percent),
+                "startupDelayMilliseconds": str(config.added_latency_milliseconds),
+            },
+            "Targets": {"Functions": "Functions"},
+        },
+    }
+    function = {
+        "Fn::Join": [
+            "",
+            [
+                f"arn:aws:lambda:{staging.environment.region}:{staging.environment.account}:function:",
+                staging.parameter("ingest/function-name"),
+            ],
+        ]
+    }
+    assert experiment["Targets"] == {
+        "Functions": {"ResourceType": "aws:lambda:function", "ResourceArns": [function], "SelectionMode": "ALL"}
+    }
+    assert experiment["ExperimentOptions"] == {
+        "AccountTargeting": "single-account",
+        "EmptyTargetResolutionMode": "fail",
+    }
+
+
+def test_the_experiment_stops_on_any_alarm_but_the_errors_it_raises_on_purpose(staging: ObservabilityTemplate) -> None:
+    stop_id = staging.alarms[staging.name(EXPERIMENT_STOP)][0]
+    assert _experiment(staging)["StopConditions"] == [
+        {"Source": "aws:cloudwatch:alarm", "Value": {"Fn::GetAtt": [stop_id, "Arn"]}}
+    ]
+    rule = staging.alarm(EXPERIMENT_STOP)["AlarmRule"]["Fn::Join"][1]
+    watched = {part["Fn::GetAtt"][0] for part in rule if isinstance(part, dict)}
+    names = {logical_id: name for name, (logical_id, _) in staging.alarms.items()}
+    expected = set(staging.symptoms) - {COMPOSITE, EXPERIMENT_STOP, "processor-errors"}
+    assert {names[logical_id] for logical_id in watched} == {staging.name(symptom) for symptom in expected}
+    assert staging.body["Outputs"]["ExperimentRaisedAlarmNames"]["Value"] == ref(
+        staging.alarms[staging.name("processor-errors")][0]
+    )
+    assert "AlarmActions" not in staging.alarm(EXPERIMENT_STOP)  # FIS watches it; each alarm under it notifies
+
+
+def test_fis_may_set_the_faults_and_read_the_target_and_nothing_else(staging: ObservabilityTemplate) -> None:
+    experiment = _experiment(staging)
+    role = experiment["RoleArn"]["Fn::GetAtt"][0]
+    trust = staging.props(role)["AssumeRolePolicyDocument"]["Statement"]
+    assert trust == [
+        {
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": staging.environment.account}},
+            "Effect": "Allow",
+            "Principal": {"Service": "fis.amazonaws.com"},
+        }
+    ]
+    (policy,) = [
+        p["Properties"]["PolicyDocument"]["Statement"]
+        for p in staging.of_type("AWS::IAM::Policy").values()
+        if p["Properties"]["Roles"] == [ref(role)]
+    ]
+    by_sid = {s["Sid"]: (s["Action"], s["Resource"]) for s in policy}
+    bucket = staging.parameter("ingest/fault-configuration-bucket-name")
+    assert by_sid == {
+        "SetTheFaults": (
+            ["s3:DeleteObject", "s3:PutObject"],
+            {"Fn::Join": ["", ["arn:aws:s3:::", bucket, "/fis-configuration/*"]]},
+        ),
+        "EncryptTheFaults": ("kms:GenerateDataKey", staging.parameter("ingest/fault-configuration-key-arn")),
+        "ReadTheTarget": ("lambda:GetFunction", experiment["Targets"]["Functions"]["ResourceArns"][0]),
+        "ResolveTheTarget": ("tag:GetResources", "*"),
+    }
+    assert "ManagedPolicyArns" not in staging.props(role)
+
+
+def test_the_pipelines_step_may_start_the_experiment_and_watch_its_alarms_only(staging: ObservabilityTemplate) -> None:
+    (policy,) = [
+        p["Properties"]
+        for logical_id, p in staging.of_type("AWS::IAM::Policy").items()
+        if logical_id.startswith("ExperimentRun")
+    ]
+    assert policy["Roles"] == [f"iot-{staging.environment.name}-smoke-test"]
+    by_sid = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    template_id = ref(next(iter(staging.of_type("AWS::FIS::ExperimentTemplate"))))
+    prefix = f"arn:aws:fis:{staging.environment.region}:{staging.environment.account}"
+    template_arn = {"Fn::Join": ["", [f"{prefix}:experiment-template/", {"Fn::GetAtt": [template_id["Ref"], "Id"]}]]}
+    experiments = f"{prefix}:experiment/*"
+    assert by_sid["StartTheExperiment"]["Action"] == "fis:StartExperiment"
+    assert sorted(by_sid["StartTheExperiment"]["Resource"], key=json.dumps) == sorted(
+        [template_arn, experiments], key=json.dumps
+    )
+    assert (by_sid["ReadTheExperiment"]["Action"], by_sid["ReadTheExperiment"]["Resource"]) == (
+        "fis:GetExperiment",
+        experiments,
+    )
+    assert by_sid["ReadTheTemplate"]["Resource"] == template_arn
+    watched = {part["Fn::GetAtt"][0] for part in by_sid["WatchTheExperimentsAlarms"]["Resource"]}
+    assert watched == {staging.alarms[staging.name(s)][0] for s in (EXPERIMENT_STOP, "processor-errors")}
+    assert sorted(by_sid) == ["ReadTheExperiment", "ReadTheTemplate", "StartTheExperiment", "WatchTheExperimentsAlarms"]
