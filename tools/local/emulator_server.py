@@ -37,8 +37,10 @@ if __name__ == "__main__":
 
 from flask import Flask
 from moto import backends
+from moto.cloudformation.models import CloudFormationBackend, Stack
 from moto.cloudformation.parsing import get_model_map
 from moto.core import responses as moto_responses
+from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.responses import ActionContext, ActionResult, BaseResponse
 from moto.core.serialize import TimestampSerializer
 from moto.core.utils import get_service_model, method_names_from_class
@@ -47,6 +49,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
+from moto.iam.models import get_account_id_from
 from moto.kinesis.models import Record, Shard
 from moto.moto_server import werkzeug_app
 from moto.moto_server.werkzeug_app import (
@@ -54,12 +57,14 @@ from moto.moto_server.werkzeug_app import (
     MotoRequestHandler,
     create_backend_app,
 )
+from moto.sts.models import sts_backends
 from werkzeug.serving import BaseWSGIServer, make_server
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
 HOST = "127.0.0.1"
+CALL_LOG_VARIABLE = "EMULATOR_CALL_LOG"  # a file: every request's caller, action and resource, a JSON line each
 PARENT_POLL_SECONDS = 0.5
 # Operations whose results moto builds as JSON documents already in the wire shape: DynamoDB's item operations, and
 # Kinesis's reads and puts (whose bytes and times the wire carries as base64 and epoch seconds).
@@ -312,6 +317,114 @@ def install_write_capacity() -> None:
     DynamoHandler.put_item = with_put_capacity(DynamoHandler.put_item)  # type: ignore[method-assign]
 
 
+ExecuteChangeSet = Callable[[CloudFormationBackend, str, str | None], None]
+
+
+def executed_as_create_or_update(execute_change_set: ExecuteChangeSet) -> ExecuteChangeSet:
+    """moto's ExecuteChangeSet, with the stack created or updated as CreateStack and UpdateStack do it.
+
+    moto applies a change set's resources to a placeholder stack and never builds its outputs, so a stack created
+    through a change set has none, and an update keeps the old ones (the pipeline's deploy actions use change sets,
+    and its steps read the outputs). The change set's status, events and template stay moto's.
+    """
+
+    def execute(backend: CloudFormationBackend, change_set_name: str, stack_name: str | None = None) -> None:
+        change_set = backend.describe_change_set(change_set_name)
+        if change_set is None or change_set.execution_status != "AVAILABLE":
+            execute_change_set(backend, change_set_name, stack_name)
+            return
+        placeholder = backend.stacks[change_set.stack_id]
+        if change_set.change_set_type == "CREATE":
+            stack = Stack(  # type: ignore[abstract]  # moto's own CreateStack builds it the same way
+                stack_id=placeholder.stack_id,
+                name=placeholder.name,
+                template=change_set.template,
+                parameters=change_set.parameters,
+                account_id=backend.account_id,
+                region_name=backend.region_name,
+                notification_arns=change_set.notification_arns,
+                tags=change_set.tags,
+                role_arn=change_set.role_arn,
+                cross_stack_resources=backend.exports,
+            )
+            stack.events = placeholder.events
+            backend.stacks[stack.stack_id] = stack
+            stack._add_stack_event("CREATE_IN_PROGRESS", resource_status_reason="User Initiated")
+            stack.create_resources()
+        else:
+            placeholder.update(change_set.template, role_arn=change_set.role_arn, parameters=change_set.parameters)
+        change_set.execution_status = "EXECUTE_COMPLETE"
+
+    return execute
+
+
+Authorize = Callable[[ActionAuthenticatorMixin, type, str], None]
+
+
+def with_call_log(authorize: Authorize, log: Callable[[dict[str, Any]], None]) -> Authorize:
+    """moto's per-request authorization hook, which first logs the call: who made it (the role a session assumed),
+    the action as IAM names it (moto's own mapping, S3's included), moto's resource, and the request's plain
+    parameters. The pipeline rehearsal evaluates every logged call against the caller's policies (ADR 0016)."""
+
+    def logged(self: ActionAuthenticatorMixin, iam_request_cls: type, resource: str = "*") -> None:
+        handler: Any = self
+        log(
+            {
+                "service": _credential_scope(handler.headers.get("Authorization", ""), 3),
+                "action": handler._get_action(),
+                "resource": resource,
+                "account": handler.current_account,
+                "principal": _principal(_credential_scope(handler.headers.get("Authorization", ""), 0)),
+                "params": _plain(getattr(handler, "params", None)),
+                "path": handler.path,
+                "method": handler.method,
+            }
+        )
+        authorize(self, iam_request_cls, resource)
+
+    return logged
+
+
+def _credential_scope(authorization: str, part: int) -> str:
+    """A part of SigV4's ``Credential=<key>/<date>/<region>/<service>/aws4_request``; empty when unsigned."""
+    scope = authorization.partition("Credential=")[2].partition(",")[0].split("/")
+    return scope[part] if len(scope) > part else ""
+
+
+def _principal(access_key: str) -> str | None:
+    """The assumed-role session an access key belongs to; None for the emulator's default credentials."""
+    for backend in sts_backends[get_account_id_from(access_key)].values():
+        role = backend.get_assumed_role_from_access_key(access_key)
+        if role is not None:
+            return str(role.arn)
+    return None
+
+
+def _plain(params: Any) -> dict[str, Any]:
+    """A request's top-level strings and lists of strings: the names a resource ARN is built from, not payloads."""
+    if not isinstance(params, dict):
+        return {}
+    return {
+        name: value
+        for name, value in params.items()
+        if (isinstance(value, str) and len(value) <= 2048)
+        or (isinstance(value, list) and all(isinstance(item, str) for item in value))
+    }
+
+
+def install_call_log(path: str) -> None:
+    lock = threading.Lock()
+
+    def append(call: dict[str, Any]) -> None:
+        line = json.dumps(call) + "\n"
+        with lock, open(path, "a", encoding="utf-8") as file:
+            file.write(line)
+
+    ActionAuthenticatorMixin._authenticate_and_authorize_action = with_call_log(  # type: ignore[method-assign,assignment]
+        ActionAuthenticatorMixin._authenticate_and_authorize_action, append
+    )
+
+
 def install_shortcuts() -> None:
     """Spare the emulator work that changes nothing in what it answers."""
     # moto lists its own package directory on every request to route it; the listing never changes while it runs.
@@ -331,6 +444,9 @@ def install_shortcuts() -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a log line per request costs more than parsing it
     # Cross-origin headers on every answer are for browsers; the local run's clients are the SDK's.
     werkzeug_app.DISABLE_GLOBAL_CORS = True  # type: ignore[attr-defined]
+    CloudFormationBackend.execute_change_set = executed_as_create_or_update(  # type: ignore[method-assign,assignment]
+        CloudFormationBackend.execute_change_set
+    )
 
 
 def backend_app(service: str) -> Flask:
@@ -425,6 +541,8 @@ def main() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
     install_shortcuts()
     install_write_capacity()
+    if os.environ.get(CALL_LOG_VARIABLE):
+        install_call_log(os.environ[CALL_LOG_VARIABLE])
     app = DomainDispatcherApplication(backend_app)
     refused = _cannot_listen(port)
     if refused is not None:  # werkzeug would print its own message and exit, naming no errno
