@@ -358,6 +358,27 @@ def executed_as_create_or_update(execute_change_set: ExecuteChangeSet) -> Execut
     return execute
 
 
+GetTemplate = Callable[[CloudFormationBackend, str], str | dict[str, Any]]
+SYNTHESIZED_TEMPLATE_KEY = "Emulator::SynthesizedTemplate"  # tools/local/deploy.py writes it
+
+
+def with_synthesized_template(get_template: GetTemplate) -> GetTemplate:
+    """moto's GetTemplate, answering with the template as synthesized where the deploy kept it.
+
+    The deploy gives moto a template prepared for it (tools/local/deploy.py: stand-ins for what moto does not model);
+    CloudFormation answers with the template it was given, which is what the change report compares.
+    """
+
+    def original(backend: CloudFormationBackend, name_or_stack_id: str) -> str | dict[str, Any]:
+        template = get_template(backend, name_or_stack_id)
+        parsed = json.loads(template) if isinstance(template, str) and template.lstrip().startswith("{") else template
+        if isinstance(parsed, dict) and SYNTHESIZED_TEMPLATE_KEY in parsed.get("Metadata", {}):
+            return str(parsed["Metadata"][SYNTHESIZED_TEMPLATE_KEY])
+        return template
+
+    return original
+
+
 Authorize = Callable[[ActionAuthenticatorMixin, type, str], None]
 
 
@@ -444,6 +465,9 @@ def install_shortcuts() -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a log line per request costs more than parsing it
     # Cross-origin headers on every answer are for browsers; the local run's clients are the SDK's.
     werkzeug_app.DISABLE_GLOBAL_CORS = True  # type: ignore[attr-defined]
+    CloudFormationBackend.get_template = with_synthesized_template(  # type: ignore[method-assign,assignment]
+        CloudFormationBackend.get_template
+    )
     CloudFormationBackend.execute_change_set = executed_as_create_or_update(  # type: ignore[method-assign,assignment]
         CloudFormationBackend.execute_change_set
     )

@@ -1,0 +1,79 @@
+"""The four accounts of cdk.json in the emulator, each bootstrapped with the locked CLI's own bootstrap template.
+
+The emulator keeps each account apart by the credentials a request carries: credentials from an assumed role in an
+account act in that account (moto maps them). Stage accounts trust the tooling account, as
+``cdk bootstrap --trust <tooling> --trust-for-lookup <tooling>`` makes them (docs/bootstrapping.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from shared.repository import REPO_ROOT
+
+BOOTSTRAP_TEMPLATE = REPO_ROOT / "node_modules" / "aws-cdk" / "lib" / "api" / "bootstrap" / "bootstrap-template.yaml"
+BOOTSTRAP_STACK = "CDKToolkit"
+# Who the rehearsal itself acts as in each account (CodePipeline, CodeBuild and CloudFormation in AWS): its calls
+# are not the steps', and are not evaluated.
+REHEARSAL_ROLE = "pipeline-rehearsal"
+EXECUTION_POLICY = "arn:aws:iam::aws:policy/AdministratorAccess"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Accounts:
+    tooling: str
+    stages: Mapping[str, str]  # stage name -> account
+    region: str
+
+    def every(self) -> list[str]:
+        return [self.tooling, *dict.fromkeys(self.stages.values())]
+
+
+def credentials_of(role_arn: str, *, session_name: str, via: boto3.Session | None = None) -> dict[str, str]:
+    """Temporary credentials of ``role_arn``: AssumeRole called with ``via``'s credentials (default: the caller's)."""
+    sts = (via or boto3.Session()).client("sts")
+    found = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+    return {
+        "AWS_ACCESS_KEY_ID": found["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": found["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": found["SessionToken"],
+    }
+
+
+def session_of(credentials: Mapping[str, str], region: str) -> boto3.Session:
+    return boto3.Session(
+        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=credentials["AWS_SESSION_TOKEN"],
+        region_name=region,
+    )
+
+
+def rehearsal_session(account: str, region: str) -> boto3.Session:
+    """The rehearsal's own identity in ``account``."""
+    role = f"arn:aws:iam::{account}:role/{REHEARSAL_ROLE}"
+    return session_of(credentials_of(role, session_name="rehearsal"), region)
+
+
+def bootstrap(accounts: Accounts) -> None:
+    """``cdk bootstrap`` of every account with the locked CLI's template: the bootstrap bucket and key, the deploy,
+    file-publishing, lookup and CloudFormation execution roles, the version parameter."""
+    template = BOOTSTRAP_TEMPLATE.read_text(encoding="utf-8")
+    for account in accounts.every():
+        trusted = "" if account == accounts.tooling else accounts.tooling
+        parameters: dict[str, Any] = {
+            "TrustedAccounts": trusted,
+            "TrustedAccountsForLookup": trusted,
+            "CloudFormationExecutionPolicies": EXECUTION_POLICY,
+        }
+        cloudformation = rehearsal_session(account, accounts.region).client("cloudformation")
+        cloudformation.create_stack(
+            StackName=BOOTSTRAP_STACK,
+            TemplateBody=template,
+            Capabilities=["CAPABILITY_NAMED_IAM"],
+            Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()],
+        )

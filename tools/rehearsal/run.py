@@ -1,0 +1,109 @@
+"""The delivery pipeline rehearsed on the embedded emulator: the pipeline synthesized from this tree, its own actions
+run in its own order, across the four accounts of cdk.json (ADR 0016).
+
+    python -m tools.rehearsal.run [--base REF] [--approve] [--reuse-assembly] [--bake-minutes 0.1]
+
+With --base, the pipeline first rehearses REF, then the working tree on top of it: its deploys update the stacks
+through change sets, and its change report compares the new assembly with what REF deployed in prod.
+Stops at the first action that fails, printing it, its output and its exit code; prints every action, how long it
+took and its result. Exits 0 when every action passed, 1 when one failed or an approval was refused, 2 on a bad
+argument.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from pipeline.config import load_platform_config
+from shared.config import committed_context
+from shared.repository import REPO_ROOT
+from tools.common.arguments import positive_int, positive_number
+from tools.local.emulator import embedded_aws
+from tools.rehearsal.accounts import Accounts, bootstrap
+from tools.rehearsal.rehearse import ActionFailedError, Overrides, Rehearsal, Round, summary, work_directory
+from tools.rehearsal.source import SourceError, source_of
+
+EXIT_FAILED, EXIT_USAGE = 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.rehearsal.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--base", help="rehearse this git ref first, then the working tree on top of it")
+    parser.add_argument(
+        "--approve", action="store_true", help="approve every approval (default: ask, showing the change report)"
+    )
+    parser.add_argument(
+        "--reuse-assembly",
+        action="store_true",
+        help="skip the Synth step's commands (tests, synth, reports) when an assembly of this very tree is cached",
+    )
+    parser.add_argument(
+        "--bake-minutes",
+        type=positive_number,
+        default=0.1,
+        help="each bake's minutes instead of the stage's (default 0.1)",
+    )
+    parser.add_argument(
+        "--archive-buffer-seconds",
+        type=positive_int,
+        default=2,
+        help="the Firehose buffer interval instead of the stage's, so a smoke test waits seconds (default 2)",
+    )
+    return parser
+
+
+def ask(label: str, change_report: str) -> bool:
+    print(change_report or "(no change report in this execution)")
+    if not sys.stdin.isatty():
+        print(f"{label}: no terminal to ask; pass --approve", file=sys.stderr)
+        return False
+    return input(f"{label}: approve? [y/N] ").strip().lower() in ("y", "yes")
+
+
+def main(argv: list[str] | None = None, *, repository: Path = REPO_ROOT) -> int:
+    args = build_parser().parse_args(argv)
+    config = load_platform_config(committed_context())
+    accounts = Accounts(
+        tooling=config.pipeline.tooling_account,
+        stages={stage.name: stage.account for stage in config.stages},
+        region=config.pipeline.region,
+    )
+    try:
+        sources = [*([source_of(repository, args.base)] if args.base else []), source_of(repository, None)]
+    except SourceError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    started = time.monotonic()
+    rounds: list[Round] = []
+    workdir = work_directory()
+    with embedded_aws(accounts.region, call_log=workdir / "calls.jsonl") as emulator:
+        bootstrap(accounts)
+        rehearsal = Rehearsal(
+            emulator=emulator,
+            accounts=accounts,
+            workdir=workdir,
+            approve=(lambda _label, _report: True) if args.approve else ask,
+            reuse_assembly=args.reuse_assembly,
+            overrides=Overrides(bake_minutes=args.bake_minutes, archive_buffer_seconds=args.archive_buffer_seconds),
+        )
+        for source in sources:
+            print(f"rehearsing {source.ref or 'the working tree'} ({source.commit[:12]})", flush=True)
+            try:
+                rounds.append(rehearsal.run(source))
+            except ActionFailedError as error:
+                outcome = error.outcome
+                print(summary(rounds))
+                print(f"\nFAILED: {outcome.label}: {outcome.detail}\n{outcome.output[-6000:]}", file=sys.stderr)
+                return EXIT_FAILED
+    print(summary(rounds))
+    print(f"rehearsal passed in {time.monotonic() - started:.0f} s ({workdir})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
