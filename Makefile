@@ -21,7 +21,7 @@ PR_DIR := $(REPORTS)/pr-changes
 
 .PHONY: help install local test pytest unit test-iot_processor test-iot_archive test-observability lint secrets synth docs schema query nag-report \
 	bench bench-emulator cost mutation pipeline-synth verify-stage smoke-test bake \
-	change-report record-deployment diff pr-changes drift environments sbom lock clean
+	change-report record-deployment diff pr-changes drift environments rehearse sbom lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -169,6 +169,10 @@ pr-changes: install ## reports/pr-changes/comment.md: what merging this tree int
 		--before-label "$(PR_BASE)" --output $(PR_DIR)/comment.md $(if $(GITHUB_OUTPUT),--github-output $(GITHUB_OUTPUT)) > /dev/null
 	git worktree remove --force $(PR_DIR)/base
 	@echo "pull-request comment: $(PR_DIR)/comment.md"
+
+rehearse: install ## the pipeline synthesized from this tree, action by action, on the emulator's four accounts; BASE=<ref> first
+	$(BIN)/python -m tools.rehearsal.run $(if $(BASE),--base "$(BASE)") $(if $(APPROVE),--approve) \
+		$(if $(REUSE_ASSEMBLY),--reuse-assembly)
 
 lock: $(BIN)/uv ## re-resolve uv.lock and re-export the processor's runtime requirements from it
 	$(BIN)/uv lock

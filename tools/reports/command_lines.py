@@ -21,6 +21,7 @@ from shared.repository import REPO_ROOT
 
 COMMANDS = (
     "tools.local.run",
+    "tools.rehearsal.run",
     "tools.steps.smoke_test",
     "tools.steps.bake",
     "tools.steps.change_report",
