@@ -1,0 +1,76 @@
+"""The emulator's CloudFormation shortcuts (ADR 0012): a change set creates and updates a stack as CreateStack and
+UpdateStack do, and GetTemplate answers with the template the deploy was given as synthesized."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from tools.local.deploy import prepare_template
+from tools.local.emulator import LOCAL_ACCOUNT, LOCAL_REGION, Emulator, embedded_aws
+
+TEMPLATE: dict[str, Any] = {
+    "Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "iot-shortcut"}}},
+    "Outputs": {"TopicArn": {"Value": {"Ref": "Topic"}}, "Name": {"Value": "first"}},
+}
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Emulator]:
+    with embedded_aws(LOCAL_REGION) as running:
+        yield running
+
+
+def _outputs(cloudformation: Any, name: str) -> dict[str, str]:
+    stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def _change_set(cloudformation: Any, name: str, template: dict[str, Any], kind: str) -> None:
+    cloudformation.create_change_set(
+        StackName=name, ChangeSetName="Change", ChangeSetType=kind, TemplateBody=json.dumps(template)
+    )
+    cloudformation.execute_change_set(StackName=name, ChangeSetName="Change")
+
+
+def test_a_stack_created_and_updated_through_change_sets_has_create_and_update_stacks_outputs(
+    emulator: Emulator,
+) -> None:
+    cloudformation = boto3.client("cloudformation")
+    cloudformation.create_stack(StackName="direct", TemplateBody=json.dumps(TEMPLATE))
+    _change_set(cloudformation, "through-change-set", TEMPLATE, "CREATE")
+    assert _outputs(cloudformation, "through-change-set") == _outputs(cloudformation, "direct")
+    assert _outputs(cloudformation, "through-change-set")["Name"] == "first"
+
+    updated = {**TEMPLATE, "Outputs": {**TEMPLATE["Outputs"], "Name": {"Value": "second"}}}
+    cloudformation.update_stack(StackName="direct", TemplateBody=json.dumps(updated))
+    _change_set(cloudformation, "through-change-set", updated, "UPDATE")
+    assert _outputs(cloudformation, "through-change-set") == _outputs(cloudformation, "direct")
+    assert _outputs(cloudformation, "through-change-set")["Name"] == "second"
+    status = cloudformation.describe_stacks(StackName="through-change-set")["Stacks"][0]["StackStatus"]
+    assert status == "UPDATE_COMPLETE"
+
+
+def test_get_template_answers_with_the_synthesized_template_not_the_prepared_one(emulator: Emulator) -> None:
+    synthesized = {
+        "Resources": {
+            "Queue": {"Type": "AWS::SQS::Queue"},
+            "Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {"AlarmName": {"Ref": "Queue"}}},
+        }
+    }
+    prepared = prepare_template(
+        synthesized, account=LOCAL_ACCOUNT, region=LOCAL_REGION, modelled_types=emulator.modelled_types
+    )
+    assert "Alarm" in prepared["Resources"]
+    assert prepared != synthesized
+    cloudformation = boto3.client("cloudformation")
+    cloudformation.create_stack(StackName="prepared", TemplateBody=json.dumps(prepared))
+    body = cloudformation.get_template(StackName="prepared")["TemplateBody"]
+    assert (body if isinstance(body, dict) else json.loads(body)) == synthesized
+    cloudformation.create_stack(StackName="plain", TemplateBody=json.dumps(TEMPLATE))
+    plain = cloudformation.get_template(StackName="plain")["TemplateBody"]
+    assert (plain if isinstance(plain, dict) else json.loads(plain)) == TEMPLATE
