@@ -19,9 +19,9 @@ DIFF_WORKTREE := $(REPORTS)/diff-base
 PR_BASE ?= origin/main
 PR_DIR := $(REPORTS)/pr-changes
 
-.PHONY: help install local test pytest unit test-iot_processor test-iot_archive test-observability lint secrets synth docs schema query nag-report \
-	bench bench-emulator cost mutation pipeline-synth verify-stage smoke-test bake \
-	change-report record-deployment diff pr-changes drift environments rehearse sbom lock clean
+.PHONY: help install browser local test pytest unit test-iot_processor test-iot_archive test-observability lint secrets synth docs schema \
+	query nag-report bench bench-emulator cost mutation pipeline-synth verify-stage smoke-test bake change-report \
+	record-deployment diff pr-changes drift environments rehearse sbom lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -42,7 +42,16 @@ node_modules/.installed: package-lock.json
 
 install: $(VENV)/.synced node_modules/.installed ## virtualenv from uv.lock, Node tools from package-lock.json
 
-local: install ## the main job: the whole data path on the embedded AWS emulator, 10,000 readings
+# The dashboard's browser test and its picture need a headless Chromium: Debian's, never one a tool downloads. Where
+# it cannot be installed (not root, no apt-get), this says so and the browser test skips, saying why.
+CHROMIUM := /usr/bin/chromium
+browser: ## Debian's chromium, for the dashboard's browser test and picture (apt-get, as root)
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null; \
+	else echo "no $(CHROMIUM) and no way to install it here: the dashboard's browser test will skip"; fi
+
+local: install ## the main job: 10,000 readings through the data path on the embedded emulator; alarms; dashboard page
 	$(BIN)/python -m tools.local.run --records 10000
 
 test: lint pytest ## the whole suite, as CI runs it: static checks, then every test
@@ -50,7 +59,7 @@ test: lint pytest ## the whole suite, as CI runs it: static checks, then every t
 # One worker per core; whole files per worker, so a module's costly fixture (the emulator, a synth) runs once.
 PYTEST_PARALLEL := -n auto --dist loadfile
 
-pytest: install ## every pytest test (unit, handler, infra, pipeline, nag, end-to-end), on every core
+pytest: install browser ## every pytest test (unit, handler, infra, pipeline, nag, end-to-end), on every core
 	$(BIN)/pytest $(PYTEST_PARALLEL)
 
 unit: install ## the inner loop: every test that neither synthesizes nor runs end to end (under a minute)
@@ -76,9 +85,11 @@ secrets: install ## detect-secrets over every tracked file; a finding not in .se
 synth: install ## cdk synth of the pipeline and every stage into cdk.out (fails on any nag finding)
 	$(CDK) synth --quiet --output $(ASSEMBLY)
 
-docs: synth ## regenerate docs/architecture.md's diagram (the synthesized dev stage) and docs/command-lines.md (every --help)
+docs: synth browser ## regenerate docs/architecture.md's diagram (dev stage), docs/command-lines.md (every --help) and docs/dashboard.png (a local run's page)
 	$(BIN)/python -m tools.reports.architecture_diagram --assembly-dir $(ASSEMBLY) --stage dev --doc docs/architecture.md
 	$(BIN)/python -m tools.reports.command_lines
+	$(BIN)/python -m tools.local.run --records 10000 --dashboard $(REPORTS)/dashboard.html
+	$(BIN)/python -m tools.reports.dashboard_picture --page $(REPORTS)/dashboard.html --output docs/dashboard.png
 
 schema: install ## regenerate docs/reading.schema.json from the parser's constants (a test fails when it is stale)
 	$(BIN)/python -m tools.reports.reading_schema

@@ -78,6 +78,14 @@ def test_anomaly_bounds_default_to_the_documented_thresholds(platform_config: Pl
             "stage 'prod': ingest.trafficShift: must be one of ['AllAtOnce', 'Canary10Percent5Minutes'",
         ),
         ({"iot.stages.dev.delivery.bakeMinutes": "56"}, "stage 'dev': delivery.bakeMinutes: must be between 0 and 55"),
+        (
+            {"iot.stages.dev.observability.ingestSilenceMinutes": "0"},
+            "stage 'dev': observability.ingestSilenceMinutes: must be between 1 and 1440 minutes",
+        ),
+        (
+            {"iot.stages.prod.observability.ingestSilenceMinutes": "1441"},
+            "stage 'prod': observability.ingestSilenceMinutes: must be between 1 and 1440 minutes",
+        ),
         ({"iot.stages.dev.delivery.bakeMinutes": "-1"}, "stage 'dev': delivery.bakeMinutes: must be between 0 and 55"),
         ({"iot.pipeline.notificationEmails": "ops@"}, "pipeline.notificationEmails: holds malformed e-mail addresses"),
         (
@@ -165,6 +173,22 @@ def test_a_bad_drift_ignore_rule_names_stage_field_and_problem(rule: dict[str, s
     with pytest.raises(ConfigError) as error:
         _load(**{"iot.stages.staging.observability.drift.ignore": json.dumps([rule])})
     assert f"stage 'staging': {message}" in str(error.value)
+
+
+def test_the_ingest_silence_alarm_is_configured_per_stage_within_a_day() -> None:
+    config = _load(
+        **{
+            "iot.stages.dev.observability.ingestSilenceMinutes": "1",
+            "iot.stages.prod.observability.ingestSilenceMinutes": "1440",
+        }
+    )
+    assert [config.stage(n).observability.ingest_silence_minutes for n in ("dev", "staging", "prod")] == [1, None, 1440]
+    committed = _load()
+    assert [committed.stage(n).observability.ingest_silence_minutes for n in ("dev", "staging", "prod")] == [
+        None,
+        None,
+        15,
+    ]
 
 
 def test_delivery_settings_at_their_limits_are_accepted() -> None:

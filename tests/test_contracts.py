@@ -21,9 +21,10 @@ from shared.repository import REPO_ROOT
 
 CONTRACTS = (ingest, archive, observability)
 CODE = ("pipeline_app.py", "pipeline", "stages", "services", "shared", "tools")
-# Also AWS's own names: a CloudFormation property of AWS::Lambda::* resources, which tools read from templates, and
-# the DynamoDB API's parameter, which the emulator reads from requests.
-AWS_VOCABULARY = frozenset({"FunctionName", "TableName"})
+# Also AWS's own names: a CloudFormation property of AWS::Lambda::* resources, which tools read from templates; the
+# DynamoDB API's parameter, which the emulator reads from requests; and the dimensions under which Lambda, DynamoDB,
+# Kinesis and Firehose publish their metrics (the local loops publish them).
+AWS_VOCABULARY = frozenset({"FunctionName", "TableName", "StreamName", "DeliveryStreamName"})
 
 
 def contract_names() -> dict[str, str]:

@@ -37,6 +37,7 @@ def test_failure_objects_the_local_event_source_mapping_writes_replay(aws: Aws) 
     iterator = aws.kinesis.get_shard_iterator(StreamName="origin", ShardId=SHARD, ShardIteratorType="TRIM_HORIZON")
     batch = aws.kinesis.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
     settings = MappingSettings(
+        mapping_id="local-mapping",
         function_logical_id="Processor",
         function_name="processor",
         alias_name="live",

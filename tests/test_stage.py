@@ -180,7 +180,12 @@ def test_the_cost_model_counts_what_the_stage_templates_hold(stages: list[IotSta
             for alarm in template.find_resources("AWS::CloudWatch::Alarm").values()
         )
         provisioned = stage.config.ingest.table_capacity is not None
-        expected_alarms = resources.alarm_metrics + (resources.capacity_alarm_metrics if provisioned else 0)
+        watches_silence = stage.config.observability.ingest_silence_minutes is not None
+        expected_alarms = (
+            resources.alarm_metrics
+            + (resources.capacity_alarm_metrics if provisioned else 0)
+            + (resources.silence_alarm_metrics if watches_silence else 0)
+        )
         assert alarm_metrics == expected_alarms, stage.config.name
         assert count("AWS::KMS::Key") == resources.kms_keys
         assert count("AWS::SecretsManager::Secret") == resources.secrets

@@ -24,6 +24,7 @@ class SharedKey(StrEnum):
     TABLE_NAME = "table-name"
     PROCESSED_BUCKET_NAME = "processed-bucket-name"
     FAILURE_BUCKET_NAME = "failure-bucket-name"
+    EVENT_SOURCE_MAPPING_ID = "event-source-mapping-id"
 
 
 class Output(StrEnum):
@@ -37,6 +38,7 @@ class Output(StrEnum):
     TABLE_NAME = "TableName"
     PROCESSED_BUCKET_NAME = "ProcessedBucketName"
     FAILURE_BUCKET_NAME = "FailureBucketName"
+    EVENT_SOURCE_MAPPING_ID = "EventSourceMappingId"
     ALERT_TOPIC_ARN = "AlertTopicArn"
     WEBHOOK_SECRET_ARN = "WebhookSecretArn"  # noqa: S105 # pragma: allowlist secret - an output's name
     SMOKE_TEST_ROLE_ARN = "SmokeTestRoleArn"
@@ -56,6 +58,7 @@ SHARED_OUTPUTS = {
     SharedKey.TABLE_NAME: Output.TABLE_NAME,
     SharedKey.PROCESSED_BUCKET_NAME: Output.PROCESSED_BUCKET_NAME,
     SharedKey.FAILURE_BUCKET_NAME: Output.FAILURE_BUCKET_NAME,
+    SharedKey.EVENT_SOURCE_MAPPING_ID: Output.EVENT_SOURCE_MAPPING_ID,
 }
 
 
@@ -76,7 +79,8 @@ ALIAS_NAME = "live"
 
 
 class Metric(StrEnum):
-    """Every metric the processor emits: a count per batch, but ``BatchDuration`` (milliseconds)."""
+    """Every metric the processor emits (EMF, in ``METRICS_NAMESPACE``); ``DECLARED_METRICS`` gives each its unit
+    and dimensions."""
 
     READINGS_RECEIVED = "ReadingsReceived"
     AGGREGATES_RECEIVED = "AggregatesReceived"
@@ -88,6 +92,56 @@ class Metric(StrEnum):
     READINGS_FAILED = "ReadingsFailed"
     BATCH_DURATION = "BatchDuration"
     WEBHOOK_FAILURES = "WebhookFailures"
+    COLD_START = "ColdStart"  # Powertools' own, once per execution environment
+
+
+class MetricDimension(StrEnum):
+    """The dimensions the processor's metrics carry: an alarm or a graph must name exactly a metric's set."""
+
+    SERVICE = "service"  # always METRICS_SERVICE
+    FUNCTION_NAME = "function_name"  # the function's name, on the cold-start metric only
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeclaredMetric:
+    """One metric as the processor emits it: its unit as CloudWatch spells it, and its exact dimension set."""
+
+    name: Metric
+    unit: str
+    dimensions: frozenset[MetricDimension]
+
+
+_PER_SERVICE = frozenset({MetricDimension.SERVICE})
+_COUNTS_PER_BATCH = (
+    Metric.READINGS_RECEIVED,
+    Metric.AGGREGATES_RECEIVED,
+    Metric.READINGS_STORED,
+    Metric.READINGS_QUARANTINED,
+    Metric.ANOMALIES_DETECTED,
+    Metric.ALERTS_REFUSED,
+    Metric.WRITES_THROTTLED,
+    Metric.READINGS_FAILED,
+    Metric.WEBHOOK_FAILURES,  # only for a batch whose webhook call failed
+)
+# What the processor emits, all of it: services/iot_processor/tests/test_contract.py runs the handler and
+# fails when its EMF output differs from this, or when an alarm or a graph of any stage reads anything else.
+DECLARED_METRICS: dict[Metric, DeclaredMetric] = {
+    **{name: DeclaredMetric(name=name, unit="Count", dimensions=_PER_SERVICE) for name in _COUNTS_PER_BATCH},
+    Metric.BATCH_DURATION: DeclaredMetric(name=Metric.BATCH_DURATION, unit="Milliseconds", dimensions=_PER_SERVICE),
+    Metric.COLD_START: DeclaredMetric(
+        name=Metric.COLD_START,
+        unit="Count",
+        dimensions=frozenset({MetricDimension.SERVICE, MetricDimension.FUNCTION_NAME}),
+    ),
+}
+
+
+def per_service_dimensions(metric: Metric) -> dict[str, str]:
+    """The dimensions (name -> value) under which ``metric`` is found, for a metric emitted per service only."""
+    declared = DECLARED_METRICS[metric]
+    if declared.dimensions != _PER_SERVICE:
+        raise ValueError(f"{metric} carries {sorted(map(str, declared.dimensions))}, not the service dimension alone")
+    return {MetricDimension.SERVICE: METRICS_SERVICE}
 
 
 # The processed bucket. Keys are deterministic: a retried batch overwrites its own objects, and two concurrent

@@ -12,6 +12,13 @@ from shared.config import between, checked, emails, non_negative, positive
 # account. ``rate(1 day)``, ``rate(6 hours)``, or ``cron(minute hours day-of-month month day-of-week year)`` in UTC
 # with one fixed minute.
 _SCHEDULE = re.compile(r"rate\((1 (hour|day)|([2-9]|[1-9]\d+) (hours|days))\)|cron\([0-5]?\d( \S+){5}\)")
+MAX_SILENCE_MINUTES = 1440  # an alarm's periods may span a day at most
+
+
+def _silence_minutes(value: int | None) -> str | None:
+    if value is None or 1 <= value <= MAX_SILENCE_MINUTES:
+        return None
+    return f"must be between 1 and {MAX_SILENCE_MINUTES} minutes, or left out for a stage without steady traffic"
 
 
 def _budget_percents(values: tuple[int, ...]) -> str | None:
@@ -58,6 +65,9 @@ class ObservabilityConfig:
     throttle_threshold: int = checked(positive)
     quarantine_share_threshold: float = checked(between(0, 1))
     freshness_margin_seconds: int = checked(non_negative)
+    # A stage with steady producers alarms when the stream receives nothing for this long; left out (None) where
+    # traffic comes and goes (dev, staging: the pipeline's smoke tests).
+    ingest_silence_minutes: int | None = checked(_silence_minutes, default=None)
     # The stage's monthly AWS Budget is the cost model's figure for the stage's expected load (stages/cost,
     # docs/cost.md) plus this margin, for what the model leaves out; these percentages of it notify.
     budget_margin_percent: int = checked(between(0, 500))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from services.iot_processor.capacity import MEASURED_SECONDS_PER_READING, batching, shards_at
 from services.iot_processor.config import IngestConfig, ScaledCapacity
-from services.iot_processor.contract import Metric
+from services.iot_processor.contract import DECLARED_METRICS
 from stages.config import Load, StageConfig
 from stages.cost.prices import PriceList
 
@@ -106,9 +106,11 @@ class StageResources:
     kms_keys: int = 4  # the stream's, the storage's, the archive's and the ops topic's
     secrets: int = 1  # the alert webhook's
     # Alarm metrics (a metric-math alarm bills each metric it reads): the observability stack's alarms and the three
-    # CodeDeploy watches; a provisioned table adds its two auto scaling ceilings.
-    alarm_metrics: int = 13
+    # CodeDeploy watches; a provisioned table adds its two auto scaling ceilings, a stage that expects steady traffic
+    # its ingest-silence alarm.
+    alarm_metrics: int = 14
     capacity_alarm_metrics: int = 2
+    silence_alarm_metrics: int = 1
     composite_alarms: int = 1
     dashboards: int = 1
 
@@ -574,7 +576,7 @@ class _Costing:
     def _cloudwatch(self) -> Iterator[Line]:
         t, r = self.traffic, self.resources
         ingested_gb = t.monthly(t.invocations) * self.assume.log_bytes_per_invocation / GB
-        metrics = len(Metric) + 1  # Powertools adds ColdStart
+        metrics = len(DECLARED_METRICS)  # each name with its one dimension set, Powertools' ColdStart included
         yield self._line(
             "cloudwatch", "custom metrics", metrics, "cloudwatch_custom_metrics", "the processor's EMF metrics"
         )
@@ -593,13 +595,20 @@ class _Costing:
             f"kept {self.assume.processor_log_retention_days} d",
         )
         provisioned = self.stage.ingest.table_capacity is not None
-        alarms = r.alarm_metrics + (r.capacity_alarm_metrics if provisioned else 0)
+        watches_silence = self.stage.observability.ingest_silence_minutes is not None
+        alarms = (
+            r.alarm_metrics
+            + (r.capacity_alarm_metrics if provisioned else 0)
+            + (r.silence_alarm_metrics if watches_silence else 0)
+        )
         yield self._line(
             "cloudwatch",
             "alarms",
             alarms,
             "cloudwatch_alarm",
-            "billed per metric" + (", the table's auto scaling ceilings included" if provisioned else ""),
+            "billed per metric"
+            + (", the table's auto scaling ceilings included" if provisioned else "")
+            + (", the ingest-silence alarm included" if watches_silence else ""),
         )
         yield self._line(
             "cloudwatch", "composite alarms", r.composite_alarms, "cloudwatch_composite_alarm", "data path unhealthy"

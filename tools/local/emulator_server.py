@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -39,11 +39,13 @@ from flask import Flask
 from moto import backends
 from moto.cloudformation.models import CloudFormationBackend, Stack
 from moto.cloudformation.parsing import get_model_map
+from moto.cloudwatch.exceptions import ValidationError as CloudWatchValidationError
+from moto.cloudwatch.models import CloudWatchBackend, MetricAggregatedDatum, MetricDatum, MetricDatumBase
 from moto.core import responses as moto_responses
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.responses import ActionContext, ActionResult, BaseResponse
 from moto.core.serialize import TimestampSerializer
-from moto.core.utils import get_service_model, method_names_from_class
+from moto.core.utils import camelcase_to_underscores, get_service_model, method_names_from_class
 from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException, ItemSizeTooLarge
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
@@ -57,6 +59,7 @@ from moto.moto_server.werkzeug_app import (
     MotoRequestHandler,
     create_backend_app,
 )
+from moto.sqs.models import Queue
 from moto.sts.models import sts_backends
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -184,6 +187,38 @@ def records_after(shard: Shard, last_sequence_id: str, limit: int | None) -> tup
     if not found:
         return [], last, 0
     return found, stop, int((records[newest].created_at - found[-1].created_at) * 1000)
+
+
+class QueueAttributes(Mapping[str, Any]):
+    """moto's ``Queue.attributes``, each value read when asked for.
+
+    moto builds every attribute of a queue whenever one is read, counting the visible, delayed and in-flight messages
+    with a clock reading per message; it reads one on every message sent and received, so a queue's traffic costs
+    the square of its depth. The names, their order and the values are moto's.
+    """
+
+    def __init__(self, queue: Queue) -> None:
+        self._queue = queue
+        names = list(Queue.BASE_ATTRIBUTES)
+        if queue.fifo_queue:
+            names += Queue.FIFO_ATTRIBUTES
+        if queue.kms_master_key_id:  # type: ignore[attr-defined]
+            names += Queue.KMS_ATTRIBUTES
+        self._names = list(dict.fromkeys(names))
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._names:
+            raise KeyError(name)
+        if name == "RedrivePolicy" and self._queue.redrive_policy:
+            return json.dumps(self._queue.redrive_policy)
+        value = getattr(self._queue, camelcase_to_underscores(name))
+        return str(value).lower() if isinstance(value, bool) else value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
 
 
 # DynamoDB keeps up to five minutes of a provisioned table's unused capacity for bursts.
@@ -446,6 +481,84 @@ def install_call_log(path: str) -> None:
     )
 
 
+def metric_data(
+    backend: CloudWatchBackend,
+    queries: list[dict[str, Any]],
+    start_time: datetime,
+    end_time: datetime,
+    scan_by: str = "TimestampAscending",
+) -> list[dict[str, Any]]:
+    """GetMetricData for metric queries, answered as CloudWatch answers them, in place of moto's.
+
+    moto's matches a metric with dimensions by name and dimensions alone (any namespace), counts periods from the
+    start time instead of from the clock's period boundaries, and has no percentiles. An alarm evaluated on it would
+    see data under a namespace it got wrong, which is the mistake the local alarms are there to show. Here a metric
+    is its namespace, name and exact dimension set; periods start at multiples of the period; the statistics are
+    Sum, SampleCount, Average, Minimum, Maximum and pNN (nearest rank). Metric math is refused: tools/alarms
+    evaluates it over these results, as it does over an account's.
+    """
+    if any("MetricStat" not in query for query in queries):
+        raise CloudWatchValidationError("metric math is not evaluated by the emulator: send metric queries only")
+    start, end = _epoch(start_time), _epoch(end_time)
+    by_metric: dict[tuple[str, str], list[tuple[float, MetricDatumBase]]] = {}
+    for datum in backend.get_all_metrics():
+        at = _epoch(datum.timestamp)
+        if start <= at < end:
+            by_metric.setdefault((datum.namespace, datum.name), []).append((at, datum))
+    results = []
+    for query in queries:
+        stat = query["MetricStat"]
+        metric = stat["Metric"]
+        period = int(stat["Period"])
+        dimensions = sorted((d["Name"], d["Value"]) for d in metric.get("Dimensions", []))
+        buckets: dict[int, list[MetricDatumBase]] = {}
+        for at, datum in by_metric.get((metric["Namespace"], metric["MetricName"]), []):
+            same_unit = "Unit" not in stat or datum.unit == stat["Unit"]
+            if same_unit and sorted((d.name, d.value) for d in datum.dimensions) == dimensions:
+                buckets.setdefault(int(at // period) * period, []).append(datum)
+        values = {begin: _statistic(data, stat["Stat"]) for begin, data in buckets.items()}
+        starts = sorted((b for b, v in values.items() if v is not None), reverse=scan_by == "TimestampDescending")
+        if query.get("ReturnData", True):
+            results.append(
+                {
+                    "id": query["Id"],
+                    "label": query.get("Label") or metric["MetricName"],
+                    "values": [values[begin] for begin in starts],
+                    "timestamps": [datetime.fromtimestamp(begin, UTC) for begin in starts],
+                    "status_code": "Complete",
+                }
+            )
+    return results
+
+
+def _epoch(moment: datetime) -> float:
+    """moto keeps the times it makes as naive UTC and the times it is sent as they came."""
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def _statistic(data: list[MetricDatumBase], stat: str) -> float | None:
+    values = [datum.value for datum in data if isinstance(datum, MetricDatum)]
+    sets = [datum for datum in data if isinstance(datum, MetricAggregatedDatum)]
+    count = len(values) + sum(s.sample_count for s in sets)
+    total = sum(values) + sum(s.sum for s in sets)
+    match stat:
+        case "Sum":
+            return total
+        case "SampleCount":
+            return count
+        case "Average":
+            return total / count if count else None
+        case "Minimum":
+            return min([*values, *(s.min for s in sets)])
+        case "Maximum":
+            return max([*values, *(s.max for s in sets)])
+    if stat.startswith("p") and not sets:  # a percentile needs every value, not statistic sets
+        rank = float(stat[1:]) / 100
+        ordered = sorted(values)
+        return ordered[max(0, math.ceil(rank * len(ordered)) - 1)]
+    raise CloudWatchValidationError(f"the statistic {stat} is not computed by the emulator")
+
+
 def install_shortcuts() -> None:
     """Spare the emulator work that changes nothing in what it answers."""
     # moto lists its own package directory on every request to route it; the listing never changes while it runs.
@@ -462,6 +575,7 @@ def install_shortcuts() -> None:
     # in order of arrival, numbered without gaps.
     Shard.get_max_sequence_number = last_sequence_number  # type: ignore[method-assign,assignment]
     Shard.get_records = records_after  # type: ignore[method-assign,assignment]
+    Queue.attributes = property(QueueAttributes)  # type: ignore[assignment,method-assign]
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a log line per request costs more than parsing it
     # Cross-origin headers on every answer are for browsers; the local run's clients are the SDK's.
     werkzeug_app.DISABLE_GLOBAL_CORS = True  # type: ignore[attr-defined]
@@ -567,6 +681,7 @@ def main() -> None:
     install_write_capacity()
     if os.environ.get(CALL_LOG_VARIABLE):
         install_call_log(os.environ[CALL_LOG_VARIABLE])
+    CloudWatchBackend.get_metric_data = metric_data  # type: ignore[method-assign,assignment]
     app = DomainDispatcherApplication(backend_app)
     refused = _cannot_listen(port)
     if refused is not None:  # werkzeug would print its own message and exit, naming no errno

@@ -5,12 +5,21 @@ key (so order per key is kept, as in Lambda); each lane batches up to ``BatchSiz
 ``MaximumBatchingWindowInSeconds``, invokes the function, and settles the result like Lambda does: with
 ``ReportBatchItemFailures`` it retries from the lowest failed sequence number; on a function error it
 bisects (if ``BisectBatchOnFunctionError``) or retries; after ``MaximumRetryAttempts`` or past
-``MaximumRecordAgeInSeconds`` it writes the batch, with its payload, to the S3 on-failure destination.
+``MaximumRecordAgeInSeconds`` it writes the batch, with its payload, to the S3 on-failure destination. A throttled
+invocation is tried again after a pause, without using up a retry, until the records age out.
+
+With a MetricPublisher it publishes what Lambda publishes for a stream mapping into the emulator's CloudWatch: per
+invocation ``Invocations``, ``Errors``, ``Duration``, ``IteratorAge`` (the age of the batch's last record) and
+``ConcurrentExecutions`` under the function, its alias and the version the alias ran, ``Throttles`` per refused
+invocation, the mapping's event counts (its MetricsConfig: polled, invoked, delivered to the failure destination,
+dropped) per ``EventSourceMappingUUID``, the stream reads' iterator age, and what DynamoDB counted of the function's
+table writes.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import uuid
@@ -22,16 +31,23 @@ from functools import partial
 from typing import Any
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
+from services.iot_processor.contract import Output
 from shared.synthetic.kinesis_events import event_record
 from tools.local.deploy import DeployedStack
-from tools.local.function import LocalFunction
+from tools.local.function import InvocationResult, LocalFunction
+from tools.local.metrics import MetricPublisher, StreamMetrics
 from tools.local.shard_reader import IDLE_POLL_SECONDS, ShardReader, StreamPositions, kinesis_client, shard_ids
 from tools.local.watchdog import ComponentFailure, ThreadGroup
+
+logger = logging.getLogger(__name__)
+THROTTLED_RETRY_SECONDS = 0.5  # Lambda backs off before trying a throttled batch again
 
 
 @dataclass(frozen=True, kw_only=True)
 class MappingSettings:
+    mapping_id: str  # the deployed mapping's id: its metrics' EventSourceMappingUUID
     function_logical_id: str
     function_name: str
     alias_name: str  # the mapping invokes the function through this alias
@@ -57,6 +73,7 @@ class MappingSettings:
         alias = _invoked_alias(stack, properties["FunctionName"])
         function_logical_id = alias["FunctionName"]["Ref"]
         return cls(
+            mapping_id=stack.outputs[Output.EVENT_SOURCE_MAPPING_ID],
             function_logical_id=function_logical_id,
             function_name=stack.physical_ids[function_logical_id],
             alias_name=alias["Name"],
@@ -95,18 +112,28 @@ class MappingStats:
     bisections: int = 0
     batches_to_failure_destination: int = 0
     settled: int = 0  # records settled so far: handled by the function, or sent to the failure destination
+    throttles: int = 0
+    dropped: int = 0  # records neither processed nor written to the failure destination
     completed_at: dict[str, float] = field(default_factory=dict)  # sequence number -> when its batch settled
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class LocalEventSourceMapping:
     def __init__(
-        self, settings: MappingSettings, function: LocalFunction, *, clock: Callable[[], float] = time.time
+        self,
+        settings: MappingSettings,
+        function: LocalFunction,
+        *,
+        clock: Callable[[], float] = time.time,
+        metrics: MetricPublisher | None = None,
     ) -> None:
         self.settings = settings
         self.stats = MappingStats()
         self._function = function
         self._clock = clock
+        self._metrics = metrics
+        self._stream_metrics = StreamMetrics(metrics, settings.stream_name) if metrics else None
+        self._in_flight = 0
         self._kinesis = kinesis_client()
         self._s3 = boto3.client("s3")
         self._threads = ThreadGroup("event source mapping")
@@ -156,6 +183,9 @@ class LocalEventSourceMapping:
         """Split a shard's records over the lanes by partition key, so each key keeps its order; each with the time
         it was read, from which its batching window runs."""
         read_at = self._clock()
+        if self._metrics is not None and self._stream_metrics is not None:
+            self._stream_metrics.read(records, at=read_at)
+            self._metrics.add("AWS/Lambda", "PolledEventCount", len(records), dimensions=self._mapping_dimensions)
         for record in records:
             lane = zlib.crc32(record["PartitionKey"].encode()) % len(lanes)
             with locks[lane]:
@@ -192,6 +222,10 @@ class LocalEventSourceMapping:
                 self._send_to_failure_destination(shard_id, batch, "RecordAgeExceeded", attempt)
                 return
             result = self._invoke(shard_id, batch)
+            if result.throttled:  # tried again after a pause; a throttle uses up no retry
+                if self._stop.wait(THROTTLED_RETRY_SECONDS):
+                    return
+                continue
             if result.error is not None:
                 self._count("function_errors")
                 if settings.bisect_on_error and len(batch) > 1:
@@ -222,9 +256,67 @@ class LocalEventSourceMapping:
         positions = [i for i, record in enumerate(batch) if record["SequenceNumber"] in failed]
         return min(positions) if positions else None
 
-    def _invoke(self, shard_id: str, batch: Sequence[dict[str, Any]]) -> Any:
-        self._count("invocations")
-        return self._function.invoke(self._event(shard_id, batch))
+    def _invoke(self, shard_id: str, batch: Sequence[dict[str, Any]]) -> InvocationResult:
+        started = self._clock()
+        with self._busy_lock:
+            self._in_flight += 1
+            concurrency = self._in_flight
+        try:
+            result = self._function.invoke(self._event(shard_id, batch))
+        finally:
+            with self._busy_lock:
+                self._in_flight -= 1
+        if result.throttled:
+            self._count("throttles")
+            self._publish_function("Throttles", 1, at=started)
+        else:
+            self._count("invocations")
+            self._publish_invocation(batch, result, started=started, concurrency=concurrency)
+        return result
+
+    @property
+    def _mapping_dimensions(self) -> dict[str, str]:
+        return {"EventSourceMappingUUID": self.settings.mapping_id}
+
+    def _publish_function(self, name: str, value: float, *, at: float, unit: str | None = None) -> None:
+        """One of the function's metrics, under each dimension set Lambda publishes for an alias's invocation."""
+        if self._metrics is None:
+            return
+        function, resource = self.settings.function_name, f"{self.settings.function_name}:{self.settings.alias_name}"
+        for dimensions in (
+            {"FunctionName": function},
+            {"FunctionName": function, "Resource": resource},
+            {"FunctionName": function, "Resource": resource, "ExecutedVersion": self._function.version},
+        ):
+            self._metrics.add("AWS/Lambda", name, value, dimensions=dimensions, unit=unit, at=at)
+
+    def _publish_invocation(
+        self, batch: Sequence[dict[str, Any]], result: InvocationResult, *, started: float, concurrency: int
+    ) -> None:
+        if self._metrics is None:
+            return
+        ended = self._clock()
+        last_arrival = batch[-1]["ApproximateArrivalTimestamp"].timestamp()
+        for name, value, unit in (
+            ("Invocations", 1, "Count"),
+            ("Errors", int(result.error is not None), "Count"),
+            ("Duration", (ended - started) * 1000, "Milliseconds"),
+            ("IteratorAge", max(0.0, started - last_arrival) * 1000, "Milliseconds"),
+            ("ConcurrentExecutions", concurrency, "Count"),
+        ):
+            self._publish_function(name, value, at=started, unit=unit)
+        self._metrics.add(
+            "AWS/Lambda", "InvokedEventCount", len(batch), dimensions=self._mapping_dimensions, at=started
+        )
+        table = {"TableName": self._function.table_name}
+        # DynamoDB publishes these only when they happen, in the second they happened.
+        for name, counts, dimensions in (
+            ("ConsumedWriteCapacityUnits", result.table.written, table),
+            ("WriteThrottleEvents", result.table.throttled, table),
+            ("SystemErrors", result.table.server_errors, {**table, "Operation": "BatchWriteItem"}),
+        ):
+            for second, count in counts.items():
+                self._metrics.add("AWS/DynamoDB", name, count, dimensions=dimensions, at=second)
 
     def _event(self, shard_id: str, batch: Sequence[dict[str, Any]]) -> dict[str, Any]:
         return {
@@ -258,7 +350,7 @@ class LocalEventSourceMapping:
         """Lambda's S3 on-failure record: invocation metadata plus the batch payload."""
         self._count("batches_to_failure_destination")
         if self.settings.on_failure_bucket is None:
-            self._complete(batch)
+            self._drop(batch)
             return
         now = datetime.now(UTC)
         document = {
@@ -284,5 +376,22 @@ class LocalEventSourceMapping:
         }
         first = batch[0]["SequenceNumber"]
         key = f"aws/lambda/{self.settings.function_name}/{now:%Y/%m/%d/%H}/{shard_id}-{first}-{uuid.uuid4()}"
-        self._s3.put_object(Bucket=self.settings.on_failure_bucket, Key=key, Body=json.dumps(document).encode())
+        try:
+            self._s3.put_object(Bucket=self.settings.on_failure_bucket, Key=key, Body=json.dumps(document).encode())
+        except (ClientError, BotoCoreError):
+            logger.exception("the failure destination refused a batch of %d records: dropped", len(batch))
+            self._drop(batch)
+            return
+        if self._metrics is not None:
+            self._metrics.add(
+                "AWS/Lambda", "OnFailureDestinationDeliveredEventCount", len(batch), dimensions=self._mapping_dimensions
+            )
+        self._complete(batch)
+
+    def _drop(self, batch: Sequence[dict[str, Any]]) -> None:
+        """Records Lambda gives up on without a destination to keep them: lost to the data path."""
+        with self.stats.lock:
+            self.stats.dropped += len(batch)
+        if self._metrics is not None:
+            self._metrics.add("AWS/Lambda", "DroppedEventCount", len(batch), dimensions=self._mapping_dimensions)
         self._complete(batch)

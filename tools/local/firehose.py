@@ -5,6 +5,10 @@ MetadataExtraction processor's JQ query (the real query, with the jq library), a
 AppendDelimiterToRecord delimiter, buffers per partition, and writes compressed objects under the prefix
 with ``!{partitionKeyFromQuery:...}`` filled in. Records whose extraction fails go under the error output
 prefix as Firehose error records (rawData in base64), so nothing is dropped.
+
+With a MetricPublisher it publishes what Firehose publishes for each delivery to S3 (``DeliveryToS3.Records``,
+``.Success`` and ``.DataFreshness``: the age of the oldest record delivered), and, since it reads every record of
+the stream from its start, what Kinesis publishes of the records put to it.
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ from typing import Any
 import boto3
 import jq
 
+from services.iot_archive.contract import Output
 from shared.kinesis.aggregation import CorruptAggregateError, unpack
 from tools.local.deploy import DeployedStack
+from tools.local.metrics import MetricPublisher, StreamMetrics
 from tools.local.shard_reader import ShardReader, StreamPositions, kinesis_client, shard_ids
 from tools.local.watchdog import ComponentFailure, ThreadGroup
 
@@ -34,6 +40,7 @@ _PLACEHOLDER = re.compile(r"!\{([a-zA-Z]+):([^}]+)\}")
 
 @dataclass(frozen=True, kw_only=True)
 class DeliverySettings:
+    delivery_stream_name: str  # as the deployed stack names it: its metrics' DeliveryStreamName
     stream_name: str
     bucket: str
     prefix: str
@@ -57,6 +64,7 @@ class DeliverySettings:
         }
         hints = destination.get("BufferingHints", {})
         return cls(
+            delivery_stream_name=stack.outputs[Output.DELIVERY_STREAM_NAME],
             stream_name=source_arn.rsplit("/", 1)[-1],
             bucket=stack.physical_ids[destination["BucketARN"]["Fn::GetAtt"][0]],
             prefix=destination.get("Prefix", ""),
@@ -81,6 +89,7 @@ def _resolve(value: Any, stack: DeployedStack) -> str:
 class _Buffer:
     chunks: list[bytes] = field(default_factory=list)
     size: int = 0  # kept as chunks arrive: summing them on every record made buffering quadratic
+    oldest_arrival: float | None = None
 
 
 @dataclass
@@ -94,8 +103,10 @@ class DeliveryStats:
 
 
 class LocalFirehose:
-    def __init__(self, settings: DeliverySettings) -> None:
+    def __init__(self, settings: DeliverySettings, *, metrics: MetricPublisher | None = None) -> None:
         self.settings = settings
+        self._metrics = metrics
+        self._stream_metrics = StreamMetrics(metrics, settings.stream_name) if metrics else None
         self.stats = DeliveryStats()
         self._query = jq.compile(settings.partition_query) if settings.partition_query else None
         self._kinesis = kinesis_client()
@@ -132,7 +143,7 @@ class LocalFirehose:
             buffers, self._buffers = self._buffers, defaultdict(_Buffer)
             self._buffer_started = time.monotonic()
         for key_prefix, buffer in buffers.items():
-            self._write(key_prefix, buffer.chunks)
+            self._write(key_prefix, buffer)
 
     def stop(self, *, timeout: float | None = None, drain: bool = True) -> None:
         """Stop reading; unless told not to (the archive's emulator may be gone), write what is buffered."""
@@ -149,6 +160,9 @@ class LocalFirehose:
         return sum(reader.delivered for reader in self._readers)
 
     def _accept_all(self, records: list[Any]) -> None:
+        if self._stream_metrics is not None:
+            self._stream_metrics.read(records, at=time.time())
+            self._stream_metrics.incoming(records)
         for record in records:
             for data in deaggregated(record["Data"]):
                 self._accept(data, record["ApproximateArrivalTimestamp"])
@@ -167,6 +181,8 @@ class LocalFirehose:
             buffer = self._buffers[key_prefix]
             buffer.chunks.append(payload)
             buffer.size += len(payload)
+            if buffer.oldest_arrival is None:
+                buffer.oldest_arrival = arrival.timestamp()
             full = buffer.size >= self.settings.buffer_bytes
         with self.stats.lock:
             setattr(self.stats, counter, getattr(self.stats, counter) + 1)
@@ -194,8 +210,8 @@ class LocalFirehose:
             if time.monotonic() - self._buffer_started >= self.settings.buffer_seconds:
                 self.drain()
 
-    def _write(self, key_prefix: str, records: list[bytes]) -> None:
-        body = b"".join(records)
+    def _write(self, key_prefix: str, buffer: _Buffer) -> None:
+        body = b"".join(buffer.chunks)
         suffix = ""
         if self.settings.compression == "GZIP":
             body, suffix = gzip.compress(body), ".gz"
@@ -203,7 +219,17 @@ class LocalFirehose:
         self._s3.put_object(Bucket=self.settings.bucket, Key=key, Body=body)
         with self.stats.lock:
             self.stats.objects += 1
-            self.stats.delivered += len(records)
+            self.stats.delivered += len(buffer.chunks)
+        if self._metrics is not None:
+            now = time.time()
+            dimensions = {"DeliveryStreamName": self.settings.delivery_stream_name}
+            freshness = now - (buffer.oldest_arrival or now)
+            for name, value, unit in (
+                ("DeliveryToS3.Records", len(buffer.chunks), "Count"),
+                ("DeliveryToS3.Success", 1, None),
+                ("DeliveryToS3.DataFreshness", freshness, "Seconds"),
+            ):
+                self._metrics.add("AWS/Firehose", name, value, dimensions=dimensions, unit=unit, at=now)
 
 
 def deaggregated(data: bytes) -> list[bytes]:

@@ -1,4 +1,11 @@
-"""The processor as deployed: its code is downloaded from the emulator and run in clean worker processes."""
+"""The processor as deployed: its code is downloaded from the emulator and run in clean worker processes.
+
+Each worker's output (the function's logs) goes to the run's log, and its EMF lines to the emulator's CloudWatch, as
+Lambda's log group and CloudWatch Logs would take them. Three faults can be switched on and off while it runs, for the
+end-to-end tests of the alarms: ``throttling`` (every invocation refused, as at the concurrency limit),
+``table_throttling`` (every table write of the function throttled, as by a table out of capacity) and
+``delay_seconds`` (every invocation that much slower, as behind a slow dependency).
+"""
 
 from __future__ import annotations
 
@@ -11,28 +18,49 @@ import queue
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import boto3
 
 from tools.local.deploy import DeployedStack
+from tools.local.metrics import MetricPublisher
 from tools.local.watchdog import ComponentFailure, ended
 
 WORKER = Path(__file__).with_name("lambda_worker.py")
 STOP_SECONDS = 10  # for every worker to finish its invocation and exit, once told
 CODE_CACHE = Path(tempfile.gettempdir()) / "local-lambda-code"
+WRITE_COUNTS = ("written", "throttled", "server_errors")  # what a worker's reply counts of the table's writes
+
+
+@dataclass(frozen=True, kw_only=True)
+class TableWrites:
+    """What DynamoDB counted of one invocation's table writes, by the epoch second they happened in."""
+
+    written: Mapping[int, int] = field(default_factory=dict)
+    throttled: Mapping[int, int] = field(default_factory=dict)
+    server_errors: Mapping[int, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_reply(cls, reply: Mapping[str, Mapping[str, int]]) -> TableWrites:
+        """From a worker's reply, whose seconds are JSON keys (strings)."""
+        return cls(
+            **{kind: {int(second): int(count) for second, count in reply[kind].items()} for kind in WRITE_COUNTS}
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
 class InvocationResult:
     response: dict[str, Any] | None
     error: str | None
+    throttled: bool = False  # refused before the function ran
+    table: TableWrites = field(default_factory=TableWrites)
 
 
 class LocalFunction:
@@ -47,6 +75,7 @@ class LocalFunction:
         concurrency: int,
         log: IO[str],
         faults: Mapping[str, Any] | None = None,
+        metrics: MetricPublisher | None = None,
     ) -> None:
         lambda_client = boto3.client("lambda")
         configuration = (
@@ -55,6 +84,13 @@ class LocalFunction:
             else lambda_client.get_function(FunctionName=function_name)
         )
         self.name = function_name
+        self.qualifier = qualifier
+        self.table_name = str(
+            configuration["Configuration"].get("Environment", {}).get("Variables", {}).get("TABLE_NAME")
+        )
+        self.throttling = threading.Event()
+        self.table_throttling = threading.Event()
+        self.delay_seconds = 0.0
         self.version = str(configuration["Configuration"].get("Version", "$LATEST"))  # what the qualifier resolved to
         self.code_dir = unpacked(code)
         environment = {
@@ -73,23 +109,31 @@ class LocalFunction:
                 [sys.executable, "-I", "-S", str(WORKER), str(self.code_dir), handler],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                stderr=log,
+                stderr=subprocess.PIPE,
                 text=True,
                 env=environment,
             )
             for _ in range(concurrency)
         ]
-        for worker in self._workers:
+        self._log, self._log_lock, self._metrics = log, threading.Lock(), metrics
+        self._readers = [
+            threading.Thread(target=self._read_output, args=(worker,), daemon=True) for worker in self._workers
+        ]
+        for worker, reader in zip(self._workers, self._readers, strict=True):
+            reader.start()
             self._idle.put(worker)
         self._closing = False
 
     def invoke(self, event: dict[str, Any]) -> InvocationResult:
+        if self.throttling.is_set():
+            return InvocationResult(response=None, error=None, throttled=True)
         worker = self._idle.get()
         try:
             assert worker.stdin is not None
             assert worker.stdout is not None
             try:
-                worker.stdin.write(json.dumps({"id": str(uuid.uuid4()), "event": event}) + "\n")
+                request = {"id": str(uuid.uuid4()), "event": event, "throttle_table": self.table_throttling.is_set()}
+                worker.stdin.write(json.dumps(request) + "\n")
                 worker.stdin.flush()
                 reply = worker.stdout.readline()
             except BrokenPipeError:
@@ -97,7 +141,12 @@ class LocalFunction:
             if not reply:
                 raise RuntimeError(f"worker of {self.name} exited with {worker.wait()}")
             document = json.loads(reply)
-            return InvocationResult(response=document.get("ok"), error=document.get("error"))
+            time.sleep(self.delay_seconds)
+            return InvocationResult(
+                response=document.get("ok"),
+                error=document.get("error"),
+                table=TableWrites.from_reply(document["table"]),
+            )
         finally:
             self._idle.put(worker)
 
@@ -110,6 +159,15 @@ class LocalFunction:
             for number, worker in enumerate(self._workers, start=1)
             if (returncode := worker.poll()) is not None
         ]
+
+    def _read_output(self, worker: subprocess.Popen[str]) -> None:
+        """A worker's logs to the run's log; its EMF lines also to CloudWatch."""
+        assert worker.stderr is not None
+        for line in worker.stderr:
+            with self._log_lock:
+                self._log.write(line)
+            if self._metrics is not None:
+                self._metrics.add_log_line(line)
 
     def close(self, *, timeout: float | None = None) -> None:
         """Tell every worker to end; one that has not within ``timeout`` seconds (default 10) is killed."""
@@ -125,6 +183,8 @@ class LocalFunction:
             except subprocess.TimeoutExpired:  # stuck in a request to a part that died
                 worker.kill()
                 worker.wait()
+        for reader in self._readers:  # a worker's output ends with it
+            reader.join(timeout=max(0.0, deadline - time.monotonic()))
 
 
 def unpacked(code: bytes, root: Path = CODE_CACHE) -> Path:

@@ -35,9 +35,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -51,13 +52,17 @@ from shared.infra.naming import pascal_case
 from shared.repository import REPO_ROOT
 from shared.synthetic.fleets import fleet_records
 from shared.synthetic.readings import SyntheticRecord, synthetic_records
+from tools.alarms.definitions import State
+from tools.alarms.evaluator import CloudWatchSource
 from tools.common.arguments import fleet_mix, port_number, positive_int, positive_number, share
 from tools.common.local_archive import LOCAL_ARCHIVE
 from tools.landing.locate import AlertInbox, Checks, Landing, wait_for_landing
 from tools.landing.producers import PRODUCERS, Sent
 from tools.landing.report import report
 from tools.landing.targets import Targets
+from tools.local.alarms import AlarmWatch, StageMonitoring, stage_monitoring
 from tools.local.archive_copy import copy_archive
+from tools.local.dashboard_page import RunPicture, Window, dashboard_page
 from tools.local.deploy import DeployedStage, deploy_stage
 from tools.local.emulator import (
     LOCAL_ACCOUNT,
@@ -71,10 +76,11 @@ from tools.local.emulator import (
 from tools.local.event_source_mapping import LocalEventSourceMapping, MappingSettings
 from tools.local.firehose import DeliverySettings, LocalFirehose
 from tools.local.function import LocalFunction, deployed_code
+from tools.local.metrics import MetricPublisher, publish_storage
 from tools.local.shard_reader import StreamPositions, shard_ids
 from tools.local.watchdog import ComponentFailure, Watchdog
 
-EXIT_LANDING_FAILED, EXIT_UNUSABLE, EXIT_PLATFORM_FAILED, EXIT_INTERRUPTED = 1, 2, 3, 130
+EXIT_CHECKS_FAILED, EXIT_UNUSABLE, EXIT_PLATFORM_FAILED, EXIT_INTERRUPTED = 1, 2, 3, 130
 LOCAL_STAGE_ID = "Sandbox"
 DEFAULT_STALL_SECONDS = 20.0
 FAILED_STOP_SECONDS = 2.0  # how long a failed platform's parts get to end before they are left or killed
@@ -156,6 +162,7 @@ class RunResult:
     settle_seconds: float
     check_seconds: float
     latencies: list[float]
+    alarms_not_ok: tuple[str, ...] = ()  # the stage's alarms not OK when the round was checked
 
 
 @contextmanager
@@ -168,11 +175,13 @@ def local_platform(
     port: int = 0,
     stall_seconds: float = DEFAULT_STALL_SECONDS,
     on_failure: Callable[[ComponentFailure], None] | None = None,
+    alarm_period_seconds: int | None = None,
 ) -> Iterator[LocalPlatform]:
-    """The emulator with the local stage deployed and its local loops running.
+    """The emulator with the local stage deployed, its local loops running and its alarms evaluated.
 
     ``overrides`` are CDK context values on top of the local stage's (``iot.stages.dev.<service>.<field>``); the stage
     is then synthesized into ``assembly_dir`` (required with them) rather than taken from the cache.
+    ``alarm_period_seconds`` evaluates every alarm over periods of that length instead of its own (tools/alarms).
     """
     if overrides and assembly_dir is None:
         raise ValueError("a local stage with overrides is synthesized into an assembly_dir of its own")
@@ -195,6 +204,7 @@ def local_platform(
             faults=faults,
             stall_seconds=stall_seconds,
             on_failure=on_failure,
+            alarm_period_seconds=alarm_period_seconds,
         )
         try:
             yield platform
@@ -269,6 +279,7 @@ class LocalPlatform:
         on_failure: Callable[[ComponentFailure], None] | None = None,
         account: str = LOCAL_ACCOUNT,
         archive_buffer_seconds: int | None = None,
+        alarm_period_seconds: int | None = None,
     ) -> None:
         """``account``: where the stage is deployed (boto3's default session must hold credentials there);
         ``archive_buffer_seconds``: the Firehose buffer interval instead of the template's (the pipeline rehearsal's
@@ -277,6 +288,9 @@ class LocalPlatform:
         self._emulator = emulator
         self.endpoint = emulator.endpoint
         self._put = 0
+        self.metrics = MetricPublisher()
+        self.monitoring: StageMonitoring = stage_monitoring(deployed, account=account, region=LOCAL_REGION)
+        self.alarms = AlarmWatch(self.monitoring.alarms, self.metrics, period_override=alarm_period_seconds)
         ingest, archive = deployed.stacks[ingest_contract.SERVICE], deployed.stacks[archive_contract.SERVICE]
         self.targets = Targets.from_outputs(ingest.outputs, archive.outputs)
         mapping = MappingSettings.from_stack(ingest)
@@ -290,20 +304,30 @@ class LocalPlatform:
             concurrency=min(MAX_WORKERS, shards * mapping.parallelization_factor),
             log=self._log,
             faults=faults,
+            metrics=self.metrics,
         )
-        self.mapping = LocalEventSourceMapping(mapping, self.function)
+        self.mapping = LocalEventSourceMapping(mapping, self.function, metrics=self.metrics)
         delivery = DeliverySettings.from_stack(archive)
         if archive_buffer_seconds is not None:
             delivery = dataclasses.replace(delivery, buffer_seconds=archive_buffer_seconds)
-        self.firehose = LocalFirehose(delivery)
+        self.firehose = LocalFirehose(delivery, metrics=self.metrics)
         # SNS alerts can be read here: a queue subscribed to the alert topic lets the checks see every alert.
         self.checks = Checks(
             archive=True, alerts=_subscribe_inbox(ingest.outputs[ingest_contract.Output.ALERT_TOPIC_ARN])
         )
+        self.metrics.start()
         self.mapping.start()
         self.firehose.start()
+        self.alarms.start()
         self.watchdog = Watchdog(
-            sources=[emulator.failures, self.function.failures, self.mapping.failures, self.firehose.failures],
+            sources=[
+                emulator.failures,
+                self.function.failures,
+                self.mapping.failures,
+                self.firehose.failures,
+                self.metrics.failures,
+                self.alarms.failures,
+            ],
             progress=self.whereabouts,
             stall_seconds=stall_seconds,
             on_failure=on_failure or _ignore,
@@ -362,6 +386,7 @@ class LocalPlatform:
         )
         summary, ok = report(sent, landing, checks=self.checks)
         check_seconds = time.monotonic() - started - settle_seconds
+        self.publish_storage()
         done = self.mapping.stats.completed_at
         return RunResult(
             sent=sent,
@@ -384,6 +409,31 @@ class LocalPlatform:
                 value = json.loads(line).get(metric, 0)
                 total += sum(value) if isinstance(value, list) else value
         return total
+
+    def dashboard(self, result: RunResult, *, since: float) -> str:
+        """The page of the stage's dashboard over the run since ``since`` (epoch seconds), with the round's picture."""
+        self.metrics.flush()
+        cloudwatch = boto3.client("cloudwatch")
+        evaluator = self.alarms.evaluator
+        return dashboard_page(
+            dashboards=self.monitoring.dashboards,
+            source=CloudWatchSource(cloudwatch),
+            list_metrics=lambda namespace, name: [
+                metric
+                for page in cloudwatch.get_paginator("list_metrics").paginate(Namespace=namespace, MetricName=name)
+                for metric in page["Metrics"]
+            ],
+            alarm_states=evaluator.states,
+            transitions=evaluator.transitions,
+            picture=run_picture(result, completed_at=list(self.mapping.stats.completed_at.values())),
+            window=Window(start=since, end=time.time()),
+        )
+
+    def publish_storage(self) -> None:
+        """The buckets' storage metrics, which S3 publishes once a day: here once a round."""
+        s3 = boto3.client("s3")
+        for bucket in (self.targets.failure_bucket, self.targets.processed_bucket, self.targets.require_archive()):
+            publish_storage(self.metrics, s3, bucket)
 
     def forget_round(self) -> None:
         """Drop what the last round tracked per record, so --keep-running holds only one round in memory.
@@ -414,9 +464,11 @@ class LocalPlatform:
         failed = self.watchdog.failure is not None
         grace = FAILED_STOP_SECONDS if failed else None
         self.watchdog.stop()
+        self.alarms.stop(timeout=grace)
         self.mapping.stop(timeout=grace)
         self.firehose.stop(timeout=grace, drain=not failed)
         self.function.close(timeout=grace)
+        self.metrics.stop(timeout=grace, flush=not failed)
         self._emulator.stop_at_once = failed
         self._log.close()
 
@@ -441,6 +493,22 @@ def _subscribe_inbox(topic_arn: str) -> AlertInbox:
     return AlertInbox(sqs, queue_url)
 
 
+def run_picture(result: RunResult, *, completed_at: Sequence[float]) -> RunPicture:
+    places = Counter(place for found in result.landing.places.values() for place in found)
+    outcomes = {
+        "stored": places["table"],
+        **{f"quarantined: {reason}": count for reason, count in sorted(result.landing.quarantine_reasons.items())},
+        "failure destination": places["failure destination"],
+        "not found": len(result.sent) - len(result.landing.places),
+    }
+    return RunPicture(
+        put_at=[sent.put_at for sent in result.sent],
+        stored_at=completed_at,
+        latencies=result.latencies,
+        outcomes=outcomes,
+    )
+
+
 def describe(result: RunResult, platform: LocalPlatform) -> str:
     mapping, firehose = platform.mapping.stats, platform.firehose.stats
     throughput = len(result.sent) / result.settle_seconds if result.settle_seconds else 0.0
@@ -460,6 +528,11 @@ def describe(result: RunResult, platform: LocalPlatform) -> str:
             _row("end-to-end latency", "", f"p50 {p50 * 1000:,.0f} ms, p99 {p99 * 1000:,.0f} ms (put to stored)")
         )
     return "\n".join(lines)
+
+
+def alarms_not_ok(platform: LocalPlatform) -> list[str]:
+    """Every alarm evaluated now; the names of those that are not OK."""
+    return [name for name, state in platform.alarms.evaluate_now().items() if state is not State.OK]
 
 
 def _row(label: str, value: str, detail: str) -> str:
@@ -520,6 +593,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_STALL_SECONDS,
         help=f"stop when nothing moves this long while readings are outstanding (default {DEFAULT_STALL_SECONDS:g})",
     )
+    parser.add_argument(
+        "--dashboard",
+        type=Path,
+        default=Path("reports/dashboard.html"),
+        help="where to write the dashboard drawn from the run (default reports/dashboard.html)",
+    )
+    parser.add_argument(
+        "--alarm-period-seconds",
+        type=positive_int,
+        default=None,
+        help="evaluate every alarm over periods of this many seconds instead of its own (default: its own); a run "
+        "of seconds then shows what an account shows over minutes",
+    )
     return parser
 
 
@@ -539,18 +625,22 @@ def main(argv: list[str] | None = None) -> int:
     if stale is not None:
         print(f"stopped a stale emulator an earlier run left behind (pid {stale})")
     print("starting the embedded AWS emulator, synthesizing and deploying the local stage ...", flush=True)
-    started = time.monotonic()
+    started, wall_clock_start = time.monotonic(), time.time()
     gc.set_threshold(*GC_THRESHOLDS)
     rounds: list[RunResult] = []
     exit_code = 0
     try:
         with local_platform(
-            log_path=args.log, port=args.port, stall_seconds=args.stall_seconds, on_failure=_interrupt_main_thread
+            log_path=args.log,
+            port=args.port,
+            stall_seconds=args.stall_seconds,
+            on_failure=_interrupt_main_thread,
+            alarm_period_seconds=args.alarm_period_seconds,
         ) as platform:
             stacks = ", ".join(stack.name for stack in platform.deployed.stacks.values())
             print(f"deployed {stacks} in {time.monotonic() - started:.1f} s (the emulator: {platform.endpoint})")
             gc.freeze()  # never scan again what the deploy left: it lives as long as the run
-            exit_code = _rounds(platform, args, rounds)
+            exit_code = _rounds(platform, args, rounds, since=wall_clock_start)
             platform.watchdog.stop()  # the rounds are over: nothing more to interrupt
             if exit_code != EXIT_PLATFORM_FAILED:
                 objects = copy_archive(
@@ -570,13 +660,23 @@ def main(argv: list[str] | None = None) -> int:
     return exit_code
 
 
-def _rounds(platform: LocalPlatform, args: argparse.Namespace, rounds: list[RunResult]) -> int:
-    """Stream rounds of readings until one is done (or Ctrl-C with --keep-running); the run's exit code."""
+def _rounds(platform: LocalPlatform, args: argparse.Namespace, rounds: list[RunResult], *, since: float) -> int:
+    """Stream rounds of readings until one is done (or Ctrl-C with --keep-running); the run's exit code. After each
+    round the alarms are evaluated over the run since ``since`` (epoch seconds), and its dashboard is drawn."""
     try:
         while True:
             workload = build_workload(args, run_id=f"local-{uuid.uuid4().hex[:8]}", now=datetime.now(UTC))
             result = platform.run(workload, rate=args.rate, producer=args.producer)
             print(describe(result, platform), flush=True)
+            evaluating = time.monotonic()
+            result = replace(result, alarms_not_ok=tuple(alarms_not_ok(platform)))
+            report_text = platform.alarms.evaluator.report(since=since)
+            print(f"alarms (evaluated over the run in {time.monotonic() - evaluating:.2f} s; changes in seconds "
+                  f"after the start):\n{report_text}", flush=True)  # fmt: skip
+            drawing = time.monotonic()
+            args.dashboard.parent.mkdir(parents=True, exist_ok=True)
+            args.dashboard.write_text(platform.dashboard(result, since=since), encoding="utf-8")
+            print(f"dashboard: {args.dashboard} (drawn in {time.monotonic() - drawing:.2f} s)", flush=True)
             rounds.append(result)
             if not args.keep_running:
                 break
@@ -602,7 +702,7 @@ def _rounds(platform: LocalPlatform, args: argparse.Namespace, rounds: list[RunR
 
 
 def _verdict(rounds: Sequence[RunResult]) -> int:
-    return 0 if all(result.ok for result in rounds) else EXIT_LANDING_FAILED
+    return 0 if all(result.ok and not result.alarms_not_ok for result in rounds) else EXIT_CHECKS_FAILED
 
 
 def _print_failure(error: PlatformError) -> None:

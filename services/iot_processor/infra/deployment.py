@@ -17,7 +17,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from services.iot_processor.config import RollbackThresholds, TrafficShift
-from services.iot_processor.contract import METRICS_NAMESPACE, METRICS_SERVICE, Metric
+from services.iot_processor.contract import METRICS_NAMESPACE, Metric, per_service_dimensions
 from shared.infra.naming import PLATFORM
 
 _RUNBOOK = "Runbook: docs/runbooks.md#deploy-rolled-back"
@@ -75,7 +75,7 @@ class ProgressiveDeployment(Construct):
                 metric=cw.Metric(
                     namespace=METRICS_NAMESPACE,
                     metric_name=Metric.READINGS_FAILED,
-                    dimensions_map={"service": METRICS_SERVICE},
+                    dimensions_map=per_service_dimensions(Metric.READINGS_FAILED),
                     statistic=cw.Stats.SUM,
                     period=one_minute,
                 ),

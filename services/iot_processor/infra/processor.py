@@ -99,6 +99,8 @@ class ProcessorFunction(Construct):
             retry_attempts=config.retry_attempts,
             max_record_age=Duration.seconds(config.max_record_age_seconds),
             on_failure=S3FailureDestination(storage.failure_bucket),
+            # Lambda's own count of the events it polled, invoked, sent to the failure bucket and dropped.
+            metrics_config=lambda_.MetricsConfig(metrics=[lambda_.MetricType.EVENT_COUNT]),
         )
         self.alias.add_event_source(self.event_source)
         _keep_mapping_logical_id(self.alias, was_under=self.function)

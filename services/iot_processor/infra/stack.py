@@ -82,6 +82,11 @@ class IngestStack(ServiceStack):
             (SharedKey.TABLE_NAME, storage.table.table_name, "Readings table"),
             (SharedKey.PROCESSED_BUCKET_NAME, storage.processed_bucket.bucket_name, "Processed output and quarantine/"),
             (SharedKey.FAILURE_BUCKET_NAME, storage.failure_bucket.bucket_name, "Batches that failed after retries"),
+            (
+                SharedKey.EVENT_SOURCE_MAPPING_ID,
+                processor.event_source.event_source_mapping_id,
+                "The processor's event source mapping (its metrics' EventSourceMappingUUID)",
+            ),
         ):
             self.share(key, value, description, output=SHARED_OUTPUTS[key])
         self.output(

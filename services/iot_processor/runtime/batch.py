@@ -24,7 +24,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.batch.base import SuccessResponse
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
@@ -32,6 +31,7 @@ from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import Ki
 from services.iot_processor.contract import Metric, StreamPosition
 from services.iot_processor.runtime.alerts import AlertTopic, Webhook
 from services.iot_processor.runtime.aws_errors import AWS_FAILURES, describe
+from services.iot_processor.runtime.metrics import emit
 from services.iot_processor.runtime.objects import ProcessedBucket
 from services.iot_processor.runtime.settings import Settings
 from services.iot_processor.runtime.table import (
@@ -249,7 +249,7 @@ class ReadingProcessor:
         if self._webhook is not None:
             delivered = [item for item in anomalies if reading_key(item.reading) not in published.failed]
             if not self._webhook.notify(delivered):
-                self._metrics.add_metric(name=Metric.WEBHOOK_FAILURES, unit=MetricUnit.Count, value=1)
+                emit(self._metrics, Metric.WEBHOOK_FAILURES, 1)
         return published
 
     def _write_processed(self, stored: Sequence[AcceptedRecord]) -> bool:
@@ -274,8 +274,8 @@ class ReadingProcessor:
             Metric.READINGS_FAILED: len(outcome.failed_sequence_numbers),
         }
         for name, value in counts.items():
-            self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-        self._metrics.add_metric(name=Metric.BATCH_DURATION, unit=MetricUnit.Milliseconds, value=elapsed_ms)
+            emit(self._metrics, name, value)
+        emit(self._metrics, Metric.BATCH_DURATION, elapsed_ms)
 
 
 def _unprocessable(position: StreamPosition, data: bytes, error: Exception) -> RefusedRecord:

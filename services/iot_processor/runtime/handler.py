@@ -6,7 +6,7 @@ import gc
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from services.iot_processor.runtime.alerts import AlertTopic, Webhook
 from services.iot_processor.runtime.batch import ReadingBatchProcessor, ReadingProcessor
 from services.iot_processor.runtime.clients import AwsClients
+from services.iot_processor.runtime.metrics import processor_metrics
 from services.iot_processor.runtime.objects import ProcessedBucket
 from services.iot_processor.runtime.secrets import CachedJsonSecret
 from services.iot_processor.runtime.settings import Settings
@@ -22,7 +23,7 @@ from services.iot_processor.runtime.table import ReadingsTable
 SECRET_CACHE_SECONDS = 300
 
 logger = Logger()
-metrics = Metrics()
+metrics = processor_metrics()
 
 
 @cache

@@ -2,9 +2,10 @@
 
 Every alarm is named ``iot-<stage>-<symptom>`` so a notification says where and what, and its description
 points at the section of docs/runbooks.md named after the symptom. Missing data is "not breaching" for all
-of them, each for its own reason (see ``_specs``): every metric here is published only while something
+of them but one, each for its own reason (see ``_specs``): every metric here is published only while something
 happens, and an idle stage (dev between test runs) must read as healthy, not as INSUFFICIENT_DATA that flips
-back and forth and sends OK notifications.
+back and forth and sends OK notifications. The exception is the stage that expects traffic: there, silence is
+the symptom (``ingest-silent``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ RUNBOOK = "docs/runbooks.md"
 COMPOSITE_SYMPTOM = "data-path-unhealthy"
 GT = cw.ComparisonOperator.GREATER_THAN_THRESHOLD
 GTE = cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+LT = cw.ComparisonOperator.LESS_THAN_THRESHOLD
 NOT_BREACHING = cw.TreatMissingData.NOT_BREACHING
 
 
@@ -112,7 +114,11 @@ def _specs(
     metrics: DataPathMetrics,
     ceilings: WriteCeilings | None,
 ) -> list[AlarmSpec]:
-    return [*_data_path_specs(config, buffer_interval, metrics), *_capacity_specs(metrics, ceilings)]
+    return [
+        *_data_path_specs(config, buffer_interval, metrics),
+        *_capacity_specs(metrics, ceilings),
+        *_silence_specs(config, metrics),
+    ]
 
 
 def _capacity_specs(metrics: DataPathMetrics, ceilings: WriteCeilings | None) -> list[AlarmSpec]:
@@ -134,6 +140,24 @@ def _capacity_specs(metrics: DataPathMetrics, ceilings: WriteCeilings | None) ->
         for owner, what, ceiling, dimensions in (
             ("table", "readings table", ceilings.table, {}),
             ("index", "anomaly index", ceilings.index, {"GlobalSecondaryIndexName": ANOMALY_INDEX}),
+        )
+    ]
+
+
+def _silence_specs(config: ObservabilityConfig, metrics: DataPathMetrics) -> list[AlarmSpec]:
+    if config.ingest_silence_minutes is None:
+        return []
+    # Producers stopped, or cannot reach the stream: no record at all for the configured time. Kinesis publishes
+    # IncomingRecords only while records come in, so a missing datapoint is the silence itself.
+    return [
+        AlarmSpec(
+            symptom="ingest-silent",
+            summary=f"The readings stream received no record for {config.ingest_silence_minutes} minutes.",
+            metric=metrics.stream("IncomingRecords"),
+            threshold=1,
+            comparison=LT,
+            period=Duration.minutes(config.ingest_silence_minutes),
+            treat_missing_data=cw.TreatMissingData.BREACHING,
         )
     ]
 
@@ -195,8 +219,9 @@ def _data_path_specs(
             period=five_minutes,
             evaluation_periods=3,
         ),
-        # DynamoDB publishes throttle events only when a write was throttled. A provisioned table throttles in
-        # bursts by design (the processor retries, the stream waits): only throttling in each of 5 minutes pages.
+        # DynamoDB publishes throttle events only when a write was throttled, filled with 0 (metrics.py says why). A
+        # provisioned table throttles in bursts by design (the processor retries, the stream waits): only throttling
+        # in each of 5 minutes pages.
         AlarmSpec(
             symptom="table-write-throttles",
             summary="Writes to the readings table or its anomaly index were throttled in each of the last 5 minutes.",
@@ -212,6 +237,17 @@ def _data_path_specs(
             summary="Producers' puts to the readings stream were rejected: the stream is at its write capacity.",
             metric=metrics.stream("WriteProvisionedThroughputExceeded"),
             threshold=config.throttle_threshold,
+            comparison=GTE,
+            period=five_minutes,
+        ),
+        # The mapping counts events only while it reads some. A dropped event is lost: past its maximum age or retry
+        # attempts, and not written to the failure bucket either (those are OnFailureDestinationDeliveredEventCount).
+        AlarmSpec(
+            symptom="mapping-dropped-events",
+            summary="The processor's event source mapping dropped records: they reached neither the processor nor "
+            "the failure bucket.",
+            metric=metrics.mapping("DroppedEventCount"),
+            threshold=1,
             comparison=GTE,
             period=five_minutes,
         ),

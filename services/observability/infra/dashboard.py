@@ -39,6 +39,11 @@ class DataPathDashboard(Construct):
             default_interval=Duration.hours(3),
         )
         m, resources = metrics, metrics.resources
+
+        def alarm_lines(*symptoms: str) -> list[cw.HorizontalAnnotation]:
+            """Each alarm's threshold as a line on the graph of the metric it watches (a stage may lack one)."""
+            return [alarms.alarms[symptom].to_annotation() for symptom in symptoms if symptom in alarms.alarms]
+
         self.dashboard.add_widgets(
             cw.TextWidget(
                 markdown=f"# IoT {stage}: data path\nEvery alarm has a section in `{RUNBOOK}` named after it.",
@@ -55,10 +60,12 @@ class DataPathDashboard(Construct):
                 "Incoming records and bytes",
                 [m.stream("IncomingRecords")],
                 right=[m.stream("IncomingBytes")],
+                alarms=alarm_lines("ingest-silent"),
             ),
             _graph(
                 "Throttled writes and reads",
                 [m.stream("WriteProvisionedThroughputExceeded"), m.stream("ReadProvisionedThroughputExceeded")],
+                alarms=alarm_lines("stream-write-throttles"),
             ),
             _graph(
                 "Iterator age (ms)",
@@ -66,6 +73,7 @@ class DataPathDashboard(Construct):
                     m.stream("GetRecords.IteratorAgeMilliseconds", cw.Stats.MAXIMUM).with_(label="All consumers"),
                     m.function("IteratorAge", cw.Stats.MAXIMUM).with_(label="Processor"),
                 ],
+                alarms=alarm_lines("processor-iterator-age"),
             ),
         )
         self._row(
@@ -74,6 +82,7 @@ class DataPathDashboard(Construct):
                 "Invocations, errors, throttles",
                 [m.function("Invocations")],
                 right=[m.function("Errors"), m.function("Throttles")],
+                right_alarms=alarm_lines("processor-errors", "processor-throttles"),
             ),
             _graph(
                 "Duration (ms)",
@@ -85,6 +94,15 @@ class DataPathDashboard(Construct):
             _graph("Concurrent executions", [m.function("ConcurrentExecutions", cw.Stats.MAXIMUM)]),
         )
         self._row(
+            "Event source mapping",
+            _graph(
+                "Events polled and invoked; to the failure bucket and dropped",
+                [m.mapping("PolledEventCount"), m.mapping("InvokedEventCount")],
+                right=[m.mapping("OnFailureDestinationDeliveredEventCount"), m.mapping("DroppedEventCount")],
+                right_alarms=alarm_lines("mapping-dropped-events"),
+            ),
+        )
+        self._row(
             "Processor readings (EMF)",
             _graph(
                 "Readings",
@@ -93,8 +111,9 @@ class DataPathDashboard(Construct):
                     for name in (Metric.READINGS_RECEIVED, Metric.READINGS_STORED, Metric.READINGS_QUARANTINED)
                 ],
                 right=[m.processor(Metric.ANOMALIES_DETECTED), m.processor(Metric.READINGS_FAILED)],
+                right_alarms=alarm_lines("processor-readings-failed"),
             ),
-            _graph("Quarantine share", [m.quarantine_share()]),
+            _graph("Quarantine share", [m.quarantine_share()], alarms=alarm_lines("processor-quarantine-share")),
             _graph(
                 "Batch duration (ms)",
                 [
@@ -114,15 +133,21 @@ class DataPathDashboard(Construct):
         )
         self._row(
             "DynamoDB readings table",
+            # A provisioned table's capacity beside what it consumes; an on-demand table has no provisioned line.
             _graph(
-                "Consumed write capacity (WCU/s)",
+                "Write capacity (WCU/s): consumed and provisioned",
                 [
                     cw.MathExpression(
                         expression="consumed / PERIOD(consumed)",
                         using_metrics={"consumed": m.table("ConsumedWriteCapacityUnits")},
-                        label="WCU/s",
-                    )
+                        label="Consumed",
+                    ),
+                    m.table("ProvisionedWriteCapacityUnits", cw.Stats.MAXIMUM).with_(label="Provisioned (table)"),
+                    m.table(
+                        "ProvisionedWriteCapacityUnits", cw.Stats.MAXIMUM, GlobalSecondaryIndexName=ANOMALY_INDEX
+                    ).with_(label=f"Provisioned ({ANOMALY_INDEX})"),
                 ],
+                alarms=alarm_lines("table-write-capacity-at-max", "index-write-capacity-at-max"),
             ),
             _graph(
                 "Write throttle events",
@@ -130,12 +155,17 @@ class DataPathDashboard(Construct):
                     m.table("WriteThrottleEvents").with_(label="Table"),
                     m.table("WriteThrottleEvents", GlobalSecondaryIndexName=ANOMALY_INDEX).with_(label=ANOMALY_INDEX),
                 ],
+                alarms=alarm_lines("table-write-throttles"),
             ),
             _graph("System errors", [m.table_system_errors(GRAPH_PERIOD)]),
         )
         self._row(
             "Firehose raw archive",
-            _graph("Data freshness (s)", [m.delivery("DeliveryToS3.DataFreshness", cw.Stats.MAXIMUM)]),
+            _graph(
+                "Data freshness (s)",
+                [m.delivery("DeliveryToS3.DataFreshness", cw.Stats.MAXIMUM)],
+                alarms=alarm_lines("archive-freshness"),
+            ),
             _graph(
                 "Delivery success and records",
                 [m.delivery("DeliveryToS3.Success", cw.Stats.AVERAGE)],
@@ -150,12 +180,19 @@ class DataPathDashboard(Construct):
 
 
 def _graph(
-    title: str, left: Sequence[cw.Metric | cw.MathExpression], *, right: Sequence[cw.Metric] = ()
+    title: str,
+    left: Sequence[cw.Metric | cw.MathExpression],
+    *,
+    right: Sequence[cw.Metric] = (),
+    alarms: Sequence[cw.HorizontalAnnotation] = (),
+    right_alarms: Sequence[cw.HorizontalAnnotation] = (),
 ) -> cw.GraphWidget:
     return cw.GraphWidget(
         title=title,
         left=[metric.with_(period=GRAPH_PERIOD) for metric in left],
         right=[metric.with_(period=GRAPH_PERIOD) for metric in right],
+        left_annotations=list(alarms),
+        right_annotations=list(right_alarms),
         width=WIDTH // 3,
         height=ROW_HEIGHT,
     )

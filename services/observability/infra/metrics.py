@@ -13,7 +13,7 @@ from aws_cdk import aws_cloudwatch as cw
 
 from services.iot_archive import contract as archive
 from services.iot_processor import contract as ingest
-from services.iot_processor.contract import METRICS_NAMESPACE, METRICS_SERVICE, Metric
+from services.iot_processor.contract import METRICS_NAMESPACE, Metric, per_service_dimensions
 from shared.infra.service import ServiceStack
 
 # S3 publishes storage metrics once a day; a shorter period shows no data at all.
@@ -31,6 +31,7 @@ class WatchedResources:
     failure_bucket_name: str
     delivery_stream_name: str
     raw_bucket_name: str
+    event_source_mapping_id: str
 
     @classmethod
     def read(cls, stack: ServiceStack) -> WatchedResources:
@@ -43,6 +44,7 @@ class WatchedResources:
             failure_bucket_name=stack.read_shared(ingest.SERVICE, ingest.SharedKey.FAILURE_BUCKET_NAME),
             delivery_stream_name=stack.read_shared(archive.SERVICE, archive.SharedKey.DELIVERY_STREAM_NAME),
             raw_bucket_name=stack.read_shared(archive.SERVICE, archive.SharedKey.RAW_BUCKET_NAME),
+            event_source_mapping_id=stack.read_shared(ingest.SERVICE, ingest.SharedKey.EVENT_SOURCE_MAPPING_ID),
         )
 
 
@@ -58,10 +60,17 @@ class DataPathMetrics:
     def function(self, metric_name: str, statistic: str = cw.Stats.SUM) -> cw.Metric:
         return _metric("AWS/Lambda", metric_name, statistic, FunctionName=self.resources.function_name)
 
-    def processor(self, metric_name: str, statistic: str = cw.Stats.SUM) -> cw.Metric:
-        """The processor's EMF metrics. Powertools adds only the ``service`` dimension, so these are per account
-        (one stage per account), not per function: a second stage in the same account would share them."""
-        return _metric(METRICS_NAMESPACE, metric_name, statistic, service=METRICS_SERVICE)
+    def mapping(self, metric_name: str, statistic: str = cw.Stats.SUM) -> cw.Metric:
+        """The event source mapping's own counts (its MetricsConfig: EventCount), per mapping."""
+        return _metric(
+            "AWS/Lambda", metric_name, statistic, EventSourceMappingUUID=self.resources.event_source_mapping_id
+        )
+
+    def processor(self, metric: Metric, statistic: str = cw.Stats.SUM) -> cw.Metric:
+        """One of the processor's EMF metrics, under the dimensions its contract declares. They carry only the
+        ``service`` dimension, so they are per account (one stage per account), not per function: a second stage in
+        the same account would share them."""
+        return _metric(METRICS_NAMESPACE, metric, statistic, **per_service_dimensions(metric))
 
     def table(self, metric_name: str, statistic: str = cw.Stats.SUM, **dimensions: str) -> cw.Metric:
         return _metric("AWS/DynamoDB", metric_name, statistic, TableName=self.resources.table_name, **dimensions)
@@ -81,10 +90,12 @@ class DataPathMetrics:
         )
 
     def write_throttles(self) -> cw.MathExpression:
-        """Throttled writes of the table and of its anomaly index together: a throttled index write throttles the
-        table's write, and DynamoDB counts it on the index."""
+        """Throttled writes of the table and of its anomaly index together, 0 in a period without any: a throttled
+        index write throttles the table's write, and DynamoDB counts it on the index. An alarm on a metric of
+        AWS/DynamoDB ignores missing data whatever it asks for (PutMetricAlarm's reference), and DynamoDB publishes
+        throttles only when there are some: unfilled, an alarm would stay in ALARM after the last throttled write."""
         return cw.MathExpression(
-            expression="table + index",
+            expression="FILL(table, 0) + FILL(index, 0)",
             using_metrics={
                 "table": self.table("WriteThrottleEvents"),
                 "index": self.table("WriteThrottleEvents", GlobalSecondaryIndexName=ingest.ANOMALY_INDEX),

@@ -337,9 +337,15 @@ def test_cloudwatch_metrics_logs_alarms_and_dashboard(prod: StageConfig) -> None
     assert line(result, "cloudwatch", "log ingestion").quantity == pytest.approx(ingested)
     assert line(result, "cloudwatch", "log storage").quantity == pytest.approx(ingested * 90 / (730 / 24))
     resources = StageResources()
-    on_demand = line(bill(prod, table_capacity=None), "cloudwatch", "alarms")
+    silent = dataclasses.replace(
+        prod, observability=dataclasses.replace(prod.observability, ingest_silence_minutes=None)
+    )
+    on_demand = line(bill(silent, table_capacity=None), "cloudwatch", "alarms")
     assert on_demand.quantity == resources.alarm_metrics
-    assert line(bill(prod, table_capacity=capacity()), "cloudwatch", "alarms").quantity == resources.alarm_metrics + 2
+    assert line(bill(silent, table_capacity=capacity()), "cloudwatch", "alarms").quantity == resources.alarm_metrics + 2
+    watched = line(bill(prod, table_capacity=capacity()), "cloudwatch", "alarms")
+    assert watched.quantity == resources.alarm_metrics + 3
+    assert watched.basis.endswith("the table's auto scaling ceilings included, the ingest-silence alarm included")
     assert line(result, "cloudwatch", "composite alarms").quantity == 1
     assert line(result, "cloudwatch", "dashboards").quantity == 1
 

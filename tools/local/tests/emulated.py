@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Final
+from typing import Any, Final
 
 import pytest
 from moto import mock_aws
@@ -35,3 +35,27 @@ def wait_until(condition: Callable[[], bool], *, seconds: float = WAIT_SECONDS) 
             return
         pause.wait(0.01)
     raise AssertionError(f"not reached within {seconds} s: {condition}")
+
+
+class RecordingCloudWatch:
+    """PutMetricData, recorded: each datum as (namespace, name, dimensions, value, unit, epoch seconds)."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+
+    def put_metric_data(self, **request: Any) -> None:
+        self.requests.append(request)
+
+    def data(self) -> list[tuple[str, str, dict[str, str], float, str | None, float]]:
+        return [
+            (
+                request["Namespace"],
+                datum["MetricName"],
+                {d["Name"]: d["Value"] for d in datum["Dimensions"]},
+                datum["Value"],
+                datum.get("Unit"),
+                datum["Timestamp"].timestamp(),
+            )
+            for request in self.requests
+            for datum in request["MetricData"]
+        ]

@@ -19,14 +19,17 @@ from moto.core.utils import get_service_model
 from moto.dynamodb.exceptions import ItemSizeTooLarge
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.kinesis.models import Shard
+from moto.sqs.models import Queue, sqs_backends
 
 from tools.local import emulator
+from tools.local.emulator import LOCAL_ACCOUNT as ACCOUNT
 from tools.local.emulator import embedded_aws, endpoint_variable
 from tools.local.emulator_server import (
     BINARY_ATTRIBUTE_MARKERS,
     ITEM_SIZE_LIMIT,
     PLAIN_JSON_OPERATIONS,
     PLAIN_JSON_REQUESTS,
+    QueueAttributes,
     backend_app,
     item_sized_once,
     last_sequence_number,
@@ -251,6 +254,51 @@ def test_a_shard_with_gaps_in_its_numbers_is_read_motos_way() -> None:
     for last in range(6):
         assert records_after(shard, str(last), 2) == Shard.get_records(shard, str(last), 2)
     assert [record.sequence_number for record in records_after(shard, "2", 2)[0]] == [4, 5]
+
+
+def _queues() -> dict[str, Queue]:
+    """Queues of every kind whose attributes differ: FIFO, KMS, a policy, a redrive policy; messages in each state."""
+    backend = sqs_backends[ACCOUNT][REGION]
+    dead_letters = backend.create_queue("dead-letters")
+    queues = {
+        "standard": backend.create_queue("standard"),
+        "fifo": backend.create_queue("ordered.fifo", FifoQueue="true", ContentBasedDeduplication="true"),
+        "kms": backend.create_queue("encrypted", KmsMasterKeyId="alias/aws/sqs", KmsDataKeyReusePeriodSeconds="600"),
+        "policy and redrive": backend.create_queue(
+            "redriven",
+            Policy=json.dumps({"Version": "2012-10-17", "Statement": []}),
+            RedrivePolicy=json.dumps({"deadLetterTargetArn": dead_letters.queue_arn, "maxReceiveCount": 3}),
+        ),
+    }
+    backend.send_message("standard", "visible")
+    backend.send_message("standard", "delayed", delay_seconds=600)
+    backend.send_message("standard", "in flight")
+    backend.receive_message("standard", 1, 0, visibility_timeout=600)
+    return queues
+
+
+@pytest.mark.parametrize("kind", ["standard", "fifo", "kms", "policy and redrive"])
+def test_a_queues_attributes_read_one_by_one_are_motos_own(kind: str) -> None:
+    with emulated_account():
+        queue = _queues()[kind]
+        motos = queue.attributes
+        attributes = QueueAttributes(queue)
+        assert list(attributes.items()) == list(motos.items())  # the same names, in moto's order
+        assert all(attributes.get(name) == value for name, value in motos.items())
+        assert attributes.get("NoSuchAttribute") is None
+        assert "NoSuchAttribute" not in attributes
+        assert len(attributes) == len(motos)
+
+
+def test_a_queues_message_counts_are_read_when_asked_for() -> None:
+    with emulated_account():
+        queue = _queues()["standard"]
+        attributes = QueueAttributes(queue)
+        assert attributes["ApproximateNumberOfMessages"] == 1
+        assert attributes["ApproximateNumberOfMessagesDelayed"] == 1
+        assert attributes["ApproximateNumberOfMessagesNotVisible"] == 1
+        sqs_backends[ACCOUNT][REGION].send_message("standard", "another")
+        assert attributes["ApproximateNumberOfMessages"] == 2
 
 
 def test_motos_applications_run_out_of_flasks_debug_mode() -> None:

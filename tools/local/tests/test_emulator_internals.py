@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from moto import backends
+from moto.cloudwatch.models import CloudWatchBackend
 from moto.core import responses as moto_responses
 from moto.core.responses import ActionResult, BaseResponse
 from moto.core.serialize import TimestampSerializer
@@ -21,6 +22,7 @@ from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
 from moto.kinesis.models import Shard
 from moto.moto_server import werkzeug_app
 from moto.moto_server.werkzeug_app import MotoRequestHandler
+from moto.sqs.models import Queue
 
 from tools.local import emulator_server
 
@@ -38,6 +40,7 @@ from tools.local import emulator_server
         (Shard.get_records, ["self", "last_sequence_id", "limit"]),
         (TimestampSerializer._timestamp_unixtimestamp, ["value"]),
         (MotoRequestHandler.make_environ, ["self"]),
+        (CloudWatchBackend.get_metric_data, ["self", "queries", "start_time", "end_time", "scan_by"]),
         (MotoRequestHandler.run_wsgi, ["self"]),
     ],
     ids=lambda value: getattr(value, "__qualname__", "") if callable(value) else "",
@@ -53,6 +56,7 @@ def test_the_module_attributes_the_shortcuts_assign_exist_before_they_do() -> No
     assert callable(backends.list_of_moto_modules)
     assert callable(getattr(moto_responses, "method_names_from_class", None))
     assert isinstance(getattr(werkzeug_app, "DISABLE_GLOBAL_CORS", None), bool)
+    assert isinstance(vars(Queue).get("attributes"), property)
 
 
 def test_the_shortcuts_read_what_they_assume_of_a_shard_and_an_item() -> None:
@@ -61,6 +65,8 @@ def test_the_shortcuts_read_what_they_assume_of_a_shard_and_an_item() -> None:
     assert emulator_server.last_sequence_number(shard) == 0
     assert isinstance(LimitedSizeDict(), dict)
     assert hasattr(Item, "size")
+    names = (Queue.BASE_ATTRIBUTES, Queue.FIFO_ATTRIBUTES, Queue.KMS_ATTRIBUTES)
+    assert all(isinstance(listed, list) and listed for listed in names)
 
 
 def test_the_emulators_request_handler_is_motos() -> None:

@@ -17,15 +17,18 @@ from typing import Any, Final, cast
 import boto3
 import pytest
 
+from tools.local import event_source_mapping
 from tools.local.deploy import DeployedStack
 from tools.local.event_source_mapping import LocalEventSourceMapping, MappingSettings
-from tools.local.function import InvocationResult, LocalFunction
-from tools.local.tests.emulated import REGION, WAIT_SECONDS, emulated_account, wait_until
+from tools.local.function import InvocationResult, LocalFunction, TableWrites
+from tools.local.metrics import MetricPublisher
+from tools.local.tests.emulated import REGION, WAIT_SECONDS, RecordingCloudWatch, emulated_account, wait_until
 
 STREAM, FAILURES, SHARD = "readings", "failed-batches", "shardId-000000000000"
 STREAM_ARN: Final = f"arn:aws:kinesis:{REGION}:123456789012:stream/{STREAM}"
 ARRIVAL = datetime(2026, 11, 27, 12, tzinfo=UTC)
 SETTINGS = MappingSettings(
+    mapping_id="local-mapping",
     function_logical_id="Processor",
     function_name="processor",
     alias_name="live",
@@ -63,6 +66,9 @@ def aws(moto: Any) -> Any:
 
 class ScriptedFunction:
     """Answers each invocation with ``answer(sequence numbers of the batch)``; records every batch it was given."""
+
+    version = "7"  # the version the alias resolved to
+    table_name = "readings-table"
 
     def __init__(self, answer: Callable[[list[str]], InvocationResult] | None = None) -> None:
         self._answer = answer or (lambda _: ok())
@@ -108,9 +114,13 @@ class Clock:
         return self.now
 
 
-def mapping(function: ScriptedFunction, clock: Clock | None = None, **settings: Any) -> LocalEventSourceMapping:
+def mapping(
+    function: ScriptedFunction, clock: Clock | None = None, metrics: MetricPublisher | None = None, **settings: Any
+) -> LocalEventSourceMapping:
     clock = clock or Clock(ARRIVAL + timedelta(seconds=1))
-    return LocalEventSourceMapping(replace(SETTINGS, **settings), cast(LocalFunction, function), clock=clock)
+    return LocalEventSourceMapping(
+        replace(SETTINGS, **settings), cast(LocalFunction, function), clock=clock, metrics=metrics
+    )
 
 
 def failure_documents(s3: Any) -> list[dict[str, Any]]:
@@ -266,8 +276,98 @@ def test_without_a_destination_exhausted_records_are_settled_and_counted(aws: An
     local = mapping(function, on_failure_bucket=None, max_retry_attempts=0, bisect_on_error=False)
     local._settle(SHARD, records(2), attempt=0)
     assert local.stats.batches_to_failure_destination == 1
+    assert local.stats.dropped == 2
     assert set(local.stats.completed_at) == {"1", "2"}
     assert failure_documents(aws) == []
+
+
+# --- what the mapping publishes ------------------------------------------------------------------------------------
+
+FUNCTION_DIMENSIONS = (
+    {"FunctionName": "processor"},
+    {"FunctionName": "processor", "Resource": "processor:live"},
+    {"FunctionName": "processor", "Resource": "processor:live", "ExecutedVersion": "7"},
+)
+
+
+DYNAMODB_METRICS = ("ConsumedWriteCapacityUnits", "WriteThrottleEvents", "SystemErrors")
+
+
+def published(cloudwatch: RecordingCloudWatch, name: str) -> list[tuple[dict[str, str], float]]:
+    return [(dimensions, value) for _, metric, dimensions, value, _, _ in cloudwatch.data() if metric == name]
+
+
+def test_an_invocation_publishes_lambdas_metrics_under_the_function_its_alias_and_version(aws: Any) -> None:
+    cloudwatch = RecordingCloudWatch()
+    metrics = MetricPublisher(cloudwatch)
+    written = InvocationResult(
+        response={"batchItemFailures": []},
+        error=None,
+        table=TableWrites(written={1000: 1, 1001: 2}, throttled={1000: 2}, server_errors={1001: 1}),
+    )
+    local = mapping(ScriptedFunction(lambda _: written), metrics=metrics)
+    local._settle(SHARD, records(3), attempt=0)
+    metrics.flush()
+    for name, value in (("Invocations", 1), ("Errors", 0), ("ConcurrentExecutions", 1)):
+        assert published(cloudwatch, name) == [(dimensions, value) for dimensions in FUNCTION_DIMENSIONS], name
+    (age,) = {value for _, value in published(cloudwatch, "IteratorAge")}
+    assert age == pytest.approx(1000 - 2)  # read a second after the first arrived; the last arrived 2 ms later
+    assert len(published(cloudwatch, "Duration")) == 3
+    assert published(cloudwatch, "InvokedEventCount") == [({"EventSourceMappingUUID": "local-mapping"}, 3)]
+    table = {"TableName": "readings-table"}
+    assert published(cloudwatch, "ConsumedWriteCapacityUnits") == [(table, 1), (table, 2)]
+    assert published(cloudwatch, "WriteThrottleEvents") == [(table, 2)]
+    assert published(cloudwatch, "SystemErrors") == [({**table, "Operation": "BatchWriteItem"}, 1)]
+    at = {(metric, moment) for _, metric, _, _, _, moment in cloudwatch.data() if metric in DYNAMODB_METRICS}
+    assert at == {  # each in the second it happened in, not when the invocation ended
+        ("ConsumedWriteCapacityUnits", 1000.0),
+        ("ConsumedWriteCapacityUnits", 1001.0),
+        ("WriteThrottleEvents", 1000.0),
+        ("SystemErrors", 1001.0),
+    }
+
+
+def test_a_function_error_counts_as_an_error_and_writes_without_throttles_publish_none(aws: Any) -> None:
+    cloudwatch = RecordingCloudWatch()
+    metrics = MetricPublisher(cloudwatch)
+    local = mapping(ScriptedFunction(lambda _: crash()), metrics=metrics, max_retry_attempts=0, bisect_on_error=False)
+    local._settle(SHARD, records(1), attempt=0)
+    metrics.flush()
+    assert {value for _, value in published(cloudwatch, "Errors")} == {1}
+    assert published(cloudwatch, "WriteThrottleEvents") == published(cloudwatch, "SystemErrors") == []
+    assert published(cloudwatch, "OnFailureDestinationDeliveredEventCount") == [
+        ({"EventSourceMappingUUID": "local-mapping"}, 1)
+    ]
+    assert published(cloudwatch, "DroppedEventCount") == []
+
+
+def test_a_throttled_invocation_is_counted_and_tried_again_without_using_a_retry(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(event_source_mapping, "THROTTLED_RETRY_SECONDS", 0)
+    answers = [InvocationResult(response=None, error=None, throttled=True)] * 3 + [ok()]
+    function = ScriptedFunction(lambda _: answers.pop(0))
+    cloudwatch = RecordingCloudWatch()
+    metrics = MetricPublisher(cloudwatch)
+    local = mapping(function, metrics=metrics, max_retry_attempts=0)
+    local._settle(SHARD, records(2), attempt=0)
+    metrics.flush()
+    assert len(function.batches) == 4
+    assert (local.stats.throttles, local.stats.invocations, local.stats.batches_to_failure_destination) == (3, 1, 0)
+    assert published(cloudwatch, "Throttles") == [(d, 1) for _ in range(3) for d in FUNCTION_DIMENSIONS]
+    assert set(local.stats.completed_at) == {"1", "2"}
+
+
+def test_records_no_destination_keeps_are_dropped_and_published_as_dropped(aws: Any) -> None:
+    cloudwatch = RecordingCloudWatch()
+    metrics = MetricPublisher(cloudwatch)
+    local = mapping(ScriptedFunction(lambda _: crash()), metrics=metrics, max_retry_attempts=0, bisect_on_error=False,
+                    on_failure_bucket="no-such-bucket")  # fmt: skip
+    local._settle(SHARD, records(2), attempt=0)
+    metrics.flush()
+    assert published(cloudwatch, "DroppedEventCount") == [({"EventSourceMappingUUID": "local-mapping"}, 2)]
+    assert local.stats.dropped == 2
+    assert set(local.stats.completed_at) == {"1", "2"}
 
 
 # --- reading the stream: lanes and batching windows ----------------------------------------------------------------
@@ -444,7 +544,7 @@ def deployed(properties: dict[str, Any]) -> DeployedStack:
                 "Other": {"Type": "AWS::S3::Bucket", "Properties": {}},
             }
         },
-        outputs={},
+        outputs={"EventSourceMappingId": "local-mapping"},
         physical_ids={"ProcessorFn": "iot-sandbox-processor", "Stream": STREAM, "Failures": FAILURES},
     )
 
@@ -466,6 +566,7 @@ def test_settings_are_read_from_the_mapping_in_the_template(aws: Any) -> None:
         }
     )
     assert MappingSettings.from_stack(stack) == MappingSettings(
+        mapping_id="local-mapping",
         function_logical_id="ProcessorFn",
         function_name="iot-sandbox-processor",
         alias_name="live",

@@ -21,11 +21,13 @@ import pytest
 from services.iot_archive.contract import ERROR_OUTPUT_PREFIX, PARTITION_QUERY, PARTITIONED_PREFIX
 from tools.local.deploy import DeployedStack
 from tools.local.firehose import DeliverySettings, LocalFirehose, PartitioningError, partition_values
-from tools.local.tests.emulated import REGION, emulated_account, wait_until
+from tools.local.metrics import MetricPublisher
+from tools.local.tests.emulated import REGION, RecordingCloudWatch, emulated_account, wait_until
 
 BUCKET: Final = "raw-archive"
 ARRIVAL = datetime(2026, 11, 27, 23, 59, 30, tzinfo=UTC)
 SETTINGS = DeliverySettings(
+    delivery_stream_name="raw-archive",
     stream_name="readings",
     bucket=BUCKET,
     prefix=PARTITIONED_PREFIX,
@@ -140,6 +142,24 @@ def test_records_are_delimited_compressed_and_written_under_their_partition(s3: 
     accept(firehose, reading("2026-11-27T15:20:00+01:00"))  # buffering goes on after a drain
     firehose.drain()
     assert len(archived(s3)) == 3
+
+
+def test_each_delivery_publishes_firehoses_metrics_and_every_record_read_kinesiss(s3: Any) -> None:
+    cloudwatch = RecordingCloudWatch()
+    metrics = MetricPublisher(cloudwatch)
+    firehose = LocalFirehose(SETTINGS, metrics=metrics)
+    accept(firehose, reading("2026-11-27T15:20:00+01:00"), reading("2026-11-27T15:21:00+01:00"))
+    firehose.drain()
+    metrics.flush()
+    found = {name: (dimensions, value) for _, name, dimensions, value, _, _ in cloudwatch.data()}
+    delivery = {"DeliveryStreamName": "raw-archive"}
+    assert found["DeliveryToS3.Records"] == (delivery, 2)
+    assert found["DeliveryToS3.Success"] == (delivery, 1)
+    freshness = found["DeliveryToS3.DataFreshness"][1]
+    assert found["DeliveryToS3.DataFreshness"][0] == delivery
+    assert freshness == pytest.approx(datetime.now(UTC).timestamp() - ARRIVAL.timestamp(), abs=5)  # the oldest's age
+    assert found["IncomingRecords"] == ({"StreamName": "readings"}, 2)
+    assert found["IncomingBytes"][1] == 2 * len(reading("2026-11-27T15:20:00+01:00"))
 
 
 def test_a_record_without_partition_is_archived_as_an_error_record(s3: Any, local_time_zone: str) -> None:
@@ -261,7 +281,7 @@ def deployed(stream_arn: Any, destination: dict[str, Any]) -> DeployedStack:
                 },
             },
         },
-        outputs={},
+        outputs={"DeliveryStreamName": "raw-archive"},
         physical_ids={"Raw": BUCKET},
     )
 
@@ -301,6 +321,7 @@ def test_settings_are_read_from_the_delivery_stream_in_the_template(s3: Any) -> 
 def test_absent_delivery_properties_take_firehoses_defaults(s3: Any) -> None:
     stack = deployed(f"arn:aws:kinesis:{REGION}:123456789012:stream/Refreshed", {})  # a plain ARN, not a Ref
     assert DeliverySettings.from_stack(stack) == DeliverySettings(
+        delivery_stream_name="raw-archive",
         stream_name="Refreshed",
         bucket=BUCKET,
         prefix="",

@@ -7,6 +7,7 @@ import argparse
 import errno
 import gc
 import os
+import re
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ import pytest
 
 from shared.synthetic.fleets import FleetMix
 from shared.synthetic.readings import synthetic_records
+from tools.alarms.definitions import State
 from tools.common.testing import documented_help, printed_help
 from tools.landing.locate import Landing
 from tools.landing.producers import Sent
@@ -45,11 +47,27 @@ class Stats(SimpleNamespace):
     pass
 
 
+class FakeAlarms:
+    """The alarm watch as main() uses it: every alarm evaluated now, and the evaluator's report."""
+
+    def __init__(self) -> None:
+        self.states = {"iot-sandbox-processor-errors": State.OK, "iot-sandbox-data-path-unhealthy": State.OK}
+        self.evaluations = 0
+        self.evaluator = SimpleNamespace(report=lambda since: "  alarm report")
+
+    def evaluate_now(self) -> dict[str, State]:
+        self.evaluations += 1
+        return dict(self.states)
+
+
 class FakePlatform:
-    """What main() uses of the local platform: its deployed stacks, one run per round, its loops' counters."""
+    """What main() uses of the local platform: its deployed stacks, one run per round, its loops' counters, its
+    alarms and its dashboard page."""
 
     def __init__(self, results: list[bool | type[BaseException]]) -> None:
         self.results = results
+        self.alarms = FakeAlarms()
+        self.pages = 0
         self.runs: list[tuple[int, float | None, str]] = []
         self.forgotten = 0
         self.deployed = SimpleNamespace(
@@ -90,9 +108,15 @@ class FakePlatform:
     def failed(self) -> PlatformError | None:
         return self.failure
 
+    def dashboard(self, result: RunResult, *, since: float) -> str:
+        self.pages += 1
+        return f"<html>{result.summary}</html>"
+
 
 @pytest.fixture
-def platform(monkeypatch: pytest.MonkeyPatch) -> Callable[..., FakePlatform]:
+def platform(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., FakePlatform]:
+    monkeypatch.chdir(tmp_path)  # the default page, reports/dashboard.html, is written there
+
     def install(*results: bool | type[BaseException]) -> FakePlatform:
         fake = FakePlatform(list(results))
 
@@ -113,15 +137,31 @@ def test_a_passing_run_exits_0_and_says_where_the_logs_are(
     platform: Callable[..., FakePlatform], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fake = platform(True)
-    log = tmp_path / "logs" / "run.log"
-    assert run.main(["--records", "40", "--rate", "100", "--producer", "kpl", "--log", str(log)]) == 0
+    log, page = tmp_path / "logs" / "run.log", tmp_path / "pages" / "dashboard.html"
+    arguments = ["--records", "40", "--rate", "100", "--producer", "kpl", "--log", str(log), "--dashboard", str(page)]
+    assert run.main(arguments) == 0
     out = capsys.readouterr().out
     assert fake.runs == [(40, 100.0, "kpl")]
     assert "deployed iot-sandbox-ingest, archive in " in out
     assert "result PASS" in out
+    assert re.search(
+        r"alarms \(evaluated over the run in [\d.]+ s; changes in seconds after the start\):\n  alarm report", out
+    )
+    assert re.search(rf"dashboard: {re.escape(str(page))} \(drawn in [\d.]+ s\)", out)
+    assert page.read_text() == "<html>result PASS</html>"
     assert f"processor logs: {log}; total " in out
     assert "raw archive: 3 objects copied to " in out
     assert log.parent.is_dir()
+
+
+@pytest.mark.parametrize("state", [State.ALARM, State.INSUFFICIENT_DATA])
+def test_a_run_that_leaves_an_alarm_out_of_ok_exits_1(
+    platform: Callable[..., FakePlatform], tmp_path: Path, state: State
+) -> None:
+    fake = platform(True)
+    fake.alarms.states["iot-sandbox-processor-errors"] = state
+    assert run.main(["--records", "10", "--log", str(tmp_path / "run.log"), "--dashboard", str(tmp_path / "d")]) == 1
+    assert fake.alarms.evaluations == 1
 
 
 def test_a_failing_run_exits_1(platform: Callable[..., FakePlatform], tmp_path: Path) -> None:
@@ -167,6 +207,7 @@ def test_keep_running_with_every_round_passing_exits_0(platform: Callable[..., F
         (["--port", "-1"], "must be a port from 1 to 65535, or 0 for any free one; got -1"),
         (["--port", "http"], "must be a port number, got 'http'"),
         (["--stall-seconds", "0"], "must be a number greater than 0, got 0"),
+        (["--alarm-period-seconds", "0"], "must be a positive integer, got 0"),
     ],
 )
 def test_bad_arguments_exit_2_before_anything_starts(

@@ -53,6 +53,7 @@ MAPPING_SETTINGS = (
     "FunctionResponseTypes",
     "BisectBatchOnFunctionError",
     "StartingPosition",
+    "MetricsConfig",
 )
 DESTRUCTIVE_S3_ACTIONS = (
     "s3:DeleteObject",
@@ -265,7 +266,15 @@ def test_event_source_mapping_settings(ingest: IngestTemplate) -> None:
         "FunctionResponseTypes": ["ReportBatchItemFailures"],
         "BisectBatchOnFunctionError": True,
         "StartingPosition": "TRIM_HORIZON",
+        "MetricsConfig": {"Metrics": ["EventCount"]},  # its dropped-events alarm reads these
     }
+    shared = [
+        p["Properties"]
+        for p in ingest.of_type("AWS::SSM::Parameter").values()
+        if p["Properties"]["Name"] == f"/iot/{ingest.environment.name}/ingest/event-source-mapping-id"
+    ]
+    assert [p["Value"] for p in shared] == [ref(ingest.mapping)]
+    assert ingest.body["Outputs"]["EventSourceMappingId"]["Value"] == ref(ingest.mapping)
 
 
 def test_failed_batches_go_to_the_failure_bucket(ingest: IngestTemplate) -> None:

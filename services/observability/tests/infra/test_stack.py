@@ -40,6 +40,7 @@ WATCHED_PARAMETERS = (
     "ingest/failure-bucket-name",
     "archive/delivery-stream-name",
     "archive/raw-bucket-name",
+    "ingest/event-source-mapping-id",
 )
 
 
@@ -104,6 +105,17 @@ EXPECTED_ALARMS = (
         evaluation_periods=1,
     ),
     ExpectedAlarm(
+        "mapping-dropped-events",
+        "AWS/Lambda",
+        "DroppedEventCount",
+        "Sum",
+        ("EventSourceMappingUUID", "ingest/event-source-mapping-id"),
+        lambda c: 1,
+        "GreaterThanOrEqualToThreshold",
+        period=300,
+        evaluation_periods=1,
+    ),
+    ExpectedAlarm(
         "stream-write-throttles",
         "AWS/Kinesis",
         "WriteProvisionedThroughputExceeded",
@@ -129,8 +141,16 @@ EXPECTED_ALARMS = (
 QUARANTINE_SHARE = "processor-quarantine-share"
 TABLE_THROTTLES = "table-write-throttles"
 AT_CEILING = {"table-write-capacity-at-max": WRITE_CEILINGS.table, "index-write-capacity-at-max": WRITE_CEILINGS.index}
+INGEST_SILENT = "ingest-silent"  # only where the stage expects traffic: prod in the committed config
 COMPOSITE = "data-path-unhealthy"
-ALL_SYMPTOMS = (*(a.symptom for a in EXPECTED_ALARMS), QUARANTINE_SHARE, TABLE_THROTTLES, *AT_CEILING, COMPOSITE)
+ALL_SYMPTOMS = (
+    *(a.symptom for a in EXPECTED_ALARMS),
+    QUARANTINE_SHARE,
+    TABLE_THROTTLES,
+    *AT_CEILING,
+    INGEST_SILENT,
+    COMPOSITE,
+)
 
 
 class ObservabilityTemplate(ServiceTemplate[ObservabilityConfig, ObservabilityStack]):
@@ -224,7 +244,22 @@ def obs(
 
 
 def test_the_stack_has_exactly_the_expected_alarms(obs: ObservabilityTemplate) -> None:
-    assert sorted(obs.alarms) == sorted(obs.name(symptom) for symptom in ALL_SYMPTOMS)
+    expected = [s for s in ALL_SYMPTOMS if s != INGEST_SILENT or obs.config.ingest_silence_minutes is not None]
+    assert sorted(obs.alarms) == sorted(obs.name(symptom) for symptom in expected)
+    assert (obs.name(INGEST_SILENT) in obs.alarms) is (obs.environment.name == "prod")
+
+
+def test_the_ingest_silent_alarm_fires_on_no_record_for_the_configured_time(
+    observability_templates: dict[str, ObservabilityTemplate],
+) -> None:
+    prod = observability_templates["prod"]
+    alarm = prod.alarm(INGEST_SILENT)
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == ("AWS/Kinesis", "IncomingRecords", "Sum")
+    assert alarm["Dimensions"] == [{"Name": "StreamName", "Value": prod.parameter("ingest/stream-name")}]
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "LessThanThreshold")
+    assert (alarm["Period"], alarm["EvaluationPeriods"]) == (15 * 60, 1)
+    assert alarm["TreatMissingData"] == "breaching"  # no datapoint is the silence itself
+    assert alarm["AlarmActions"] == [ref(prod.topic)]
 
 
 @pytest.mark.parametrize("expected", EXPECTED_ALARMS, ids=lambda e: e.symptom)
@@ -287,7 +322,11 @@ def test_table_write_throttles_pages_only_when_the_table_or_its_index_throttle_f
     alarm = obs.alarm(TABLE_THROTTLES)
     queries = {query["Id"]: query for query in alarm["Metrics"]}
     (expression,) = [query for query in queries.values() if "Expression" in query]
-    assert expression["Expression"] == "table + index"
+    # An alarm on an AWS/DynamoDB metric ignores missing data whatever it asks for: unfilled, it would stay in ALARM
+    # after the last throttled write.
+    assert expression["Expression"] == "FILL(table, 0) + FILL(index, 0)"
+    assert expression["ReturnData"] is True
+    assert all(queries[query_id]["ReturnData"] is False for query_id in ("table", "index"))
     table = obs.parameter("ingest/table-name")
     for query_id, dimensions in (
         ("table", [{"Name": "TableName", "Value": table}]),
@@ -334,7 +373,7 @@ def test_composite_alarm_fires_on_any_alarm_and_notifies_the_ops_topic(obs: Obse
     referenced = [part["Fn::GetAtt"][0] for part in parts if isinstance(part, dict)]
     members = sorted(logical_id for name, (logical_id, _) in obs.alarms.items() if name != obs.name(COMPOSITE))
     assert sorted(referenced) == members
-    assert len(members) == len(ALL_SYMPTOMS) - 1
+    assert len(members) == len([s for s in ALL_SYMPTOMS if obs.name(s) in obs.alarms]) - 1
     text = "".join(part if isinstance(part, str) else "X" for part in parts)
     assert text == "(" + " OR ".join('ALARM("X")' for _ in members) + ")"
     assert composite["AlarmActions"] == [ref(obs.topic)]
@@ -344,7 +383,7 @@ def test_composite_alarm_fires_on_any_alarm_and_notifies_the_ops_topic(obs: Obse
 
 def test_every_alarm_points_at_its_runbook_section(obs: ObservabilityTemplate) -> None:
     headings = set(re.findall(r"^## (\S+)$", (REPO_ROOT / "docs" / "runbooks.md").read_text(), re.MULTILINE))
-    for symptom in ALL_SYMPTOMS:
+    for symptom in (s for s in ALL_SYMPTOMS if obs.name(s) in obs.alarms):
         assert obs.alarm(symptom)["AlarmDescription"].endswith(f"Runbook: docs/runbooks.md#{symptom}")
         assert symptom in headings, f"docs/runbooks.md has no section '## {symptom}'"
 
@@ -402,6 +441,15 @@ def test_dashboard_graphs_the_data_path_metrics(obs: ObservabilityTemplate) -> N
         for name in ("DeliveryToS3.DataFreshness", "DeliveryToS3.Success", "DeliveryToS3.Records")
     }
     expected |= {("AWS/S3", "BucketSizeBytes"), ("AWS/S3", "NumberOfObjects")}
+    expected |= {
+        ("AWS/Lambda", name)
+        for name in (
+            "PolledEventCount",
+            "InvokedEventCount",
+            "OnFailureDestinationDeliveredEventCount",
+            "DroppedEventCount",
+        )
+    }
     assert expected <= graphed, sorted(expected - graphed)
 
 
@@ -423,6 +471,39 @@ def test_dashboard_shows_duration_percentiles_system_errors_and_bucket_growth(ob
         f"${{Ref:{obs.parameter(path)['Ref']}}}"
         for path in ("ingest/failure-bucket-name", "ingest/processed-bucket-name", "archive/raw-bucket-name")
     }
+
+
+GRAPHED_ALARMS = {
+    "Incoming records and bytes": [INGEST_SILENT],
+    "Throttled writes and reads": ["stream-write-throttles"],
+    "Iterator age (ms)": ["processor-iterator-age"],
+    "Invocations, errors, throttles": ["processor-errors", "processor-throttles"],
+    "Readings": ["processor-readings-failed"],
+    "Quarantine share": [QUARANTINE_SHARE],
+    "Write throttle events": [TABLE_THROTTLES],
+    "Write capacity (WCU/s): consumed and provisioned": sorted(AT_CEILING),
+    "Data freshness (s)": ["archive-freshness"],
+    "Events polled and invoked; to the failure bucket and dropped": ["mapping-dropped-events"],
+}
+
+
+def test_each_alarm_is_a_threshold_line_on_the_graph_of_what_it_watches(obs: ObservabilityTemplate) -> None:
+    _, body = obs.dashboard_body()
+    lines = {
+        widget["properties"]["title"]: sorted(
+            line["value"] for line in widget["properties"].get("annotations", {}).get("horizontal", [])
+        )
+        for widget in body["widgets"]
+        if widget["type"] == "metric"
+    }
+    expected = {
+        title: sorted(obs.alarm(s)["Threshold"] for s in symptoms if obs.name(s) in obs.alarms)
+        for title, symptoms in GRAPHED_ALARMS.items()
+    }
+    assert {title: lines[title] for title in expected} == expected
+    assert not [title for title, values in lines.items() if values and title not in expected]
+    graphed = {s for symptoms in GRAPHED_ALARMS.values() for s in symptoms}
+    assert graphed == {s for s in ALL_SYMPTOMS if s != COMPOSITE}
 
 
 def test_dashboard_alarm_status_shows_every_alarm(obs: ObservabilityTemplate) -> None:
