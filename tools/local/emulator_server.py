@@ -37,12 +37,25 @@ if __name__ == "__main__":
 
 from flask import Flask
 from moto import backends
+from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
 from moto.cloudformation.models import CloudFormationBackend, Stack
 from moto.cloudformation.parsing import get_model_map
 from moto.cloudwatch.exceptions import ValidationError as CloudWatchValidationError
-from moto.cloudwatch.models import CloudWatchBackend, MetricAggregatedDatum, MetricDatum, MetricDatumBase
+from moto.cloudwatch.models import Alarm as MotoAlarm
+from moto.cloudwatch.models import (
+    CloudWatchBackend,
+    Dimension,
+    Metric,
+    MetricAggregatedDatum,
+    MetricDataQuery,
+    MetricDatum,
+    MetricDatumBase,
+    cloudwatch_backends,
+)
+from moto.cloudwatch.models import MetricStat as MotoMetricStat
 from moto.core import responses as moto_responses
 from moto.core.authorization import ActionAuthenticatorMixin
+from moto.core.common_models import CloudFormationModel
 from moto.core.responses import ActionContext, ActionResult, BaseResponse
 from moto.core.serialize import TimestampSerializer
 from moto.core.utils import camelcase_to_underscores, get_service_model, method_names_from_class
@@ -481,6 +494,149 @@ def install_call_log(path: str) -> None:
     )
 
 
+def install_alarm_resources() -> None:
+    """CloudFormation creates, updates and deletes AWS::CloudWatch::Alarm and CompositeAlarm resources, as
+    PutMetricAlarm, PutCompositeAlarm and DeleteAlarms do.
+
+    moto's CloudFormation has no model of either (the deploy left stand-ins), so a stage's CloudWatch held none of
+    its alarms and the pipeline's bake, which reads the composite alarm with DescribeAlarms, found nothing. moto's
+    CloudWatch keeps composite alarms (a rule in place of a metric) but evaluates no alarm: the local alarm evaluator
+    sets their states (tools/local/alarms.py, SetAlarmState), as CloudWatch's own evaluation would. Defined here,
+    not at import, so that importing this module changes nothing in moto's model map (the tests import it).
+    """
+    for resource_type in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm"):
+        _alarm_resource_model(resource_type)
+
+
+def _alarm_resource_model(resource_type: str) -> type[CloudFormationModel]:
+    """A model moto's CloudFormation finds by being defined: its model map lists CloudFormationModel's direct
+    subclasses."""
+
+    class AlarmResource(CloudFormationModel):
+        __module__ = "moto.cloudwatch.models"  # moto's model registry files each model under its module's service
+
+        def __init__(self, alarm: MotoAlarm) -> None:
+            self.alarm = alarm
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return "AlarmName"
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return resource_type
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr == "Arn"
+
+        def get_cfn_attribute(self, attribute_name: str) -> str:
+            if attribute_name != "Arn":
+                raise UnformattedGetAttTemplateException()
+            return str(self.alarm.alarm_arn)
+
+        @property
+        def physical_resource_id(self) -> str:
+            return str(self.alarm.name)
+
+        def is_created(self) -> bool:
+            return True
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **_: Any
+        ) -> "AlarmResource":
+            properties = cloudformation_json.get("Properties", {})
+            backend: CloudWatchBackend = cloudwatch_backends[account_id][region_name]
+            return cls(backend.put_metric_alarm(**alarm_arguments(properties, resource_name)))
+
+        @classmethod
+        def update_from_cloudformation_json(
+            cls,
+            original_resource: "AlarmResource",
+            new_resource_name: str,
+            cloudformation_json: Any,
+            account_id: str,
+            region_name: str,
+        ) -> "AlarmResource":
+            """PutMetricAlarm on the same name overwrites the alarm and keeps its state; a new name replaces it."""
+            updated = cls.create_from_cloudformation_json(
+                new_resource_name, cloudformation_json, account_id, region_name
+            )
+            previous = original_resource.alarm
+            if previous.name == updated.alarm.name:
+                for kept in ("state_value", "state_reason", "state_reason_data", "state_updated_timestamp", "history"):
+                    setattr(updated.alarm, kept, getattr(previous, kept))
+            else:
+                cloudwatch_backends[account_id][region_name].delete_alarms([previous.name])
+            return updated
+
+        @classmethod
+        def delete_from_cloudformation_json(
+            cls, resource_name: str, _cloudformation_json: Any, account_id: str, region_name: str
+        ) -> None:
+            cloudwatch_backends[account_id][region_name].delete_alarms([resource_name])
+
+    return AlarmResource
+
+
+def alarm_arguments(properties: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """moto's put_metric_alarm arguments from an alarm resource's properties (PutMetricAlarm's and
+    PutCompositeAlarm's parameters, under the same names), built as moto's PutMetricAlarm handler builds them."""
+
+    def number(key: str, kind: Callable[[Any], Any]) -> Any:
+        return kind(properties[key]) if properties.get(key) is not None else None
+
+    return {
+        "name": properties.get("AlarmName") or name,
+        "namespace": properties.get("Namespace"),
+        "metric_name": properties.get("MetricName"),
+        "metric_data_queries": [_metric_data_query(query) for query in properties.get("Metrics", [])] or None,
+        "comparison_operator": properties.get("ComparisonOperator"),
+        "evaluation_periods": number("EvaluationPeriods", int),
+        "datapoints_to_alarm": number("DatapointsToAlarm", int),
+        "period": number("Period", int),
+        "threshold": number("Threshold", float),
+        "statistic": properties.get("Statistic"),
+        "extended_statistic": properties.get("ExtendedStatistic"),
+        "description": properties.get("AlarmDescription"),
+        "dimensions": properties.get("Dimensions", []),
+        "alarm_actions": properties.get("AlarmActions", []),
+        "ok_actions": properties.get("OKActions", []),
+        "insufficient_data_actions": properties.get("InsufficientDataActions", []),
+        "unit": properties.get("Unit"),
+        "actions_enabled": str(properties.get("ActionsEnabled", True)).lower() == "true",
+        "treat_missing_data": properties.get("TreatMissingData"),
+        "evaluate_low_sample_count_percentile": properties.get("EvaluateLowSampleCountPercentile"),
+        "threshold_metric_id": properties.get("ThresholdMetricId"),
+        "rule": properties.get("AlarmRule"),
+        "tags": properties.get("Tags", []),
+    }
+
+
+def _metric_data_query(query: Mapping[str, Any]) -> MetricDataQuery:
+    stat = query.get("MetricStat")
+    metric = None
+    if stat is not None:
+        dimensions = [Dimension(d["Name"], d["Value"]) for d in stat["Metric"].get("Dimensions", [])]
+        metric = MotoMetricStat(
+            metric=Metric(
+                metric_name=stat["Metric"]["MetricName"], namespace=stat["Metric"]["Namespace"], dimensions=dimensions
+            ),
+            period=stat.get("Period"),
+            stat=stat.get("Stat"),
+            unit=stat.get("Unit"),
+        )
+    return MetricDataQuery(
+        query_id=query["Id"],
+        label=query.get("Label"),  # type: ignore[arg-type]  # moto's handler passes None alike
+        period=query.get("Period"),  # type: ignore[arg-type]
+        return_data=query.get("ReturnData"),  # type: ignore[arg-type]
+        expression=query.get("Expression"),
+        metric_stat=metric,
+    )
+
+
 def metric_data(
     backend: CloudWatchBackend,
     queries: list[dict[str, Any]],
@@ -679,6 +835,7 @@ def main() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
     install_shortcuts()
     install_write_capacity()
+    install_alarm_resources()
     if os.environ.get(CALL_LOG_VARIABLE):
         install_call_log(os.environ[CALL_LOG_VARIABLE])
     CloudWatchBackend.get_metric_data = metric_data  # type: ignore[method-assign,assignment]

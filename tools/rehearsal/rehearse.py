@@ -61,9 +61,11 @@ class Outcome:
 
 @dataclass(kw_only=True)
 class Overrides:
-    """What the rehearsal shortens, said in its summary: minutes of a bake, the archive's buffer."""
+    """What the rehearsal shortens, said in its summary: minutes of a bake, the alarms' periods (the local evaluator's
+    override, ADR 0015), the archive's buffer."""
 
     bake_minutes: float = 0.1
+    alarm_period_seconds: int = 2
     archive_buffer_seconds: int = 2
 
     def variables(self) -> dict[str, str]:
@@ -389,6 +391,7 @@ class Rehearsal:
                 faults=None,
                 account=account,
                 archive_buffer_seconds=self._overrides.archive_buffer_seconds,
+                alarm_period_seconds=self._overrides.alarm_period_seconds,
             )
             attached.append((platform, scope))
 

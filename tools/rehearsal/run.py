@@ -49,6 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="each bake's minutes instead of the stage's (default 0.1)",
     )
     parser.add_argument(
+        "--alarm-period-seconds",
+        type=positive_int,
+        default=2,
+        help="the period every alarm is evaluated over instead of its own, so a bake of seconds sees them change "
+        "(default 2)",
+    )
+    parser.add_argument(
         "--archive-buffer-seconds",
         type=positive_int,
         default=2,
@@ -89,7 +96,11 @@ def main(argv: list[str] | None = None, *, repository: Path = REPO_ROOT) -> int:
             workdir=workdir,
             approve=(lambda _label, _report: True) if args.approve else ask,
             reuse_assembly=args.reuse_assembly,
-            overrides=Overrides(bake_minutes=args.bake_minutes, archive_buffer_seconds=args.archive_buffer_seconds),
+            overrides=Overrides(
+                bake_minutes=args.bake_minutes,
+                alarm_period_seconds=args.alarm_period_seconds,
+                archive_buffer_seconds=args.archive_buffer_seconds,
+            ),
         )
         for source in sources:
             print(f"rehearsing {source.ref or 'the working tree'} ({source.commit[:12]})", flush=True)
