@@ -140,7 +140,7 @@ def _change_report_step(
 ) -> pipelines.CodeBuildStep:
     """Compares the stage's deployed templates (read through the CDK lookup role) with the new cloud assembly."""
     config = stage.config
-    lookup_role = f"arn:aws:iam::{config.account}:role/cdk-hnb659fds-lookup-role-{config.account}-{config.region}"
+    lookup_role = bootstrap_role_arn("lookup", config)
     return pipelines.CodeBuildStep(
         "ChangeReport",
         project_name=CHANGE_REPORT_PROJECT,
@@ -245,17 +245,27 @@ def _smoke_test_step(stage: IotStage) -> pipelines.Step:
 _UNVERSIONED_CLI_INSTALL = f'"npm install -g {CDK_CLI}"'
 
 
+def bootstrap_role_arn(kind: str, config: StageConfig) -> str:
+    """A role ``cdk bootstrap`` made in the stage's account (``lookup``, ``deploy``...), by its default qualifier."""
+    return f"arn:aws:iam::{config.account}:role/cdk-hnb659fds-{kind}-role-{config.account}-{config.region}"
+
+
 def _use_the_locked_cli(pipeline: pipelines.CodePipeline, *, stages: list[IotStage]) -> None:
     """The asset step and the permission check install the locked CLI, as synth and self-mutation do.
 
     The asset step publishes with the CLI's ``publish-assets`` instead of CDK Pipelines' ``cdk-assets`` (a tool
-    versioned apart from the CLI, whose newest release refuses this assembly's schema: ADR 0016).
+    versioned apart from the CLI, whose newest release refuses this assembly's schema: ADR 0017).
     """
-    for project in pipeline.node.find_all():
-        if isinstance(project, codebuild.CfnProject) and "SecurityCheck" in project.node.path:
-            _pin_permission_check(project)
-        if isinstance(project, codebuild.CfnProject) and "/Assets/" in project.node.path:
-            project.add_property_override("Source.BuildSpec", json.dumps(_publish_assets_spec(stages), indent=2))
+    for construct in pipeline.node.find_all():
+        if isinstance(construct, codebuild.CfnProject) and "SecurityCheck" in construct.node.path:
+            _pin_permission_check(construct)
+        if isinstance(construct, codebuild.CfnProject) and "/Assets/" in construct.node.path:
+            construct.add_property_override("Source.BuildSpec", json.dumps(_publish_assets_spec(stages), indent=2))
+        if isinstance(construct, iam.Role) and construct.node.path.endswith("/Assets/FileRole"):
+            # publish-assets first checks each stage's bootstrap version through the stage's deploy role, as
+            # `cdk deploy` does; cdk-assets did not (the rehearsal's least-privilege check found it: ADR 0017).
+            deploy_roles = [bootstrap_role_arn("deploy", stage.config) for stage in stages]
+            construct.add_to_principal_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=deploy_roles))
 
 
 def _publish_assets_spec(stages: list[IotStage]) -> dict[str, Any]:

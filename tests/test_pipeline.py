@@ -13,7 +13,7 @@ from aws_cdk.assertions import Match, Template
 from pipeline.config import PlatformConfig
 from pipeline.node_tools import locked_version
 from pipeline.notifications import NOTIFICATION_SERVICE
-from pipeline.pipeline_stack import CHANGE_REPORT_DIR, CHANGE_REPORT_PROJECT, PipelineStack
+from pipeline.pipeline_stack import CHANGE_REPORT_DIR, CHANGE_REPORT_PROJECT, PipelineStack, bootstrap_role_arn
 from shared.repository import REPO_ROOT
 from tools.rehearsal.pipeline import read_pipeline
 
@@ -415,3 +415,17 @@ def test_the_asset_step_publishes_every_stage_with_the_locked_cli(app: object, a
         f"cdk -a . publish-assets --unstable=publish-assets 'IotPipeline/{stage}/*'"
         for stage in ("Dev", "Staging", "Prod")
     ]
+
+
+def test_the_asset_step_may_assume_each_stages_deploy_role_for_the_clis_bootstrap_version_check(
+    template: Template, pipeline_stages: list[dict[str, Any]], platform_config: PlatformConfig
+) -> None:
+    (publish,) = _stage(pipeline_stages, "Assets")
+    assumed = [
+        resource
+        for statement in _role_statements(template, _project(template, publish))
+        if statement["Action"] == "sts:AssumeRole"
+        for resource in statement["Resource"]
+    ]
+    for stage in platform_config.stages:
+        assert bootstrap_role_arn("deploy", stage) in assumed
