@@ -64,7 +64,8 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
-from moto.iam.models import get_account_id_from
+from moto.iam.aws_managed_policies import aws_managed_policies_data
+from moto.iam.models import AWSManagedPolicy, Role, get_account_id_from, iam_backends
 from moto.kinesis.models import Record, Shard
 from moto.moto_server import werkzeug_app
 from moto.moto_server.werkzeug_app import (
@@ -427,13 +428,58 @@ def with_synthesized_template(get_template: GetTemplate) -> GetTemplate:
     return original
 
 
+PutPolicy = Callable[[Role, str, Any], None]
+
+
+def with_policy_as_json(put_policy: PutPolicy) -> PutPolicy:
+    """moto's ``Role.put_policy``, keeping a document as JSON text, as IAM keeps it: a role's ``Policies`` in a
+    template reach it parsed, and GetRolePolicy would answer with Python's rendering of them (ADR 0017)."""
+
+    def put(role: Role, policy_name: str, policy_json: Any) -> None:
+        put_policy(role, policy_name, policy_json if isinstance(policy_json, str) else json.dumps(policy_json))
+
+    return put
+
+
+CreateRole = Callable[..., Role]
+AWS_MANAGED_POLICY = "arn:aws:iam::aws:policy/"
+
+
+def with_managed_policies_attached(create_role: CreateRole) -> CreateRole:
+    """moto's CloudFormation creates a role without its ``ManagedPolicyArns``; IAM attaches them (ADR 0017: the
+    rehearsal evaluates the bootstrap roles' calls against them). An AWS managed policy enters an account's IAM from
+    moto's own copy of them when first attached: loading all of them into every account would cost seconds."""
+
+    def create(
+        resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> Role:
+        role = create_role(resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        backend = iam_backends[account_id]["aws"]
+        for arn in cloudformation_json["Properties"].get("ManagedPolicyArns", []):
+            if arn.startswith(AWS_MANAGED_POLICY) and arn not in backend.managed_policies:
+                name = arn.rsplit("/", 1)[1]
+                backend.managed_policies[arn] = AWSManagedPolicy.from_data(
+                    name, account_id, region_name, _aws_managed_policies()[name]
+                )
+            backend.attach_role_policy(arn, role.name)
+        return role
+
+    return create
+
+
+@functools.cache
+def _aws_managed_policies() -> dict[str, Any]:
+    parsed: dict[str, Any] = json.loads(aws_managed_policies_data)
+    return parsed
+
+
 Authorize = Callable[[ActionAuthenticatorMixin, type, str], None]
 
 
 def with_call_log(authorize: Authorize, log: Callable[[dict[str, Any]], None]) -> Authorize:
     """moto's per-request authorization hook, which first logs the call: who made it (the role a session assumed),
     the action as IAM names it (moto's own mapping, S3's included), moto's resource, and the request's plain
-    parameters. The pipeline rehearsal evaluates every logged call against the caller's policies (ADR 0016)."""
+    parameters. The pipeline rehearsal evaluates every logged call against the caller's policies (ADR 0017)."""
 
     def logged(self: ActionAuthenticatorMixin, iam_request_cls: type, resource: str = "*") -> None:
         handler: Any = self
@@ -444,7 +490,7 @@ def with_call_log(authorize: Authorize, log: Callable[[dict[str, Any]], None]) -
                 "resource": resource,
                 "account": handler.current_account,
                 "principal": _principal(_credential_scope(handler.headers.get("Authorization", ""), 0)),
-                "params": _plain(getattr(handler, "params", None)),
+                "params": _plain(getattr(handler, "params", None) or _json_body(handler) or _query(handler)),
                 "path": handler.path,
                 "method": handler.method,
             }
@@ -469,16 +515,35 @@ def _principal(access_key: str) -> str | None:
     return None
 
 
+def _json_body(handler: Any) -> Any:
+    """The parameters of a JSON-protocol request (DynamoDB, Kinesis, SSM...), which moto parses only later."""
+    body = handler.body
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
+    try:
+        return json.loads(text) if text.lstrip().startswith("{") else None
+    except json.JSONDecodeError:
+        return None
+
+
+def _query(handler: Any) -> dict[str, Any]:
+    """A REST request's query (S3's ``prefix``, which its condition keys name), each name's only value unlisted."""
+    query = getattr(handler, "querystring", None) or {}
+    return {name: values[0] if len(values) == 1 else values for name, values in query.items()}
+
+
 def _plain(params: Any) -> dict[str, Any]:
-    """A request's top-level strings and lists of strings: the names a resource ARN is built from, not payloads."""
+    """A request's top-level strings, lists of strings and the keys of its maps (DynamoDB's batch operations name
+    their tables so): the names a resource ARN is built from, not payloads."""
     if not isinstance(params, dict):
         return {}
-    return {
-        name: value
-        for name, value in params.items()
-        if (isinstance(value, str) and len(value) <= 2048)
-        or (isinstance(value, list) and all(isinstance(item, str) for item in value))
-    }
+    plain: dict[str, Any] = {}
+    for name, value in params.items():
+        short_text = isinstance(value, str) and len(value) <= 2048
+        if short_text or (isinstance(value, list) and all(isinstance(item, str) for item in value)):
+            plain[name] = value
+        elif isinstance(value, dict):
+            plain[name] = sorted(str(key) for key in value)
+    return plain
 
 
 def install_call_log(path: str) -> None:
@@ -740,6 +805,10 @@ def install_shortcuts() -> None:
     )
     CloudFormationBackend.execute_change_set = executed_as_create_or_update(  # type: ignore[method-assign,assignment]
         CloudFormationBackend.execute_change_set
+    )
+    Role.put_policy = with_policy_as_json(Role.put_policy)  # type: ignore[method-assign,assignment]
+    Role.create_from_cloudformation_json = with_managed_policies_attached(  # type: ignore[method-assign]
+        Role.create_from_cloudformation_json
     )
 
 

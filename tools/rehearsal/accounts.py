@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 
 from shared.repository import REPO_ROOT
+from tools.common.aws_session import session_for
 
 BOOTSTRAP_TEMPLATE = REPO_ROOT / "node_modules" / "aws-cdk" / "lib" / "api" / "bootstrap" / "bootstrap-template.yaml"
 BOOTSTRAP_STACK = "CDKToolkit"
@@ -33,30 +34,11 @@ class Accounts:
         return [self.tooling, *dict.fromkeys(self.stages.values())]
 
 
-def credentials_of(role_arn: str, *, session_name: str, via: boto3.Session | None = None) -> dict[str, str]:
-    """Temporary credentials of ``role_arn``: AssumeRole called with ``via``'s credentials (default: the caller's)."""
-    sts = (via or boto3.Session()).client("sts")
-    found = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
-    return {
-        "AWS_ACCESS_KEY_ID": found["AccessKeyId"],
-        "AWS_SECRET_ACCESS_KEY": found["SecretAccessKey"],
-        "AWS_SESSION_TOKEN": found["SessionToken"],
-    }
-
-
-def session_of(credentials: Mapping[str, str], region: str) -> boto3.Session:
-    return boto3.Session(
-        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=credentials["AWS_SESSION_TOKEN"],
-        region_name=region,
-    )
-
-
 def rehearsal_session(account: str, region: str) -> boto3.Session:
-    """The rehearsal's own identity in ``account``."""
-    role = f"arn:aws:iam::{account}:role/{REHEARSAL_ROLE}"
-    return session_of(credentials_of(role, session_name="rehearsal"), region)
+    """The rehearsal's own identity in ``account`` (its calls are not evaluated: ADR 0017)."""
+    return session_for(
+        f"arn:aws:iam::{account}:role/{REHEARSAL_ROLE}", session_name="rehearsal", via=boto3.Session(region_name=region)
+    )
 
 
 def bootstrap(accounts: Accounts) -> None:

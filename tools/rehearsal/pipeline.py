@@ -16,6 +16,7 @@ from typing import Any
 from tools.common.cloud_assembly import NotAnAssemblyError, stack_artifacts
 
 PIPELINE_TYPE = "AWS::CodePipeline::Pipeline"
+PARTITION = "aws"
 PHASES = ("install", "pre_build", "build", "post_build")
 # `#{Namespace.Variable}`: a variable CodePipeline resolves when the action starts.
 VARIABLE_REFERENCE = re.compile(r"#\{([^.}]+)\.([^}]+)\}")
@@ -84,6 +85,7 @@ class Pipeline:
     stack_name: str
     assembly: Path
     template: dict[str, Any]
+    role_logical_id: str  # the pipeline's own role, which assumes each action's role
     actions: tuple[Action, ...]  # in the order CodePipeline runs them
 
     def rounds(self) -> Iterator[tuple[str, int, list[Action]]]:
@@ -130,6 +132,7 @@ def read_pipeline(assembly: Path) -> Pipeline:
         stack_name=artifact.stack_name,
         assembly=artifact.directory,
         template=template,
+        role_logical_id=_role_id(properties["RoleArn"], "the pipeline"),
         actions=tuple(actions),
     )
 
@@ -208,4 +211,15 @@ def _build_spec(raw: Any, label: str) -> dict[str, Any]:
 def _role_id(reference: Any, label: str) -> str:
     if isinstance(reference, dict) and "Fn::GetAtt" in reference:
         return str(reference["Fn::GetAtt"][0])
-    raise PipelineError(f"{label}: its project's service role is not a role of the pipeline stack: {reference!r}")
+    raise PipelineError(f"{label}: its role is not a role of the pipeline stack: {reference!r}")
+
+
+def literal_arn(value: Any) -> str:
+    """A role ARN the pipeline names in another account: a literal, or joined around the partition."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        if all(isinstance(part, str) or part == {"Ref": "AWS::Partition"} for part in parts):
+            return str(separator).join(PARTITION if isinstance(part, dict) else part for part in parts)
+    raise PipelineError(f"not a role ARN of another account: {value!r}")

@@ -1,10 +1,13 @@
 """The delivery pipeline rehearsed on the embedded emulator: the pipeline synthesized from this tree, its own actions
-run in its own order, across the four accounts of cdk.json (ADR 0016).
+run in its own order, across the four accounts of cdk.json (ADR 0017).
 
     python -m tools.rehearsal.run [--base REF] [--approve] [--reuse-assembly] [--bake-minutes 0.1]
 
 With --base, the pipeline first rehearses REF, then the working tree on top of it: its deploys update the stacks
 through change sets, and its change report compares the new assembly with what REF deployed in prod.
+Every call a step's identity makes is evaluated against that identity's policies as deployed (an IAM policy
+simulator): a call they do not allow fails the action, naming the call and what is missing; the actions the policies
+allow that no call used are written to unused-permissions.md, for the reviewer.
 Stops at the first action that fails, printing it, its output and its exit code; prints every action, how long it
 took and its result. Exits 0 when every action passed, 1 when one failed or an approval was refused, 2 on a bad
 argument.
@@ -14,16 +17,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 from pipeline.config import load_platform_config
 from shared.config import committed_context
 from shared.repository import REPO_ROOT
 from tools.common.arguments import positive_int, positive_number
-from tools.local.emulator import embedded_aws
-from tools.rehearsal.accounts import Accounts, bootstrap
-from tools.rehearsal.rehearse import ActionFailedError, Overrides, Rehearsal, Round, summary, work_directory
+from tools.rehearsal.accounts import Accounts
+from tools.rehearsal.rehearse import Overrides, rehearse, summary
 from tools.rehearsal.source import SourceError, source_of
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
@@ -85,34 +86,25 @@ def main(argv: list[str] | None = None, *, repository: Path = REPO_ROOT) -> int:
     except SourceError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    started = time.monotonic()
-    rounds: list[Round] = []
-    workdir = work_directory()
-    with embedded_aws(accounts.region, call_log=workdir / "calls.jsonl") as emulator:
-        bootstrap(accounts)
-        rehearsal = Rehearsal(
-            emulator=emulator,
-            accounts=accounts,
-            workdir=workdir,
-            approve=(lambda _label, _report: True) if args.approve else ask,
-            reuse_assembly=args.reuse_assembly,
-            overrides=Overrides(
-                bake_minutes=args.bake_minutes,
-                alarm_period_seconds=args.alarm_period_seconds,
-                archive_buffer_seconds=args.archive_buffer_seconds,
-            ),
-        )
-        for source in sources:
-            print(f"rehearsing {source.ref or 'the working tree'} ({source.commit[:12]})", flush=True)
-            try:
-                rounds.append(rehearsal.run(source))
-            except ActionFailedError as error:
-                outcome = error.outcome
-                print(summary(rounds))
-                print(f"\nFAILED: {outcome.label}: {outcome.detail}\n{outcome.output[-6000:]}", file=sys.stderr)
-                return EXIT_FAILED
-    print(summary(rounds))
-    print(f"rehearsal passed in {time.monotonic() - started:.0f} s ({workdir})")
+    rehearsed = rehearse(
+        sources,
+        accounts=accounts,
+        approve=(lambda _label, _report: True) if args.approve else ask,
+        reuse_assembly=args.reuse_assembly,
+        overrides=Overrides(
+            bake_minutes=args.bake_minutes,
+            alarm_period_seconds=args.alarm_period_seconds,
+            archive_buffer_seconds=args.archive_buffer_seconds,
+        ),
+        log=lambda line: print(line, flush=True),
+    )
+    print(summary(rehearsed.rounds))
+    print(f"permissions no call used, for the reviewer: {rehearsed.unused_permissions}")
+    if rehearsed.failure is not None:
+        failure = rehearsed.failure
+        print(f"\nFAILED: {failure.label}: {failure.detail}\n{failure.output[-6000:]}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"rehearsal passed in {rehearsed.seconds:.0f} s ({rehearsed.workdir})")
     return 0
 
 

@@ -1,5 +1,6 @@
 """The emulator's CloudFormation shortcuts (ADR 0012): a change set creates and updates a stack as CreateStack and
-UpdateStack do, and GetTemplate answers with the template the deploy was given as synthesized."""
+UpdateStack do, and GetTemplate answers with the template the deploy was given as synthesized; a role's inline and
+managed policies in a template read back as IAM gives them."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from tools.local.deploy import prepare_template
 from tools.local.emulator import LOCAL_ACCOUNT, LOCAL_REGION, Emulator, embedded_aws
 
+READ_ONLY = "arn:aws:iam::aws:policy/AWSCloudFormationReadOnlyAccess"
 TEMPLATE: dict[str, Any] = {
     "Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "iot-shortcut"}}},
     "Outputs": {"TopicArn": {"Value": {"Ref": "Topic"}}, "Name": {"Value": "first"}},
@@ -74,3 +76,27 @@ def test_get_template_answers_with_the_synthesized_template_not_the_prepared_one
     cloudformation.create_stack(StackName="plain", TemplateBody=json.dumps(TEMPLATE))
     plain = cloudformation.get_template(StackName="plain")["TemplateBody"]
     assert (plain if isinstance(plain, dict) else json.loads(plain)) == TEMPLATE
+
+
+def test_a_roles_policies_from_a_template_read_back_as_their_documents(emulator: Emulator) -> None:
+    document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
+    trust = {
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+    }
+    role = {
+        "RoleName": "iot-inline",
+        "AssumeRolePolicyDocument": trust,
+        "Policies": [{"PolicyName": "Read", "PolicyDocument": document}],
+        "ManagedPolicyArns": [READ_ONLY],
+    }
+    template = {"Resources": {"Role": {"Type": "AWS::IAM::Role", "Properties": role}}}
+    boto3.client("cloudformation").create_stack(StackName="inline-policy", TemplateBody=json.dumps(template))
+    iam = boto3.client("iam")
+    assert iam.get_role_policy(RoleName="iot-inline", PolicyName="Read")["PolicyDocument"] == document
+    attached = iam.list_attached_role_policies(RoleName="iot-inline")["AttachedPolicies"]
+    assert [policy["PolicyArn"] for policy in attached] == [READ_ONLY]
+    version = iam.get_policy(PolicyArn=READ_ONLY)["Policy"]["DefaultVersionId"]
+    statements = iam.get_policy_version(PolicyArn=READ_ONLY, VersionId=version)["PolicyVersion"]["Document"][
+        "Statement"
+    ]
+    assert any("cloudformation:Describe*" in statement["Action"] for statement in statements)
