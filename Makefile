@@ -20,7 +20,7 @@ PR_BASE ?= origin/main
 PR_DIR := $(REPORTS)/pr-changes
 
 .PHONY: help install browser local test pytest lambda-python unit test-iot_processor test-iot_archive test-observability lint secrets synth docs schema \
-	query nag-report bench bench-emulator cost mutation pipeline-synth verify-stage smoke-test bake change-report \
+	query nag-report bench bench-emulator bench-big-run cost mutation pipeline-synth verify-stage smoke-test bake change-report \
 	record-deployment diff pr-changes drift environments rehearse sbom lock clean
 
 help: ## list the targets
@@ -118,6 +118,10 @@ bench: install ## processor benchmark on moto: throughput, CPU per reading, cold
 
 bench-emulator: install ## what one request costs the embedded emulator and its client: the local run's ceiling
 	$(BIN)/python -m tools.local.benchmarks.emulator --requests 300
+
+RECORDS ?= 1000000
+bench-big-run: install ## a big make local (RECORDS=1000000): its time, and each process's peak memory
+	$(BIN)/python -m tools.local.benchmarks.big_run --records $(RECORDS)
 
 cost: install ## what prod costs a month at its expected load (10,000 readings/s), by dimension, beside the seed's design
 	$(BIN)/python -m tools.reports.cost --stage prod

@@ -140,14 +140,16 @@ def test_each_record_names_its_commit_and_assembly_and_how_far_behind_main(
     assert assembly_digest(deployed["dev"]) != assembly_digest(deployed["staging"])
 
     assert report.startswith(f"staging ({first[:7]}) -> dev's templates in staging ({second[:7]})\n")
+    # The dashboard draws each alarm's threshold beside its metric, so the freshness threshold changes it too.
     assert _changes(report, "iot-staging-observability") == [
-        "| modified | `AlarmsArchiveFreshnessA215B7E0` | AWS::CloudWatch::Alarm | Threshold (360 -> 660) |"
+        "| modified | `AlarmsArchiveFreshnessA215B7E0` | AWS::CloudWatch::Alarm | Threshold (360 -> 660) |",
+        "| modified | `Dashboard7A714131` | AWS::CloudWatch::Dashboard | DashboardBody |",
     ]
     assert "## iot-staging-archive (unchanged)" in report
     # The emulator answers GetTemplate with the synthesized template (ADR 0012), as CloudFormation does: the ingest
     # stack is the same in both commits.
     assert "## iot-staging-ingest (unchanged)" in report
-    assert "Resources: 0 added, 1 modified, 0 may be replaced, 0 replaced, 0 removed." in report
+    assert "Resources: 0 added, 2 modified, 0 may be replaced, 0 replaced, 0 removed." in report
 
 
 def _changes(report: str, stack: str) -> list[str]:

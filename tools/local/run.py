@@ -26,6 +26,7 @@ import argparse
 import dataclasses
 import gc
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -38,7 +39,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,9 @@ PID_FILE = REPO_ROOT / "build" / "local-emulator.pid"
 WRITABLE = ("build", "reports")  # the synthesized stage and the processor's code; the run's logs
 SERVICES = (ingest_contract.SERVICE, archive_contract.SERVICE, observability_contract.SERVICE)
 SETTLE_TIMEOUT_SECONDS = 300
+# Readings the runner puts and checks at a time: each holds a few KB here while its round is checked (the emulator
+# keeps every reading, as the stream, table and buckets would; docs/performance.md has both bounds).
+ROUND_READINGS = 100_000
 MAX_WORKERS = 4  # processes running the function; more only contend for this machine's cores
 # The dev stage's config in moto's account. Four lanes per shard instead of dev's one: the local function runs in
 # worker processes, and one lane would leave all but one of them, and a core, idle.
@@ -539,18 +543,20 @@ def _row(label: str, value: str, detail: str) -> str:
     return f"{label:<28}{value:>8}   {detail}"
 
 
-def build_workload(args: argparse.Namespace, *, run_id: str, now: datetime) -> list[SyntheticRecord]:
+def build_workload(
+    args: argparse.Namespace, *, count: int, run_id: str, now: datetime, round_: int = 0
+) -> list[SyntheticRecord]:
+    """``count`` readings of the run's kind; each round its own seed after the run's, so rounds differ."""
+    seed = args.seed + round_
     if args.fleet:
-        return fleet_records(
-            args.records, mix=args.fleet, run_id=run_id, now=now, seed=args.seed, invalid_share=args.invalid_share
-        )
+        return fleet_records(count, mix=args.fleet, run_id=run_id, now=now, seed=seed, invalid_share=args.invalid_share)
     return synthetic_records(
-        args.records,
+        count,
         run_id=run_id,
         now=now,
         anomaly_share=args.anomaly_share,
         invalid_share=args.invalid_share,
-        seed=args.seed,
+        seed=seed,
     )
 
 
@@ -572,7 +578,18 @@ def build_parser() -> argparse.ArgumentParser:
         default="plain",
         help="plain: one reading per Kinesis record; kpl: aggregated as the KPL does (default plain)",
     )
-    parser.add_argument("--keep-running", action="store_true", help="keep streaming batches of --records until Ctrl-C")
+    parser.add_argument(
+        "--round-size",
+        type=positive_int,
+        default=ROUND_READINGS,
+        help=f"readings put, settled and checked together (default {ROUND_READINGS}); more --records are streamed in "
+        "rounds of this size, so the runner holds one round at a time",
+    )
+    parser.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="keep streaming rounds of --records (at most --round-size) until Ctrl-C",
+    )
     parser.add_argument(
         "--fleet", type=fleet_mix, help="device profiles and their weights, e.g. steady=70,daily=10,drift=5,stuck=5,"
         "dropout=5,flush=5: readings shaped as real devices send them; anomalies come from drifting devices"
@@ -627,7 +644,7 @@ def main(argv: list[str] | None = None) -> int:
     print("starting the embedded AWS emulator, synthesizing and deploying the local stage ...", flush=True)
     started, wall_clock_start = time.monotonic(), time.time()
     gc.set_threshold(*GC_THRESHOLDS)
-    rounds: list[RunResult] = []
+    tally = Tally()
     exit_code = 0
     try:
         with local_platform(
@@ -640,7 +657,7 @@ def main(argv: list[str] | None = None) -> int:
             stacks = ", ".join(stack.name for stack in platform.deployed.stacks.values())
             print(f"deployed {stacks} in {time.monotonic() - started:.1f} s (the emulator: {platform.endpoint})")
             gc.freeze()  # never scan again what the deploy left: it lives as long as the run
-            exit_code = _rounds(platform, args, rounds, since=wall_clock_start)
+            exit_code = _rounds(platform, args, tally, since=wall_clock_start)
             platform.watchdog.stop()  # the rounds are over: nothing more to interrupt
             if exit_code != EXIT_PLATFORM_FAILED:
                 objects = copy_archive(
@@ -660,13 +677,52 @@ def main(argv: list[str] | None = None) -> int:
     return exit_code
 
 
-def _rounds(platform: LocalPlatform, args: argparse.Namespace, rounds: list[RunResult], *, since: float) -> int:
-    """Stream rounds of readings until one is done (or Ctrl-C with --keep-running); the run's exit code. After each
-    round the alarms are evaluated over the run since ``since`` (epoch seconds), and its dashboard is drawn."""
+@dataclass
+class Tally:
+    """What the rounds so far came to. A round's readings are dropped once it is checked: the runner holds one
+    round at a time, however long the run."""
+
+    rounds: int = 0
+    readings: int = 0
+    failed_rounds: list[int] = field(default_factory=list)
+
+    def add(self, result: RunResult) -> None:
+        self.rounds += 1
+        self.readings += len(result.sent)
+        if not result.ok or result.alarms_not_ok:
+            self.failed_rounds.append(self.rounds)
+
+    def describe(self) -> str:
+        failed = ", ".join(map(str, self.failed_rounds))
+        verdict = f"FAIL (round {failed})" if self.failed_rounds else "PASS"
+        return f"all rounds: {self.readings:,} readings in {self.rounds} round(s): {verdict}"
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CHECKS_FAILED if self.failed_rounds else 0
+
+
+def round_sizes(records: int, *, round_size: int, keep_running: bool) -> Iterator[int]:
+    """How many readings each round puts: ``records`` in rounds of at most ``round_size``; with ``keep_running``,
+    rounds of that size without end."""
+    if keep_running:
+        yield from itertools.repeat(min(records, round_size))
+        return
+    for first in range(0, records, round_size):
+        yield min(round_size, records - first)
+
+
+def _rounds(platform: LocalPlatform, args: argparse.Namespace, tally: Tally, *, since: float) -> int:
+    """Stream rounds of readings until the run is done (or Ctrl-C with --keep-running); the run's exit code. Each
+    round is settled and checked before the next; then the alarms are evaluated over the run since ``since`` (epoch
+    seconds), and its dashboard is drawn."""
     try:
-        while True:
-            workload = build_workload(args, run_id=f"local-{uuid.uuid4().hex[:8]}", now=datetime.now(UTC))
+        for count in round_sizes(args.records, round_size=args.round_size, keep_running=args.keep_running):
+            workload = build_workload(
+                args, count=count, run_id=f"local-{uuid.uuid4().hex[:8]}", now=datetime.now(UTC), round_=tally.rounds
+            )
             result = platform.run(workload, rate=args.rate, producer=args.producer)
+            del workload  # the result's sent records hold what is still needed
             print(describe(result, platform), flush=True)
             evaluating = time.monotonic()
             result = replace(result, alarms_not_ok=tuple(alarms_not_ok(platform)))
@@ -677,9 +733,8 @@ def _rounds(platform: LocalPlatform, args: argparse.Namespace, rounds: list[RunR
             args.dashboard.parent.mkdir(parents=True, exist_ok=True)
             args.dashboard.write_text(platform.dashboard(result, since=since), encoding="utf-8")
             print(f"dashboard: {args.dashboard} (drawn in {time.monotonic() - drawing:.2f} s)", flush=True)
-            rounds.append(result)
-            if not args.keep_running:
-                break
+            tally.add(result)
+            del result
             platform.forget_round()
     except PlatformError as error:
         _print_failure(error)
@@ -689,20 +744,18 @@ def _rounds(platform: LocalPlatform, args: argparse.Namespace, rounds: list[RunR
         if failure is not None:
             _print_failure(failure)
             return EXIT_PLATFORM_FAILED
-        print(f"interrupted after {len(rounds)} complete round(s); the round under way had got this far:")
+        print(f"interrupted after {tally.rounds} complete round(s); the round under way had got this far:")
         print((platform.whereabouts() - platform.round_start).describe())
-        return EXIT_INTERRUPTED if not args.keep_running or not rounds else _verdict(rounds)
+        return EXIT_INTERRUPTED if not args.keep_running or not tally.rounds else tally.exit_code
     except Exception:  # a request to a part that died fails before the watchdog's next look
         failure = platform.failed()
         if failure is None:
             raise
         _print_failure(failure)
         return EXIT_PLATFORM_FAILED
-    return _verdict(rounds)
-
-
-def _verdict(rounds: Sequence[RunResult]) -> int:
-    return 0 if all(result.ok and not result.alarms_not_ok for result in rounds) else EXIT_CHECKS_FAILED
+    if tally.rounds > 1:
+        print(tally.describe(), flush=True)
+    return tally.exit_code
 
 
 def _print_failure(error: PlatformError) -> None:

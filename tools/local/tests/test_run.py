@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import errno
 import gc
+import itertools
 import os
 import re
 import socket
@@ -14,7 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -26,7 +27,7 @@ from tools.landing.locate import Landing
 from tools.landing.producers import Sent
 from tools.local import run
 from tools.local.emulator import EmulatorError
-from tools.local.run import PlatformError, RunResult, Whereabouts, build_workload, last_put
+from tools.local.run import PlatformError, RunResult, Whereabouts, build_workload, last_put, round_sizes
 
 
 def test_the_run_waits_for_the_last_record_put_to_each_shard() -> None:
@@ -89,7 +90,7 @@ class FakePlatform:
         if not isinstance(outcome, bool):
             raise outcome()
         return RunResult(
-            sent=[],
+            sent=cast(list[Sent], [None] * len(records)),  # only counted
             landing=Landing(),
             ok=outcome,
             summary=f"result {'PASS' if outcome else 'FAIL'}",
@@ -207,6 +208,7 @@ def test_keep_running_with_every_round_passing_exits_0(platform: Callable[..., F
         (["--port", "-1"], "must be a port from 1 to 65535, or 0 for any free one; got -1"),
         (["--port", "http"], "must be a port number, got 'http'"),
         (["--stall-seconds", "0"], "must be a number greater than 0, got 0"),
+        (["--round-size", "0"], "must be a positive integer, got 0"),
         (["--alarm-period-seconds", "0"], "must be a positive integer, got 0"),
     ],
 )
@@ -249,14 +251,65 @@ def test_the_workload_is_a_fleet_when_one_is_asked_for_and_the_seed_replays_it()
     now = datetime(2026, 11, 27, 12, tzinfo=UTC)
 
     def workload(*arguments: str) -> list[bytes]:
-        args = argparse.Namespace(records=300, fleet=None, seed=7, anomaly_share=0.01, invalid_share=0.0)
-        parsed = vars(args) | {"fleet": FleetMix.parse(arguments[0]) if arguments else None}
-        return [record.data for record in build_workload(argparse.Namespace(**parsed), run_id="unit", now=now)]
+        args = argparse.Namespace(fleet=None, seed=7, anomaly_share=0.01, invalid_share=0.0)
+        parsed = argparse.Namespace(**vars(args) | {"fleet": FleetMix.parse(arguments[0]) if arguments else None})
+        return [record.data for record in build_workload(parsed, count=300, run_id="unit", now=now)]
 
     fleet = workload("flush=1")
     assert fleet == workload("flush=1")
+    assert len(fleet) == 300
     assert all(b"-flush-" in data for data in fleet)
     assert not any(b"-flush-" in data for data in workload())
+
+
+def test_each_round_has_a_seed_of_its_own_after_the_runs() -> None:
+    now = datetime(2026, 11, 27, 12, tzinfo=UTC)
+    args = argparse.Namespace(fleet=None, seed=7, anomaly_share=0.01, invalid_share=0.5)
+
+    def data(seed: int, round_: int) -> list[bytes]:
+        with_seed = argparse.Namespace(**vars(args) | {"seed": seed})
+        return [r.data for r in build_workload(with_seed, count=50, run_id="unit", now=now, round_=round_)]
+
+    assert data(7, 1) == data(8, 0)
+    assert data(7, 1) != data(7, 0)
+
+
+@pytest.mark.parametrize(
+    ("records", "round_size", "sizes"),
+    [
+        (10, 4, [4, 4, 2]),
+        (8, 4, [4, 4]),
+        (4, 4, [4]),
+        (3, 4, [3]),
+        (1, 1, [1]),
+    ],
+)
+def test_a_run_is_put_in_rounds_of_at_most_the_round_size(records: int, round_size: int, sizes: list[int]) -> None:
+    assert list(round_sizes(records, round_size=round_size, keep_running=False)) == sizes
+
+
+def test_keep_running_rounds_never_end_and_are_at_most_the_round_size() -> None:
+    assert list(itertools.islice(round_sizes(10, round_size=4, keep_running=True), 5)) == [4] * 5
+    assert list(itertools.islice(round_sizes(3, round_size=4, keep_running=True), 3)) == [3] * 3
+
+
+def test_a_big_run_is_checked_round_by_round_and_any_failed_round_fails_it(
+    platform: Callable[..., FakePlatform], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = platform(True, False, True)
+    arguments = ["--records", "25", "--round-size", "10", "--log", str(tmp_path / "run.log")]
+    assert run.main(arguments) == 1
+    assert [records for records, _, _ in fake.runs] == [10, 10, 5]
+    assert fake.forgotten == 3  # each round's records dropped once it is checked
+    assert "all rounds: 25 readings in 3 round(s): FAIL (round 2)" in capsys.readouterr().out
+
+
+def test_a_big_run_whose_rounds_all_pass_exits_0(
+    platform: Callable[..., FakePlatform], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    platform(True, True)
+    assert run.main(["--records", "20", "--round-size", "10", "--log", str(tmp_path / "run.log")]) == 0
+    assert "all rounds: 20 readings in 2 round(s): PASS" in capsys.readouterr().out
 
 
 # --- the usual faults of a laptop: one clear line each, exit 2 ------------------------------------------------------
