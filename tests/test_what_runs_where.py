@@ -1,8 +1,8 @@
 """What runs where, on the embedded emulator: two stages deployed from two commits, each recorded by the pipeline's
 last step through its smoke-test role, then ``make environments`` reading both accounts.
 
-The pipeline rehearsal (issue 25) does not exist yet, so the deploys here are the local platform's
-(tools/local/deploy.py: each stage's real templates created through CloudFormation, in its own emulated account), and
+The deploys here are the local platform's (tools/local/deploy.py: each stage's real templates created through
+CloudFormation, in its own emulated account), cheaper than the pipeline rehearsal's (tests/test_rehearsal.py), and
 the "commits" are two syntheses: commit 1 with the stage's settings, commit 2 with one alarm threshold raised. Staging
 runs commit 1, dev runs commit 2; main has moved on by a third commit.
 """
