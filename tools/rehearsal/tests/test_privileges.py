@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from shared.repository import REPO_ROOT
+from tools.common.cloud_assembly import stack_artifacts
 from tools.rehearsal.calls import Call
+from tools.rehearsal.pipeline import PipelineError, literal_arn, read_pipeline
 from tools.rehearsal.privileges import AWS_MANAGED, LeastPrivilege, Policy, PolicySimulator, RolePolicies
 
 if not (REPO_ROOT / "node_modules" / "@cloud-copilot" / "iam-simulate").is_dir():
@@ -146,3 +151,65 @@ def test_a_condition_on_what_the_request_carries_is_evaluated_with_the_requests_
     assert checker.check([listed("readings/2026/")]) == []
     (denied,) = checker.check([listed("quarantine/")])
     assert denied.request.context == {"s3:prefix": "quarantine/"}
+
+
+# --- the planted faults, on the wiring as synthesized -----------------------------------------------------------
+
+
+def _literal(value: Any) -> Any:
+    """A policy value with its ARNs joined around the partition made literal (``literal_arn``); raises PipelineError
+    for one that names another resource of the template (a project, a bucket), which the smoke test's call is not."""
+    if isinstance(value, list):
+        return [_literal(item) for item in value]
+    if isinstance(value, dict) and set(value) <= {"AWS", "Service"}:
+        return {key: _literal(item) for key, item in value.items()}
+    return literal_arn(value)
+
+
+def _synthesized_roles(assembly: Path, stage: str) -> tuple[str, RolePolicies, RolePolicies]:
+    """The stage's smoke-test step role (the statements of its policy that name literal resources) and the stage's
+    smoke-test role (its trust), as the app synthesizes them; the step role's ARN as the rehearsal deploys it."""
+    pipeline = read_pipeline(assembly)
+    (step,) = [a for a in pipeline.actions if a.name == f"SmokeTest{stage.title()}"]
+    assert step.project is not None
+    statements = []
+    for resource in pipeline.template["Resources"].values():
+        if (
+            resource["Type"] == "AWS::IAM::Policy"
+            and {"Ref": step.project.role_logical_id} in resource["Properties"]["Roles"]
+        ):
+            for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+                with contextlib.suppress(PipelineError):
+                    statements.append({**statement, "Resource": _literal(statement["Resource"])})
+    step_role = f"arn:aws:iam::{TOOLING}:role/iot-pipeline-{step.project.role_logical_id}"
+    (trust,) = [
+        resource["Properties"]["AssumeRolePolicyDocument"]
+        for artifact in stack_artifacts(assembly)
+        for resource in artifact.template()["Resources"].values()
+        if resource["Type"] == "AWS::IAM::Role" and resource["Properties"].get("RoleName") == f"iot-{stage}-smoke-test"
+    ]
+    trust = {**trust, "Statement": [{**s, "Principal": _literal(s["Principal"])} for s in trust["Statement"]]}
+    return (
+        step_role,
+        RolePolicies(arn=step_role, identity=(_policy(*statements),), boundary=None, trust={}),
+        RolePolicies(arn=STAGE_ROLE, identity=(), boundary=None, trust=trust),
+    )
+
+
+@pytest.mark.synth
+def test_planted_faults_in_the_synthesized_smoke_test_wiring_are_denied_naming_the_cause(
+    app: object, assembly_dir: Path, simulator: PolicySimulator
+) -> None:
+    step_role, step, stage = _synthesized_roles(assembly_dir, "dev")
+    assume = [Call(principal=_session(step_role, "codebuild-SmokeTestDev"), service="sts", operation="AssumeRole",
+                   resource=STAGE_ROLE, account=TOOLING, params={"RoleArn": STAGE_ROLE})]  # fmt: skip
+    assert _checker(simulator, {step_role: step, STAGE_ROLE: stage}).check(assume) == []
+
+    without = [s for s in step.identity[0].statements if s["Action"] != "sts:AssumeRole"]
+    removed = dataclasses.replace(step, identity=(_policy(*without),))
+    (denial,) = _checker(simulator, {step_role: removed, STAGE_ROLE: stage}).check(assume)
+    assert denial.missing == f"no statement of {step_role}'s policies allows sts:AssumeRole on {STAGE_ROLE}"
+
+    own_account = dataclasses.replace(stage, trust=_trust(f"arn:aws:iam::{DEV}:root"))
+    (denial,) = _checker(simulator, {step_role: step, STAGE_ROLE: own_account}).check(assume)
+    assert denial.missing == f"the trust policy of {STAGE_ROLE} does not admit {step_role}"
