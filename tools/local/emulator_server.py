@@ -458,19 +458,13 @@ def with_managed_policies_attached(create_role: CreateRole) -> CreateRole:
         for arn in cloudformation_json["Properties"].get("ManagedPolicyArns", []):
             if arn.startswith(AWS_MANAGED_POLICY) and arn not in backend.managed_policies:
                 name = arn.rsplit("/", 1)[1]
-                backend.managed_policies[arn] = AWSManagedPolicy.from_data(
-                    name, account_id, region_name, _aws_managed_policies()[name]
-                )
+                # Parsed anew, and only this one kept: all of them held would slow every garbage collection.
+                data = json.loads(aws_managed_policies_data)[name]
+                backend.managed_policies[arn] = AWSManagedPolicy.from_data(name, account_id, region_name, data)
             backend.attach_role_policy(arn, role.name)
         return role
 
     return create
-
-
-@functools.cache
-def _aws_managed_policies() -> dict[str, Any]:
-    parsed: dict[str, Any] = json.loads(aws_managed_policies_data)
-    return parsed
 
 
 Authorize = Callable[[ActionAuthenticatorMixin, type, str], None]
@@ -547,6 +541,13 @@ def _plain(params: Any) -> dict[str, Any]:
 
 
 def install_call_log(path: str) -> None:
+    """Every request logged to ``path``; and, since the pipeline rehearsal evaluates the logged calls against the
+    callers' policies, a template's roles kept as IAM keeps them. Only then: nothing else reads a role's policies,
+    and the local run's data path measured slower with them."""
+    Role.put_policy = with_policy_as_json(Role.put_policy)  # type: ignore[method-assign,assignment]
+    Role.create_from_cloudformation_json = with_managed_policies_attached(  # type: ignore[method-assign]
+        Role.create_from_cloudformation_json
+    )
     lock = threading.Lock()
 
     def append(call: dict[str, Any]) -> None:
@@ -805,10 +806,6 @@ def install_shortcuts() -> None:
     )
     CloudFormationBackend.execute_change_set = executed_as_create_or_update(  # type: ignore[method-assign,assignment]
         CloudFormationBackend.execute_change_set
-    )
-    Role.put_policy = with_policy_as_json(Role.put_policy)  # type: ignore[method-assign,assignment]
-    Role.create_from_cloudformation_json = with_managed_policies_attached(  # type: ignore[method-assign]
-        Role.create_from_cloudformation_json
     )
 
 

@@ -1,11 +1,12 @@
 """The emulator's CloudFormation shortcuts (ADR 0012): a change set creates and updates a stack as CreateStack and
-UpdateStack do, and GetTemplate answers with the template the deploy was given as synthesized; a role's inline and
-managed policies in a template read back as IAM gives them."""
+UpdateStack do, and GetTemplate answers with the template the deploy was given as synthesized; with the call log on,
+a role's inline and managed policies in a template read back as IAM gives them."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -78,7 +79,8 @@ def test_get_template_answers_with_the_synthesized_template_not_the_prepared_one
     assert (plain if isinstance(plain, dict) else json.loads(plain)) == TEMPLATE
 
 
-def test_a_roles_policies_from_a_template_read_back_as_their_documents(emulator: Emulator) -> None:
+def test_a_roles_policies_from_a_template_read_back_as_their_documents(tmp_path: Path) -> None:
+    """With the call log on (the pipeline rehearsal's emulator), whose calls are evaluated against these policies."""
     document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
     trust = {
         "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]
@@ -90,13 +92,13 @@ def test_a_roles_policies_from_a_template_read_back_as_their_documents(emulator:
         "ManagedPolicyArns": [READ_ONLY],
     }
     template = {"Resources": {"Role": {"Type": "AWS::IAM::Role", "Properties": role}}}
-    boto3.client("cloudformation").create_stack(StackName="inline-policy", TemplateBody=json.dumps(template))
-    iam = boto3.client("iam")
-    assert iam.get_role_policy(RoleName="iot-inline", PolicyName="Read")["PolicyDocument"] == document
-    attached = iam.list_attached_role_policies(RoleName="iot-inline")["AttachedPolicies"]
+    with embedded_aws(LOCAL_REGION, call_log=tmp_path / "calls.jsonl"):
+        boto3.client("cloudformation").create_stack(StackName="inline-policy", TemplateBody=json.dumps(template))
+        iam = boto3.client("iam")
+        document_read = iam.get_role_policy(RoleName="iot-inline", PolicyName="Read")["PolicyDocument"]
+        attached = iam.list_attached_role_policies(RoleName="iot-inline")["AttachedPolicies"]
+        version = iam.get_policy(PolicyArn=READ_ONLY)["Policy"]["DefaultVersionId"]
+        read_only = iam.get_policy_version(PolicyArn=READ_ONLY, VersionId=version)["PolicyVersion"]["Document"]
+    assert document_read == document
     assert [policy["PolicyArn"] for policy in attached] == [READ_ONLY]
-    version = iam.get_policy(PolicyArn=READ_ONLY)["Policy"]["DefaultVersionId"]
-    statements = iam.get_policy_version(PolicyArn=READ_ONLY, VersionId=version)["PolicyVersion"]["Document"][
-        "Statement"
-    ]
-    assert any("cloudformation:Describe*" in statement["Action"] for statement in statements)
+    assert any("cloudformation:Describe*" in statement["Action"] for statement in read_only["Statement"])
