@@ -19,9 +19,9 @@ DIFF_WORKTREE := $(REPORTS)/diff-base
 PR_BASE ?= origin/main
 PR_DIR := $(REPORTS)/pr-changes
 
-.PHONY: help install browser local test pytest unit test-iot_processor test-iot_archive test-observability lint secrets synth docs schema \
-	query nag-report restore-drill chaos bench bench-emulator bench-big-run cost mutation pipeline-synth verify-stage smoke-test \
-	fault-injection bake change-report record-deployment diff pr-changes drift environments sbom lock clean
+.PHONY: help install browser local test pytest lambda-python unit test-iot_processor test-iot_archive test-observability lint secrets synth docs \
+	schema query nag-report restore-drill chaos bench bench-emulator bench-big-run cost mutation pipeline-synth verify-stage smoke-test \
+	fault-injection bake change-report record-deployment diff pr-changes drift environments rehearse sbom lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -54,7 +54,18 @@ browser: ## Debian's chromium, for the dashboard's browser test and picture (apt
 local: install ## the main job: 10,000 readings through the data path on the embedded emulator; alarms; dashboard page
 	$(BIN)/python -m tools.local.run --records 10000
 
-test: lint pytest ## the whole suite, as CI runs it: static checks, then every test
+test: lint pytest lambda-python ## the whole suite, as CI runs it: static checks, every test, the runtime's on Lambda's Python
+
+# The processor runs on Lambda's Python (its construct's runtime; tests/test_lambda_python.py keeps the two equal), the
+# suite on the virtualenv's: the runtime's tests run on Lambda's too, in a virtualenv of its own, where it is installed
+# (the pull-request workflow installs it). Where it is not, this says so in one line.
+LAMBDA_PYTHON := 3.14
+LAMBDA_VENV := .venv-lambda
+lambda-python: $(BIN)/uv ## the processor's runtime tests on Lambda's Python (LAMBDA_PYTHON), where it is installed
+	@if interpreter=$$(command -v python$(LAMBDA_PYTHON)); then \
+		UV_PROJECT_ENVIRONMENT=$(LAMBDA_VENV) $(BIN)/uv sync --frozen --quiet --python "$$interpreter" && \
+		$(LAMBDA_VENV)/bin/pytest $(PYTEST_PARALLEL) services/iot_processor/tests/runtime; \
+	else echo "no python$(LAMBDA_PYTHON) (Lambda's) here: the processor's runtime tests ran on $$($(BIN)/python -V) only"; fi
 
 # One worker per core; whole files per worker, so a module's costly fixture (the emulator, a synth) runs once.
 PYTEST_PARALLEL := -n auto --dist loadfile
@@ -193,6 +204,10 @@ pr-changes: install ## reports/pr-changes/comment.md: what merging this tree int
 		--before-label "$(PR_BASE)" --output $(PR_DIR)/comment.md $(if $(GITHUB_OUTPUT),--github-output $(GITHUB_OUTPUT)) > /dev/null
 	git worktree remove --force $(PR_DIR)/base
 	@echo "pull-request comment: $(PR_DIR)/comment.md"
+
+rehearse: install ## the pipeline synthesized from this tree, action by action, on the emulator's four accounts; BASE=<ref> first
+	$(BIN)/python -m tools.rehearsal.run $(if $(BASE),--base "$(BASE)") $(if $(APPROVE),--approve) \
+		$(if $(REUSE_ASSEMBLY),--reuse-assembly)
 
 lock: $(BIN)/uv ## re-resolve uv.lock and re-export the processor's runtime requirements from it
 	$(BIN)/uv lock

@@ -8,6 +8,7 @@ Every stage's last step records in the stage's account what it now runs (``make 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack, pipelines
@@ -19,6 +20,7 @@ from constructs import Construct
 from pipeline import step_environment as variables
 from pipeline.compliance import acknowledge_security_check, harden_pipeline
 from pipeline.config import PlatformConfig
+from pipeline.node_tools import CDK_CLI, install_command, locked_version
 from pipeline.notifications import PipelineNotifications
 from services.iot_processor import contract as ingest
 from services.observability import contract as observability
@@ -71,6 +73,9 @@ class PipelineStack(Stack):
             cross_account_keys=True,
             enable_key_rotation=True,
             publish_assets_in_parallel=False,
+            # Self-mutation installs the locked CLI (pipeline/node_tools.py); so do the asset step and the
+            # permission check (_use_the_locked_cli).
+            cli_version=locked_version(CDK_CLI),
             docker_enabled_for_synth=False,
             synth=synth,
             code_build_defaults=pipelines.CodeBuildOptions(
@@ -96,6 +101,7 @@ class PipelineStack(Stack):
         )
         access_logs = access_log_bucket(self, "AccessLogs", removal_policy=RemovalPolicy.RETAIN, expiration_days=365)
         harden_pipeline(self.pipeline, access_logs=access_logs)
+        _use_the_locked_cli(self.pipeline, stages=self.stages)
         acknowledge_security_check(self.pipeline)
 
 
@@ -136,7 +142,7 @@ def _change_report_step(
 ) -> pipelines.CodeBuildStep:
     """Compares the stage's deployed templates (read through the CDK lookup role) with the new cloud assembly."""
     config = stage.config
-    lookup_role = f"arn:aws:iam::{config.account}:role/cdk-hnb659fds-lookup-role-{config.account}-{config.region}"
+    lookup_role = bootstrap_role_arn("lookup", config)
     return pipelines.CodeBuildStep(
         "ChangeReport",
         project_name=CHANGE_REPORT_PROJECT,
@@ -262,6 +268,69 @@ def _smoke_test_step(stage: IotStage) -> pipelines.Step:
         role_policy_statements=[iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[role_arn])],
         partial_build_spec=_install_runtimes(),
     )
+
+
+# CDK Pipelines' permission check installs the CLI without a version and offers no setting for it.
+_UNVERSIONED_CLI_INSTALL = f'"npm install -g {CDK_CLI}"'
+
+
+def bootstrap_role_arn(kind: str, config: StageConfig) -> str:
+    """A role ``cdk bootstrap`` made in the stage's account (``lookup``, ``deploy``...), by its default qualifier."""
+    return f"arn:aws:iam::{config.account}:role/cdk-hnb659fds-{kind}-role-{config.account}-{config.region}"
+
+
+def _use_the_locked_cli(pipeline: pipelines.CodePipeline, *, stages: list[IotStage]) -> None:
+    """The asset step and the permission check install the locked CLI, as synth and self-mutation do.
+
+    The asset step publishes with the CLI's ``publish-assets`` instead of CDK Pipelines' ``cdk-assets`` (a tool
+    versioned apart from the CLI, whose newest release refuses this assembly's schema: ADR 0017).
+    """
+    for construct in pipeline.node.find_all():
+        if isinstance(construct, codebuild.CfnProject) and "SecurityCheck" in construct.node.path:
+            _pin_permission_check(construct)
+        if isinstance(construct, codebuild.CfnProject) and "/Assets/" in construct.node.path:
+            construct.add_property_override("Source.BuildSpec", json.dumps(_publish_assets_spec(stages), indent=2))
+        if isinstance(construct, iam.Role) and construct.node.path.endswith("/Assets/FileRole"):
+            # publish-assets first checks each stage's bootstrap version through the stage's deploy role, as
+            # `cdk deploy` does; cdk-assets did not (the rehearsal's least-privilege check found it: ADR 0017).
+            deploy_roles = [bootstrap_role_arn("deploy", stage.config) for stage in stages]
+            construct.add_to_principal_policy(iam.PolicyStatement(actions=["sts:AssumeRole"], resources=deploy_roles))
+
+
+def _publish_assets_spec(stages: list[IotStage]) -> dict[str, Any]:
+    return {
+        "version": "0.2",
+        "phases": {
+            "install": {"commands": [install_command(CDK_CLI)]},
+            "build": {
+                "commands": [
+                    f"cdk -a . publish-assets --unstable=publish-assets '{stage.node.path}/*'" for stage in stages
+                ]
+            },
+        },
+    }
+
+
+def _pin_permission_check(project: codebuild.CfnProject) -> None:
+    source = project.source
+    assert isinstance(source, codebuild.CfnProject.SourceProperty)
+    # The buildspec is a token (it names the auto-approve function): pinned in its resolved form.
+    build_spec = Stack.of(project).resolve(source.build_spec)
+    pinned = _replaced(build_spec, _UNVERSIONED_CLI_INSTALL, f'"{install_command(CDK_CLI)}"')
+    if pinned == build_spec:
+        raise ValueError(f"{project.node.path}: no {_UNVERSIONED_CLI_INSTALL} in its buildspec to pin")
+    project.add_property_override("Source.BuildSpec", pinned)
+
+
+def _replaced(node: Any, old: str, new: str) -> Any:
+    """``node`` (a resolved CloudFormation value) with ``old`` replaced by ``new`` in every string it holds."""
+    if isinstance(node, str):
+        return node.replace(old, new)
+    if isinstance(node, list):
+        return [_replaced(item, old, new) for item in node]
+    if isinstance(node, dict):
+        return {key: _replaced(value, old, new) for key, value in node.items()}
+    return node
 
 
 def _install_runtimes() -> codebuild.BuildSpec:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
 
 from pipeline.config import PlatformConfig
+from pipeline.node_tools import locked_version
 from pipeline.notifications import NOTIFICATION_SERVICE
-from pipeline.pipeline_stack import CHANGE_REPORT_DIR, CHANGE_REPORT_PROJECT, PipelineStack
+from pipeline.pipeline_stack import CHANGE_REPORT_DIR, CHANGE_REPORT_PROJECT, PipelineStack, bootstrap_role_arn
 from shared.repository import REPO_ROOT
+from tools.rehearsal.pipeline import read_pipeline
 
 pytestmark = pytest.mark.synth  # reads the synthesized app: not in `make unit`
 
@@ -425,3 +429,47 @@ def test_every_variable_a_step_reads_is_passed_from_the_stack_output_of_that_nam
             continue
         namespace, _, output = value.removeprefix("#{").removesuffix("}").partition(".")
         assert f"{namespaces[namespace]}_{output.upper()}" == name, (name, value)
+
+
+# --- the Node tools the steps install ---------------------------------------------------------------------------
+
+
+def test_every_npm_install_in_the_pipeline_names_the_version_package_lock_json_locks(
+    app: object, assembly_dir: Path
+) -> None:
+    commands = [(label, command) for label, command in read_pipeline(assembly_dir).commands() if "npm i" in command]
+    installs = [
+        (label, spec) for label, command in commands for spec in re.findall(r"npm (?:install|i) -g (\S+)", command)
+    ]
+    # Self-mutation, the asset step and the permission check each install the CLI; a command this test cannot read
+    # (another npm form) fails it too.
+    assert len(installs) == len(commands) == 3, commands
+    for label, spec in installs:
+        name, _, version = spec[1:].partition("@") if spec.startswith("@") else spec.partition("@")
+        name = f"@{name}" if spec.startswith("@") else name
+        assert version == locked_version(name), (
+            f"{label} installs {spec}; package-lock.json locks {locked_version(name)}"
+        )
+
+
+def test_the_asset_step_publishes_every_stage_with_the_locked_cli(app: object, assembly_dir: Path) -> None:
+    (assets,) = [a for a in read_pipeline(assembly_dir).actions if a.stage == "Assets"]
+    assert assets.project is not None
+    assert assets.project.commands["build"] == [
+        f"cdk -a . publish-assets --unstable=publish-assets 'IotPipeline/{stage}/*'"
+        for stage in ("Dev", "Staging", "Prod")
+    ]
+
+
+def test_the_asset_step_may_assume_each_stages_deploy_role_for_the_clis_bootstrap_version_check(
+    template: Template, pipeline_stages: list[dict[str, Any]], platform_config: PlatformConfig
+) -> None:
+    (publish,) = _stage(pipeline_stages, "Assets")
+    assumed = [
+        resource
+        for statement in _role_statements(template, _project(template, publish))
+        if statement["Action"] == "sts:AssumeRole"
+        for resource in statement["Resource"]
+    ]
+    for stage in platform_config.stages:
+        assert bootstrap_role_arn("deploy", stage) in assumed

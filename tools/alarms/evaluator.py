@@ -90,12 +90,14 @@ class AlarmEvaluator:
         if len(set(names)) != len(names):
             raise ValueError(f"alarm names repeat: {sorted(n for n in set(names) if names.count(n) > 1)}")
         self._composites: list[tuple[str, Predicate]] = []
+        self._members: dict[str, frozenset[str]] = {}  # each composite alarm's
         for composite in (alarm for alarm in alarms if isinstance(alarm, CompositeAlarm)):
             predicate, members = parse_rule(composite.rule)
             unknown = sorted(members - set(names))
             if unknown:
                 raise ValueError(f"composite alarm {composite.name} names alarms that do not exist: {unknown}")
             self._composites.append((composite.name, predicate))
+            self._members[composite.name] = members
         self._source = source
         self.states: dict[str, State] = dict.fromkeys(names, State.INSUFFICIENT_DATA)
         self.latest: dict[str, float | None] = {}  # each metric alarm's newest datapoint at the last evaluation
@@ -149,6 +151,21 @@ class AlarmEvaluator:
             start = min(wanted[stat] for stat in same)
             fetched.update(zip(same, self._source.fetch(same, start=start, end=end), strict=True))
         return {alarm.name: _result(alarm, ranges[alarm.name], fetched) for alarm in self._metric_alarms}
+
+    def reason(self, name: str) -> str:
+        """Why ``name`` is in its state, as CloudWatch's StateReason says it: a composite alarm's members in ALARM,
+        a metric alarm's newest datapoint against its threshold."""
+        state = self.states[name]
+        if name in self._members:
+            alarming = sorted(member for member in self._members[name] if self.states[member] is State.ALARM)
+            return f"{state}: members in ALARM: {', '.join(alarming) or 'none'}"
+        alarm = next(alarm for alarm in self._metric_alarms if alarm.name == name)
+        latest = self.latest.get(name)
+        newest = "no datapoint in its range" if latest is None else f"newest datapoint {latest:.6g}"
+        return (
+            f"{state}: {newest}; {alarm.comparison} {alarm.threshold:g}, {alarm.datapoints_to_alarm} of "
+            f"{alarm.evaluation_periods} periods of {alarm.period} s"
+        )
 
     def report(self, *, since: float) -> str:
         """Each alarm's state now and every change since ``since``, in seconds after it."""

@@ -1,9 +1,11 @@
 """The local stage's alarms and dashboard, from its synthesized templates, evaluated over the local run.
 
-moto's CloudFormation does not create alarms or dashboards (and has no composite alarms at all), so they are read
-from the templates that were deployed, with every reference resolved as CloudFormation resolved it: a resource to
-its physical id, an SSM-typed parameter to the value the other stacks published, an alarm's ARN to its name.
-``AlarmWatch`` evaluates them while the platform runs (tools/alarms), over the emulator's CloudWatch.
+They are read from the templates that were deployed, with every reference resolved as CloudFormation resolved it: a
+resource to its physical id, an SSM-typed parameter to the value the other stacks published, an alarm's ARN to its
+name. ``AlarmWatch`` evaluates them while the platform runs (tools/alarms), over the emulator's CloudWatch, which
+evaluates no alarm, and sets each alarm's state there (SetAlarmState) as CloudWatch's own evaluation would: the
+emulator's CloudFormation creates the alarms (ADR 0012), so DescribeAlarms answers, for the pipeline's bake, with
+what the evaluator found.
 """
 
 from __future__ import annotations
@@ -97,8 +99,13 @@ def _resolved(
             yield resolve(resource, ref=ref, attribute=attribute)
 
 
+class AlarmNotDeployedError(LookupError):
+    pass
+
+
 class AlarmWatch:
-    """Evaluates the stage's alarms every few seconds while the platform runs, and on request."""
+    """Evaluates the stage's alarms every few seconds while the platform runs, and on request; sets every state that
+    changed in CloudWatch, with the evaluator's reason."""
 
     def __init__(
         self,
@@ -108,9 +115,9 @@ class AlarmWatch:
         period_override: int | None = None,
         cloudwatch: Any = None,
     ) -> None:
-        self.evaluator = AlarmEvaluator(
-            alarms, CloudWatchSource(cloudwatch or boto3.client("cloudwatch")), period_override=period_override
-        )
+        self._cloudwatch = cloudwatch or boto3.client("cloudwatch")
+        self.evaluator = AlarmEvaluator(alarms, CloudWatchSource(self._cloudwatch), period_override=period_override)
+        self._written: dict[str, State] = {}  # each alarm's state as last set in CloudWatch
         self._metrics = metrics
         self._interval = period_override / 2 if period_override else DEFAULT_EVALUATION_SECONDS
         self._lock = threading.Lock()
@@ -133,7 +140,20 @@ class AlarmWatch:
 
     def _evaluate(self) -> Mapping[str, State]:
         with self._lock:
-            return self.evaluator.evaluate(time.time())
+            states = self.evaluator.evaluate(time.time())
+            for name, state in states.items():
+                if self._written.get(name) is not state:
+                    self._set_state(name, state)
+                    self._written[name] = state
+            return states
+
+    def _set_state(self, name: str, state: State) -> None:
+        try:
+            self._cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=self.evaluator.reason(name))
+        except self._cloudwatch.exceptions.ResourceNotFound:
+            raise AlarmNotDeployedError(
+                f"the alarm {name} of the stage's templates is not in CloudWatch: the deploy did not create it"
+            ) from None
 
     def _watch(self) -> None:
         while not self._threads.stopping.wait(self._interval):

@@ -34,10 +34,13 @@ from typing import Any
 
 import boto3
 
+from shared.fault_injection import EXTENSION_LAYER_PARAMETER
+
 BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
 BOOTSTRAP_VERSION = "30"
 # moto creates these with no physical id, and a Ref to one returns the repr of a Python object.
 POORLY_MODELLED = frozenset({"AWS::IoT::Policy"})
+SYNTHESIZED_TEMPLATE_KEY = "Emulator::SynthesizedTemplate"  # emulator_server.py reads it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,25 +82,37 @@ def deploy_stage(
             ),
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
         )
-        description = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
-        if description["StackStatus"] != "CREATE_COMPLETE":
-            raise RuntimeError(f"{stack_name}: {description['StackStatus']} {description.get('StackStatusReason', '')}")
-        resources = cloudformation.describe_stack_resources(StackName=stack_name)["StackResources"]
-        physical_ids = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources if "PhysicalResourceId" in r}
-        _create_aliases(template, physical_ids)
-        _create_subscriptions(template, physical_ids)
-        _apply_table_settings(template, physical_ids)
-        physical_ids.update(_create_backups(template, physical_ids, account=account, region=region))
-        deployed.stacks[service] = DeployedStack(
-            name=stack_name,
-            template=template,
-            outputs={o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])},
-            physical_ids=physical_ids,
-        )
+        deployed.stacks[service] = created_stack(cloudformation, stack_name, template, account=account, region=region)
     return deployed
 
 
+def created_stack(
+    cloudformation: Any, stack_name: str, template: dict[str, Any], *, account: str, region: str
+) -> DeployedStack:
+    """A stack CloudFormation has just created or updated from ``template`` (as synthesized), completed with what
+    moto's CloudFormation skips: aliases and subscriptions on every deploy; the tables' recovery and TTL settings and
+    the backup vaults, plans and selections when the stack is created (an update keeps them as they were made)."""
+    description = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    status = description["StackStatus"]
+    if status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+        raise RuntimeError(f"{stack_name}: {status} {description.get('StackStatusReason', '')}")
+    resources = cloudformation.describe_stack_resources(StackName=stack_name)["StackResources"]
+    physical_ids = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources if "PhysicalResourceId" in r}
+    _create_aliases(template, physical_ids)
+    _create_subscriptions(template, physical_ids)
+    if status == "CREATE_COMPLETE":
+        _apply_table_settings(template, physical_ids)
+        physical_ids.update(_create_backups(template, physical_ids, account=account, region=region))
+    return DeployedStack(
+        name=stack_name,
+        template=template,
+        outputs={o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])},
+        physical_ids=physical_ids,
+    )
+
+
 def _create_aliases(template: dict[str, Any], physical_ids: dict[str, str]) -> None:
+    """Each alias on the version CloudFormation published last: created, or moved there on an update."""
     lambda_client = boto3.client("lambda")
     for resource in template["Resources"].values():
         if resource["Type"] != "AWS::Lambda::Alias":
@@ -105,8 +120,12 @@ def _create_aliases(template: dict[str, Any], physical_ids: dict[str, str]) -> N
         properties = resource["Properties"]
         function_name = physical_ids[properties["FunctionName"]["Ref"]]
         versions = lambda_client.list_versions_by_function(FunctionName=function_name)["Versions"]
-        published = max(int(v["Version"]) for v in versions if v["Version"] != "$LATEST")
-        lambda_client.create_alias(FunctionName=function_name, Name=properties["Name"], FunctionVersion=str(published))
+        published = str(max(int(v["Version"]) for v in versions if v["Version"] != "$LATEST"))
+        aliases = lambda_client.list_aliases(FunctionName=function_name)["Aliases"]
+        if any(alias["Name"] == properties["Name"] for alias in aliases):
+            lambda_client.update_alias(FunctionName=function_name, Name=properties["Name"], FunctionVersion=published)
+        else:
+            lambda_client.create_alias(FunctionName=function_name, Name=properties["Name"], FunctionVersion=published)
 
 
 SUBSCRIPTION_ATTRIBUTES = ("FilterPolicy", "FilterPolicyScope", "RawMessageDelivery", "RedrivePolicy")
@@ -125,12 +144,14 @@ def _create_subscriptions(template: dict[str, Any], physical_ids: dict[str, str]
         }
         if "RawMessageDelivery" in attributes:
             attributes["RawMessageDelivery"] = str(properties["RawMessageDelivery"]).lower()
-        sns.subscribe(
-            TopicArn=_physical(properties["TopicArn"], physical_ids),
-            Protocol=properties["Protocol"],
-            Endpoint=_physical(properties["Endpoint"], physical_ids),
-            Attributes=attributes,
+        topic, endpoint = (
+            _physical(properties["TopicArn"], physical_ids),
+            _physical(properties["Endpoint"], physical_ids),
         )
+        existing = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+        if any(subscription["Endpoint"] == endpoint for subscription in existing):
+            continue  # an update: the subscription CloudFormation would keep
+        sns.subscribe(TopicArn=topic, Protocol=properties["Protocol"], Endpoint=endpoint, Attributes=attributes)
 
 
 def _physical(value: Any, physical_ids: dict[str, str]) -> str:
@@ -270,6 +291,7 @@ def prepare_template(
         for logical_id, resource in resources.items()
         if resource["Type"] not in modelled and resource["Type"] != "AWS::CDK::Metadata"
     }
+    stand_ins.update(_public_parameter_stand_ins(prepared, region=region))
     for logical_id in [lid for lid, r in resources.items() if r["Type"] == "AWS::Lambda::EventSourceMapping"]:
         del resources[logical_id]
         stand_ins[logical_id] = f"local-{logical_id}"
@@ -283,7 +305,43 @@ def prepare_template(
             resource["Properties"]["Tags"] = [{"TagKey": t["Key"], "TagValue": t["Value"]} for t in tags]
         if resource["Type"] == "AWS::SSM::Parameter" and isinstance(tags, dict):  # CloudFormation's map shape
             resource["Properties"]["Tags"] = [{"Key": key, "Value": value} for key, value in tags.items()]
-    return _replace_references(prepared, stand_ins)  # type: ignore[no-any-return]
+    prepared = _replace_references(prepared, stand_ins)
+    # What GetTemplate answers, as CloudFormation keeps the template it was given (emulator_server.py).
+    prepared.setdefault("Metadata", {})[SYNTHESIZED_TEMPLATE_KEY] = json.dumps(template)
+    return prepared  # type: ignore[no-any-return]
+
+
+def _public_parameter_stand_ins(template: dict[str, Any], *, region: str) -> dict[str, str]:
+    """The template's parameters that read AWS's public FIS extension parameter, which the emulator does not hold (its
+    ``/aws/`` names are reserved to AWS): each removed, and stood in for by a layer of that name published in the
+    account, as AWS publishes the extension's layer (staging's fault injection, shared/fault_injection.py)."""
+    parameters = template.get("Parameters", {})
+    reading = [
+        logical_id
+        for logical_id, parameter in parameters.items()
+        if parameter.get("Type", "").startswith("AWS::SSM::Parameter::Value")
+        and parameter.get("Default") == EXTENSION_LAYER_PARAMETER
+    ]
+    if not reading:
+        return {}
+    lambda_client = boto3.client("lambda", region_name=region)
+    name = EXTENSION_LAYER_PARAMETER.split("/")[-2]
+    published = lambda_client.list_layer_versions(LayerName=name)["LayerVersions"]
+    arn = (
+        published[0]["LayerVersionArn"]
+        if published
+        else lambda_client.publish_layer_version(LayerName=name, Content={"ZipFile": _empty_zip()})["LayerVersionArn"]
+    )
+    for logical_id in reading:
+        del parameters[logical_id]
+    return dict.fromkeys(reading, str(arn))
+
+
+def _empty_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w"):
+        pass
+    return buffer.getvalue()
 
 
 def _create_secret(logical_id: str, properties: dict[str, Any]) -> str:
@@ -293,7 +351,11 @@ def _create_secret(logical_id: str, properties: dict[str, Any]) -> str:
     if "GenerateStringKey" in generate:
         value[generate["GenerateStringKey"]] = uuid.uuid4().hex
     secrets = boto3.client("secretsmanager")
-    return str(secrets.create_secret(Name=f"local/{logical_id}", SecretString=json.dumps(value))["ARN"])
+    name = f"local/{logical_id}"
+    try:
+        return str(secrets.create_secret(Name=name, SecretString=json.dumps(value))["ARN"])
+    except secrets.exceptions.ResourceExistsException:  # an update: the secret CloudFormation would keep
+        return str(secrets.describe_secret(SecretId=name)["ARN"])
 
 
 def _replace_references(node: Any, stand_ins: dict[str, str]) -> Any:

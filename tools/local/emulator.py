@@ -31,6 +31,7 @@ LOCAL_ACCOUNT = "123456789012"  # moto's account: every ARN it returns carries i
 LOCAL_REGION = "eu-west-1"
 STOP_TIMEOUT_SECONDS = 10
 SERVER = Path(__file__).with_name("emulator_server.py")
+CALL_LOG_VARIABLE = "EMULATOR_CALL_LOG"  # emulator_server.py reads it
 # Services whose state the others never read at run time, each group in a process of its own. SNS delivers to SQS
 # inside moto, so those two share one. Everything else (CloudFormation, Lambda, IAM, KMS, ...) stays where the
 # stage was deployed.
@@ -116,9 +117,12 @@ class Emulator:
 
 
 @contextmanager
-def embedded_aws(region: str = LOCAL_REGION, *, port: int = 0, pid_file: Path | None = None) -> Iterator[Emulator]:
+def embedded_aws(
+    region: str = LOCAL_REGION, *, port: int = 0, pid_file: Path | None = None, call_log: Path | None = None
+) -> Iterator[Emulator]:
     """Start the emulator (on ``port``, or any free one); yield it; stop it (and every copy it split off) and restore
-    the environment. ``pid_file`` records the server's process while it runs (see ``stop_stale``)."""
+    the environment. ``pid_file`` records the server's process while it runs (see ``stop_stale``); ``call_log``
+    receives every request's caller, action and resource, a JSON line each (the pipeline rehearsal's)."""
     # Its notes on resource types its CloudFormation skips would bury the run's output (tools/local/deploy.py deals
     # with those types on purpose): they go to a file, shown if it fails.
     with tempfile.TemporaryFile() as log:
@@ -127,7 +131,11 @@ def embedded_aws(region: str = LOCAL_REGION, *, port: int = 0, pid_file: Path | 
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=log,
-            env={**os.environ, "PYTHONWARNINGS": "ignore"},
+            env={
+                **os.environ,
+                "PYTHONWARNINGS": "ignore",
+                **({CALL_LOG_VARIABLE: str(call_log)} if call_log else {}),
+            },
         )
         touched = [endpoint_variable(s) for services in SERVICE_GROUPS.values() for s in services]
         previous = {name: os.environ.get(name) for name in [*CREDENTIALS, "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION",

@@ -46,10 +46,25 @@ from moto.backup.exceptions import InvalidParameterValueException as BackupInval
 from moto.backup.exceptions import ResourceNotFoundException as BackupResourceNotFound
 from moto.backup.models import BackupBackend
 from moto.backup.responses import BackupResponse
+from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+from moto.cloudformation.models import CloudFormationBackend, Stack
 from moto.cloudformation.parsing import get_model_map
 from moto.cloudwatch.exceptions import ValidationError as CloudWatchValidationError
-from moto.cloudwatch.models import CloudWatchBackend, MetricAggregatedDatum, MetricDatum, MetricDatumBase
+from moto.cloudwatch.models import Alarm as MotoAlarm
+from moto.cloudwatch.models import (
+    CloudWatchBackend,
+    Dimension,
+    Metric,
+    MetricAggregatedDatum,
+    MetricDataQuery,
+    MetricDatum,
+    MetricDatumBase,
+    cloudwatch_backends,
+)
+from moto.cloudwatch.models import MetricStat as MotoMetricStat
 from moto.core import responses as moto_responses
+from moto.core.authorization import ActionAuthenticatorMixin
+from moto.core.common_models import CloudFormationModel
 from moto.core.responses import ActionContext, ActionResult, BaseResponse
 from moto.core.serialize import TimestampSerializer
 from moto.core.utils import camelcase_to_underscores, get_service_model, method_names_from_class
@@ -65,6 +80,8 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
+from moto.iam.aws_managed_policies import aws_managed_policies_data
+from moto.iam.models import AWSManagedPolicy, Role, get_account_id_from, iam_backends
 from moto.kinesis.models import Record, Shard
 from moto.moto_server import werkzeug_app
 from moto.moto_server.werkzeug_app import (
@@ -73,12 +90,14 @@ from moto.moto_server.werkzeug_app import (
     create_backend_app,
 )
 from moto.sqs.models import Queue
+from moto.sts.models import sts_backends
 from werkzeug.serving import BaseWSGIServer, make_server
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
 HOST = "127.0.0.1"
+CALL_LOG_VARIABLE = "EMULATOR_CALL_LOG"  # a file: every request's caller, action and resource, a JSON line each
 PARENT_POLL_SECONDS = 0.5
 # Operations whose results moto builds as JSON documents already in the wire shape: DynamoDB's item operations, and
 # Kinesis's reads and puts (whose bytes and times the wire carries as base64 and epoch seconds).
@@ -619,6 +638,343 @@ def install_backup_selections() -> None:
         setattr(BackupResponse, handler.__name__, handler)
 
 
+ExecuteChangeSet = Callable[[CloudFormationBackend, str, str | None], None]
+
+
+def executed_as_create_or_update(execute_change_set: ExecuteChangeSet) -> ExecuteChangeSet:
+    """moto's ExecuteChangeSet, with the stack created or updated as CreateStack and UpdateStack do it.
+
+    moto applies a change set's resources to a placeholder stack and never builds its outputs, so a stack created
+    through a change set has none, and an update keeps the old ones (the pipeline's deploy actions use change sets,
+    and its steps read the outputs). The change set's status, events and template stay moto's.
+    """
+
+    def execute(backend: CloudFormationBackend, change_set_name: str, stack_name: str | None = None) -> None:
+        change_set = backend.describe_change_set(change_set_name)
+        if change_set is None or change_set.execution_status != "AVAILABLE":
+            execute_change_set(backend, change_set_name, stack_name)
+            return
+        placeholder = backend.stacks[change_set.stack_id]
+        if change_set.change_set_type == "CREATE":
+            stack = Stack(  # type: ignore[abstract]  # moto's own CreateStack builds it the same way
+                stack_id=placeholder.stack_id,
+                name=placeholder.name,
+                template=change_set.template,
+                parameters=change_set.parameters,
+                account_id=backend.account_id,
+                region_name=backend.region_name,
+                notification_arns=change_set.notification_arns,
+                tags=change_set.tags,
+                role_arn=change_set.role_arn,
+                cross_stack_resources=backend.exports,
+            )
+            stack.events = placeholder.events
+            backend.stacks[stack.stack_id] = stack
+            stack._add_stack_event("CREATE_IN_PROGRESS", resource_status_reason="User Initiated")
+            stack.create_resources()
+        else:
+            placeholder.update(change_set.template, role_arn=change_set.role_arn, parameters=change_set.parameters)
+        change_set.execution_status = "EXECUTE_COMPLETE"
+
+    return execute
+
+
+GetTemplate = Callable[[CloudFormationBackend, str], str | dict[str, Any]]
+SYNTHESIZED_TEMPLATE_KEY = "Emulator::SynthesizedTemplate"  # tools/local/deploy.py writes it
+
+
+def with_synthesized_template(get_template: GetTemplate) -> GetTemplate:
+    """moto's GetTemplate, answering with the template as synthesized where the deploy kept it.
+
+    The deploy gives moto a template prepared for it (tools/local/deploy.py: stand-ins for what moto does not model);
+    CloudFormation answers with the template it was given, which is what the change report compares.
+    """
+
+    def original(backend: CloudFormationBackend, name_or_stack_id: str) -> str | dict[str, Any]:
+        template = get_template(backend, name_or_stack_id)
+        parsed = json.loads(template) if isinstance(template, str) and template.lstrip().startswith("{") else template
+        if isinstance(parsed, dict) and SYNTHESIZED_TEMPLATE_KEY in parsed.get("Metadata", {}):
+            return str(parsed["Metadata"][SYNTHESIZED_TEMPLATE_KEY])
+        return template
+
+    return original
+
+
+PutPolicy = Callable[[Role, str, Any], None]
+
+
+def with_policy_as_json(put_policy: PutPolicy) -> PutPolicy:
+    """moto's ``Role.put_policy``, keeping a document as JSON text, as IAM keeps it: a role's ``Policies`` in a
+    template reach it parsed, and GetRolePolicy would answer with Python's rendering of them (ADR 0017)."""
+
+    def put(role: Role, policy_name: str, policy_json: Any) -> None:
+        put_policy(role, policy_name, policy_json if isinstance(policy_json, str) else json.dumps(policy_json))
+
+    return put
+
+
+CreateRole = Callable[..., Role]
+AWS_MANAGED_POLICY = "arn:aws:iam::aws:policy/"
+
+
+def with_managed_policies_attached(create_role: CreateRole) -> CreateRole:
+    """moto's CloudFormation creates a role without its ``ManagedPolicyArns``; IAM attaches them (ADR 0017: the
+    rehearsal evaluates the bootstrap roles' calls against them). An AWS managed policy enters an account's IAM from
+    moto's own copy of them when first attached: loading all of them into every account would cost seconds."""
+
+    def create(
+        resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> Role:
+        role = create_role(resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        backend = iam_backends[account_id]["aws"]
+        for arn in cloudformation_json["Properties"].get("ManagedPolicyArns", []):
+            if arn.startswith(AWS_MANAGED_POLICY) and arn not in backend.managed_policies:
+                name = arn.rsplit("/", 1)[1]
+                # Parsed anew, and only this one kept: all of them held would slow every garbage collection.
+                data = json.loads(aws_managed_policies_data)[name]
+                backend.managed_policies[arn] = AWSManagedPolicy.from_data(name, account_id, region_name, data)
+            backend.attach_role_policy(arn, role.name)
+        return role
+
+    return create
+
+
+Authorize = Callable[[ActionAuthenticatorMixin, type, str], None]
+
+
+def with_call_log(authorize: Authorize, log: Callable[[dict[str, Any]], None]) -> Authorize:
+    """moto's per-request authorization hook, which first logs the call: who made it (the role a session assumed),
+    the action as IAM names it (moto's own mapping, S3's included), moto's resource, and the request's plain
+    parameters. The pipeline rehearsal evaluates every logged call against the caller's policies (ADR 0017)."""
+
+    def logged(self: ActionAuthenticatorMixin, iam_request_cls: type, resource: str = "*") -> None:
+        handler: Any = self
+        log(
+            {
+                "service": _credential_scope(handler.headers.get("Authorization", ""), 3),
+                "action": handler._get_action(),
+                "resource": resource,
+                "account": handler.current_account,
+                "principal": _principal(_credential_scope(handler.headers.get("Authorization", ""), 0)),
+                "params": _plain(getattr(handler, "params", None) or _json_body(handler) or _query(handler)),
+                "path": handler.path,
+                "method": handler.method,
+            }
+        )
+        authorize(self, iam_request_cls, resource)
+
+    return logged
+
+
+def _credential_scope(authorization: str, part: int) -> str:
+    """A part of SigV4's ``Credential=<key>/<date>/<region>/<service>/aws4_request``; empty when unsigned."""
+    scope = authorization.partition("Credential=")[2].partition(",")[0].split("/")
+    return scope[part] if len(scope) > part else ""
+
+
+def _principal(access_key: str) -> str | None:
+    """The assumed-role session an access key belongs to; None for the emulator's default credentials."""
+    for backend in sts_backends[get_account_id_from(access_key)].values():
+        role = backend.get_assumed_role_from_access_key(access_key)
+        if role is not None:
+            return str(role.arn)
+    return None
+
+
+def _json_body(handler: Any) -> Any:
+    """The parameters of a JSON-protocol request (DynamoDB, Kinesis, SSM...), which moto parses only later."""
+    body = handler.body
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
+    try:
+        return json.loads(text) if text.lstrip().startswith("{") else None
+    except json.JSONDecodeError:
+        return None
+
+
+def _query(handler: Any) -> dict[str, Any]:
+    """A REST request's query (S3's ``prefix``, which its condition keys name), each name's only value unlisted."""
+    query = getattr(handler, "querystring", None) or {}
+    return {name: values[0] if len(values) == 1 else values for name, values in query.items()}
+
+
+def _plain(params: Any) -> dict[str, Any]:
+    """A request's top-level strings, lists of strings and the keys of its maps (DynamoDB's batch operations name
+    their tables so): the names a resource ARN is built from, not payloads."""
+    if not isinstance(params, dict):
+        return {}
+    plain: dict[str, Any] = {}
+    for name, value in params.items():
+        short_text = isinstance(value, str) and len(value) <= 2048
+        if short_text or (isinstance(value, list) and all(isinstance(item, str) for item in value)):
+            plain[name] = value
+        elif isinstance(value, dict):
+            plain[name] = sorted(str(key) for key in value)
+    return plain
+
+
+def install_call_log(path: str) -> None:
+    """Every request logged to ``path``; and, since the pipeline rehearsal evaluates the logged calls against the
+    callers' policies, a template's roles kept as IAM keeps them. Only then: nothing else reads a role's policies,
+    and the local run's data path measured slower with them."""
+    Role.put_policy = with_policy_as_json(Role.put_policy)  # type: ignore[method-assign,assignment]
+    Role.create_from_cloudformation_json = with_managed_policies_attached(  # type: ignore[method-assign]
+        Role.create_from_cloudformation_json
+    )
+    lock = threading.Lock()
+
+    def append(call: dict[str, Any]) -> None:
+        line = json.dumps(call) + "\n"
+        with lock, open(path, "a", encoding="utf-8") as file:
+            file.write(line)
+
+    ActionAuthenticatorMixin._authenticate_and_authorize_action = with_call_log(  # type: ignore[method-assign,assignment]
+        ActionAuthenticatorMixin._authenticate_and_authorize_action, append
+    )
+
+
+def install_alarm_resources() -> None:
+    """CloudFormation creates, updates and deletes AWS::CloudWatch::Alarm and CompositeAlarm resources, as
+    PutMetricAlarm, PutCompositeAlarm and DeleteAlarms do.
+
+    moto's CloudFormation has no model of either (the deploy left stand-ins), so a stage's CloudWatch held none of
+    its alarms and the pipeline's bake, which reads the composite alarm with DescribeAlarms, found nothing. moto's
+    CloudWatch keeps composite alarms (a rule in place of a metric) but evaluates no alarm: the local alarm evaluator
+    sets their states (tools/local/alarms.py, SetAlarmState), as CloudWatch's own evaluation would. Defined here,
+    not at import, so that importing this module changes nothing in moto's model map (the tests import it).
+    """
+    for resource_type in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm"):
+        _alarm_resource_model(resource_type)
+
+
+def _alarm_resource_model(resource_type: str) -> type[CloudFormationModel]:
+    """A model moto's CloudFormation finds by being defined: its model map lists CloudFormationModel's direct
+    subclasses."""
+
+    class AlarmResource(CloudFormationModel):
+        __module__ = "moto.cloudwatch.models"  # moto's model registry files each model under its module's service
+
+        def __init__(self, alarm: MotoAlarm) -> None:
+            self.alarm = alarm
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return "AlarmName"
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return resource_type
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr == "Arn"
+
+        def get_cfn_attribute(self, attribute_name: str) -> str:
+            if attribute_name != "Arn":
+                raise UnformattedGetAttTemplateException()
+            return str(self.alarm.alarm_arn)
+
+        @property
+        def physical_resource_id(self) -> str:
+            return str(self.alarm.name)
+
+        def is_created(self) -> bool:
+            return True
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **_: Any
+        ) -> "AlarmResource":
+            properties = cloudformation_json.get("Properties", {})
+            backend: CloudWatchBackend = cloudwatch_backends[account_id][region_name]
+            return cls(backend.put_metric_alarm(**alarm_arguments(properties, resource_name)))
+
+        @classmethod
+        def update_from_cloudformation_json(
+            cls,
+            original_resource: "AlarmResource",
+            new_resource_name: str,
+            cloudformation_json: Any,
+            account_id: str,
+            region_name: str,
+        ) -> "AlarmResource":
+            """PutMetricAlarm on the same name overwrites the alarm and keeps its state; a new name replaces it."""
+            updated = cls.create_from_cloudformation_json(
+                new_resource_name, cloudformation_json, account_id, region_name
+            )
+            previous = original_resource.alarm
+            if previous.name == updated.alarm.name:
+                for kept in ("state_value", "state_reason", "state_reason_data", "state_updated_timestamp", "history"):
+                    setattr(updated.alarm, kept, getattr(previous, kept))
+            else:
+                cloudwatch_backends[account_id][region_name].delete_alarms([previous.name])
+            return updated
+
+        @classmethod
+        def delete_from_cloudformation_json(
+            cls, resource_name: str, _cloudformation_json: Any, account_id: str, region_name: str
+        ) -> None:
+            cloudwatch_backends[account_id][region_name].delete_alarms([resource_name])
+
+    return AlarmResource
+
+
+def alarm_arguments(properties: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """moto's put_metric_alarm arguments from an alarm resource's properties (PutMetricAlarm's and
+    PutCompositeAlarm's parameters, under the same names), built as moto's PutMetricAlarm handler builds them."""
+
+    def number(key: str, kind: Callable[[Any], Any]) -> Any:
+        return kind(properties[key]) if properties.get(key) is not None else None
+
+    return {
+        "name": properties.get("AlarmName") or name,
+        "namespace": properties.get("Namespace"),
+        "metric_name": properties.get("MetricName"),
+        "metric_data_queries": [_metric_data_query(query) for query in properties.get("Metrics", [])] or None,
+        "comparison_operator": properties.get("ComparisonOperator"),
+        "evaluation_periods": number("EvaluationPeriods", int),
+        "datapoints_to_alarm": number("DatapointsToAlarm", int),
+        "period": number("Period", int),
+        "threshold": number("Threshold", float),
+        "statistic": properties.get("Statistic"),
+        "extended_statistic": properties.get("ExtendedStatistic"),
+        "description": properties.get("AlarmDescription"),
+        "dimensions": properties.get("Dimensions", []),
+        "alarm_actions": properties.get("AlarmActions", []),
+        "ok_actions": properties.get("OKActions", []),
+        "insufficient_data_actions": properties.get("InsufficientDataActions", []),
+        "unit": properties.get("Unit"),
+        "actions_enabled": str(properties.get("ActionsEnabled", True)).lower() == "true",
+        "treat_missing_data": properties.get("TreatMissingData"),
+        "evaluate_low_sample_count_percentile": properties.get("EvaluateLowSampleCountPercentile"),
+        "threshold_metric_id": properties.get("ThresholdMetricId"),
+        "rule": properties.get("AlarmRule"),
+        "tags": properties.get("Tags", []),
+    }
+
+
+def _metric_data_query(query: Mapping[str, Any]) -> MetricDataQuery:
+    stat = query.get("MetricStat")
+    metric = None
+    if stat is not None:
+        dimensions = [Dimension(d["Name"], d["Value"]) for d in stat["Metric"].get("Dimensions", [])]
+        metric = MotoMetricStat(
+            metric=Metric(
+                metric_name=stat["Metric"]["MetricName"], namespace=stat["Metric"]["Namespace"], dimensions=dimensions
+            ),
+            period=stat.get("Period"),
+            stat=stat.get("Stat"),
+            unit=stat.get("Unit"),
+        )
+    return MetricDataQuery(
+        query_id=query["Id"],
+        label=query.get("Label"),  # type: ignore[arg-type]  # moto's handler passes None alike
+        period=query.get("Period"),  # type: ignore[arg-type]
+        return_data=query.get("ReturnData"),  # type: ignore[arg-type]
+        expression=query.get("Expression"),
+        metric_stat=metric,
+    )
+
+
 def metric_data(
     backend: CloudWatchBackend,
     queries: list[dict[str, Any]],
@@ -717,6 +1073,12 @@ def install_shortcuts() -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a log line per request costs more than parsing it
     # Cross-origin headers on every answer are for browsers; the local run's clients are the SDK's.
     werkzeug_app.DISABLE_GLOBAL_CORS = True  # type: ignore[attr-defined]
+    CloudFormationBackend.get_template = with_synthesized_template(  # type: ignore[method-assign,assignment]
+        CloudFormationBackend.get_template
+    )
+    CloudFormationBackend.execute_change_set = executed_as_create_or_update(  # type: ignore[method-assign,assignment]
+        CloudFormationBackend.execute_change_set
+    )
 
 
 def backend_app(service: str) -> Flask:
@@ -813,6 +1175,9 @@ def main() -> None:
     install_write_capacity()
     install_point_in_time_recovery()
     install_backup_selections()
+    install_alarm_resources()
+    if os.environ.get(CALL_LOG_VARIABLE):
+        install_call_log(os.environ[CALL_LOG_VARIABLE])
     CloudWatchBackend.get_metric_data = metric_data  # type: ignore[method-assign,assignment]
     app = DomainDispatcherApplication(backend_app)
     refused = _cannot_listen(port)

@@ -26,6 +26,7 @@ cannot run it (no node, build/ not writable, the port taken), 3 when a part of t
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import hashlib
 import itertools
@@ -292,14 +293,19 @@ class LocalPlatform:
         faults: Mapping[str, Any] | None,
         stall_seconds: float = DEFAULT_STALL_SECONDS,
         on_failure: Callable[[ComponentFailure], None] | None = None,
+        account: str = LOCAL_ACCOUNT,
+        archive_buffer_seconds: int | None = None,
         alarm_period_seconds: int | None = None,
     ) -> None:
+        """``account``: where the stage is deployed (boto3's default session must hold credentials there);
+        ``archive_buffer_seconds``: the Firehose buffer interval instead of the template's (the pipeline rehearsal's
+        smoke tests wait for the archive, and prod buffers five minutes)."""
         self.deployed = deployed
         self._emulator = emulator
         self.endpoint = emulator.endpoint
         self._put = 0
         self.metrics = MetricPublisher()
-        self.monitoring: StageMonitoring = stage_monitoring(deployed, account=LOCAL_ACCOUNT, region=LOCAL_REGION)
+        self.monitoring: StageMonitoring = stage_monitoring(deployed, account=account, region=LOCAL_REGION)
         self.alarms = AlarmWatch(self.monitoring.alarms, self.metrics, period_override=alarm_period_seconds)
         ingest, archive = deployed.stacks[ingest_contract.SERVICE], deployed.stacks[archive_contract.SERVICE]
         self.targets = Targets.from_outputs(ingest.outputs, archive.outputs)
@@ -310,14 +316,17 @@ class LocalPlatform:
         self.function = LocalFunction(
             function_name=mapping.function_name,
             qualifier=mapping.alias_name,
-            code=deployed_code(ingest, mapping.function_logical_id, account=LOCAL_ACCOUNT, region=LOCAL_REGION),
+            code=deployed_code(ingest, mapping.function_logical_id, account=account, region=LOCAL_REGION),
             concurrency=min(MAX_WORKERS, shards * mapping.parallelization_factor),
             log=self._log,
             faults=faults,
             metrics=self.metrics,
         )
         self.mapping = LocalEventSourceMapping(mapping, self.function, metrics=self.metrics)
-        self.firehose = LocalFirehose(DeliverySettings.from_stack(archive), metrics=self.metrics)
+        delivery = DeliverySettings.from_stack(archive)
+        if archive_buffer_seconds is not None:
+            delivery = dataclasses.replace(delivery, buffer_seconds=archive_buffer_seconds)
+        self.firehose = LocalFirehose(delivery, metrics=self.metrics)
         # SNS alerts can be read here: a queue subscribed to the alert topic lets the checks see every alert.
         self.checks = Checks(
             archive=True, alerts=_subscribe_inbox(ingest.outputs[ingest_contract.Output.ALERT_TOPIC_ARN])

@@ -22,6 +22,7 @@ from shared.repository import REPO_ROOT
 COMMANDS = (
     "tools.local.run",
     "tools.local.chaos",
+    "tools.rehearsal.run",
     "tools.steps.smoke_test",
     "tools.steps.fault_injection",
     "tools.steps.bake",

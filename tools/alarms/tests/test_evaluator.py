@@ -175,6 +175,23 @@ def test_the_report_gives_each_alarms_state_changes_and_newest_datapoint() -> No
     ]
 
 
+def test_the_reason_names_a_composites_members_in_alarm_and_a_metric_alarms_newest_datapoint() -> None:
+    data = Datapoints()
+    data.put("Received", "Sum", 60, {60: 100, 120: 100, 180: 100})
+    data.put("Quarantined", "Sum", 60, {60: 50, 120: 50, 180: 50})
+    evaluator = AlarmEvaluator([plain("errors", "Errors"), share(), COMPOSITE], data, period_override=60)
+    evaluator.evaluate(30)
+    assert evaluator.reason("unhealthy") == "OK: members in ALARM: none"
+    assert evaluator.reason("errors") == (
+        "OK: no datapoint in its range; GreaterThanOrEqualToThreshold 1, 1 of 1 periods of 60 s"
+    )
+    evaluator.evaluate(190)
+    assert evaluator.reason("unhealthy") == "ALARM: members in ALARM: share"
+    assert evaluator.reason("share") == (
+        "ALARM: newest datapoint 0.5; GreaterThanThreshold 0.05, 3 of 3 periods of 60 s"
+    )
+
+
 @pytest.fixture
 def cloudwatch() -> Iterator[Any]:
     with mock_aws():

@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 
 from tools.common import aws_session
-from tools.common.aws_session import session_for
+from tools.common.aws_session import credentials_environment, session_for
 
 ROLE = "arn:aws:iam::222222222222:role/iot-dev-smoke-test"
 
@@ -64,3 +64,33 @@ def test_a_role_is_assumed_for_an_hour_under_the_tools_name_and_its_credentials_
         issued["SessionToken"],
     )
     assert session.client("sts").get_caller_identity()["Account"] == "222222222222"
+
+
+def test_a_role_assumed_through_another_session_keeps_its_region_and_gives_its_credentials_as_variables(
+    sts: list[dict[str, Any]],
+) -> None:
+    via = boto3.Session(region_name="eu-central-1")
+    session = session_for(ROLE, session_name="iot-rehearsal", via=via)
+    assert sts == []  # assumed with ``via``'s own client, not the caller's
+    assert session.region_name == "eu-central-1"
+    assert (
+        session.client("sts")
+        .get_caller_identity()["Arn"]
+        .startswith("arn:aws:sts::222222222222:assumed-role/iot-dev-smoke-test/iot-rehearsal")
+    )
+    environment = credentials_environment(session)
+    assert sorted(environment) == ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]
+    credentials = session.get_credentials()
+    assert credentials is not None
+    assert environment["AWS_ACCESS_KEY_ID"] == credentials.access_key
+    assert session_for(None, session_name="unused", via=via) is via
+
+
+def test_a_session_without_credentials_has_no_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with pytest.raises(ValueError, match="no credentials"):
+        credentials_environment(boto3.Session())

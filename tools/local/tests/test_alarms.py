@@ -10,11 +10,13 @@ from typing import Any
 
 import boto3
 import pytest
+from moto.cloudwatch.models import cloudwatch_backends
 
-from tools.alarms.definitions import CompositeAlarm, MetricAlarm, State
+from tools.alarms.definitions import Alarm, CompositeAlarm, MetricAlarm, State
 from tools.alarms.templates import TemplateError
-from tools.local.alarms import AlarmWatch, stage_monitoring
+from tools.local.alarms import AlarmNotDeployedError, AlarmWatch, stage_monitoring
 from tools.local.deploy import DeployedStack, DeployedStage
+from tools.local.emulator_server import alarm_arguments
 from tools.local.metrics import MetricPublisher
 from tools.local.tests.emulated import REGION, emulated_account
 
@@ -132,8 +134,17 @@ def test_a_reference_the_deployment_cannot_answer_is_an_error_naming_it(
         stage_monitoring(stage(reference), account=ACCOUNT, region=REGION)
 
 
+def in_cloudwatch(alarms: list[Alarm]) -> None:
+    """The alarms as the emulator's CloudFormation creates them (moto has no PutCompositeAlarm)."""
+    backend = cloudwatch_backends[ACCOUNT][REGION]
+    for each in alarms:
+        rule = {"AlarmRule": each.rule} if isinstance(each, CompositeAlarm) else {}
+        backend.put_metric_alarm(**alarm_arguments({"AlarmName": each.name, **rule}, each.name))
+
+
 def test_the_watch_puts_what_the_loops_published_before_it_evaluates(aws: None) -> None:
     monitoring = stage_monitoring(stage(), account=ACCOUNT, region=REGION)
+    in_cloudwatch(monitoring.alarms)
     cloudwatch = boto3.client("cloudwatch", region_name=REGION)
     metrics = MetricPublisher(cloudwatch)
     watch = AlarmWatch(monitoring.alarms, metrics, period_override=60, cloudwatch=cloudwatch)
@@ -148,3 +159,28 @@ def test_the_watch_puts_what_the_loops_published_before_it_evaluates(aws: None) 
     watch.start()
     watch.stop()
     assert json.dumps([t.alarm for t in watch.evaluator.transitions]).count("iot-sandbox-errors") == 2
+
+
+def test_the_watch_sets_each_evaluated_state_in_cloudwatch_with_the_evaluators_reason(aws: None) -> None:
+    monitoring = stage_monitoring(stage(), account=ACCOUNT, region=REGION)
+    in_cloudwatch(monitoring.alarms)
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    metrics = MetricPublisher(cloudwatch)
+    watch = AlarmWatch(monitoring.alarms, metrics, period_override=60, cloudwatch=cloudwatch)
+    metrics.add("AWS/Lambda", "Errors", 1, dimensions={"FunctionName": "processor-fn"}, at=time.time())
+    watch.evaluate_now()
+    found = cloudwatch.describe_alarms(AlarmTypes=["CompositeAlarm", "MetricAlarm"])
+    states = {a["AlarmName"]: (a["StateValue"], a["StateReason"]) for k in found if "Alarms" in k for a in found[k]}
+    assert states["iot-sandbox-unhealthy"] == ("ALARM", "ALARM: members in ALARM: iot-sandbox-errors")
+    assert states["iot-sandbox-errors"][0] == "ALARM"
+    assert states["iot-sandbox-deploy-errors"][0] == "OK"
+    assert states["iot-sandbox-errors"][1].startswith("ALARM: newest datapoint 1;")
+
+
+def test_an_alarm_the_deploy_did_not_create_in_cloudwatch_stops_the_watch_naming_it(aws: None) -> None:
+    monitoring = stage_monitoring(stage(), account=ACCOUNT, region=REGION)
+    in_cloudwatch([a for a in monitoring.alarms if a.name != "iot-sandbox-errors"])
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    watch = AlarmWatch(monitoring.alarms, MetricPublisher(cloudwatch), period_override=60, cloudwatch=cloudwatch)
+    with pytest.raises(AlarmNotDeployedError, match="the alarm iot-sandbox-errors of the stage's templates is not in"):
+        watch.evaluate_now()

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from aws_cdk.assertions import Match
 
 from services.iot_processor.capacity import MEASURED_SECONDS_PER_READING
@@ -208,6 +209,19 @@ def test_stream_capacity_mode_and_retention_come_from_config(ingest: IngestTempl
 
 
 # --- processor function --------------------------------------------------------------------------------------------
+
+
+def test_the_runtimes_tests_also_run_on_the_functions_python(ingest: IngestTemplate) -> None:
+    """make lambda-python, and the pull-request workflow's job that installs that Python for it."""
+    runtime = ingest.props(ingest.function)["Runtime"]
+    (version,) = re.findall(r"^LAMBDA_PYTHON := (\S+)$", (REPO_ROOT / "Makefile").read_text(), re.MULTILINE)
+    assert runtime == f"python{version}"
+    workflow = yaml.safe_load((REPO_ROOT / ".github" / "workflows" / "pr.yml").read_text())
+    steps = workflow["jobs"]["lambda-python"]["steps"]
+    (installed,) = [s["with"]["python-version"].split() for s in steps if "setup-python" in s.get("uses", "")]
+    assert version in installed
+    assert installed[-1] != version, "the suite's Python stays the default: it is listed last"
+    assert steps[-1]["run"] == "make lambda-python"
 
 
 def test_function_runtime_and_limits_come_from_config(ingest: IngestTemplate) -> None:
