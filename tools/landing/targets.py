@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,30 @@ REQUIRED = (
     ingest.Output.PROCESSED_BUCKET_NAME,
     ingest.Output.FAILURE_BUCKET_NAME,
 )
+
+
+# The stage role a step assumes, as the pipeline passes it (the ingest stack's SmokeTestRoleArn output).
+ROLE_VARIABLE = output_variable(ingest.SERVICE, ingest.Output.SMOKE_TEST_ROLE_ARN)
+
+
+def add_target_source(parser: argparse.ArgumentParser, *, stage_help: str, environment_help: str) -> None:
+    """Where a step finds its stage: its stacks' outputs by ``--stage``, or the pipeline's variables; and the role."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--stage", help=stage_help)
+    source.add_argument(
+        "--from-environment", action="store_true", help=f"{environment_help}, the role from {ROLE_VARIABLE}"
+    )
+    parser.add_argument("--role-arn", help="assume this role first (the stage's SmokeTestRoleArn)")
+
+
+def target_role(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, environment: Mapping[str, str]
+) -> str | None:
+    """The role to assume: ``--role-arn``, else in the pipeline the variable it passes, which it must then pass."""
+    role_arn: str | None = args.role_arn or (environment.get(ROLE_VARIABLE) if args.from_environment else None)
+    if args.from_environment and not role_arn:
+        parser.error(f"--from-environment needs the smoke-test role: set {ROLE_VARIABLE} or pass --role-arn")
+    return role_arn
 
 
 class MissingOutputError(LookupError):

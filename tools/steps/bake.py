@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline import step_environment as variables
-from services.iot_processor import contract as ingest
 from services.observability import contract as observability
 from shared.infra.naming import output_variable
 from tools.common.arguments import non_negative_number, positive_number
 from tools.common.aws_session import session_for
+from tools.landing.targets import ROLE_VARIABLE
 
 ALARM = "ALARM"
 
@@ -78,7 +78,6 @@ def bake(
 
 
 ALARM_VARIABLE = output_variable(observability.SERVICE, observability.Output.COMPOSITE_ALARM_NAME)
-ROLE_VARIABLE = output_variable(ingest.SERVICE, ingest.Output.SMOKE_TEST_ROLE_ARN)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -34,16 +34,22 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from pipeline import step_environment as variables
-from services.iot_processor import contract as ingest
 from services.observability import contract as observability
-from shared.infra.naming import SMOKE_RUN_PREFIX, output_variable
+from shared.infra.naming import SMOKE_RUN_PREFIX
 from shared.synthetic.readings import SyntheticRecord, synthetic_records
 from tools.common.arguments import positive_int, positive_number
 from tools.common.aws_session import session_for
 from tools.landing.locate import AlertInbox, Checks, Landing, wait_for_landing
 from tools.landing.producers import Sent, put_records
 from tools.landing.report import report
-from tools.landing.targets import MissingOutputError, Targets, outputs_from_environment, stack_outputs
+from tools.landing.targets import (
+    MissingOutputError,
+    Targets,
+    add_target_source,
+    outputs_from_environment,
+    stack_outputs,
+    target_role,
+)
 from tools.steps.bake import ALARM, AlarmNotFoundError, alarm_state
 
 COMPLETED = "completed"
@@ -172,7 +178,6 @@ def verdict(run: ExperimentRun, *, landed: bool, landing: Landing, raised: Seque
 
 # --- command line -------------------------------------------------------------------------------------------------
 
-ROLE_VARIABLE = output_variable(ingest.SERVICE, ingest.Output.SMOKE_TEST_ROLE_ARN)
 OUTPUTS = (
     observability.Output.EXPERIMENT_TEMPLATE_ID,
     observability.Output.EXPERIMENT_RAISED_ALARM_NAMES,
@@ -186,14 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--stage", help="stage name: what to run and watch from iot-<stage>-* stack outputs")
-    source.add_argument(
-        "--from-environment",
-        action="store_true",
-        help=f"from the pipeline's INGEST_*, ARCHIVE_*, OBSERVABILITY_* variables, the role from {ROLE_VARIABLE}",
+    add_target_source(
+        parser,
+        stage_help="stage name: what to run and watch from iot-<stage>-* stack outputs",
+        environment_help="from the pipeline's INGEST_*, ARCHIVE_*, OBSERVABILITY_* variables",
     )
-    parser.add_argument("--role-arn", help="assume this role first (the stage's SmokeTestRoleArn)")
     parser.add_argument("--records", type=positive_int, default=300, help="readings put while it runs (default 300)")
     parser.add_argument(
         "--recovery-minutes",
@@ -230,9 +232,7 @@ def _targets(args: argparse.Namespace, session: Any, environment: Mapping[str, s
 def main(argv: list[str] | None = None, environment: Mapping[str, str] = os.environ) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    role_arn = args.role_arn or (environment.get(ROLE_VARIABLE) if args.from_environment else None)
-    if args.from_environment and not role_arn:
-        parser.error(f"--from-environment needs the smoke-test role: set {ROLE_VARIABLE} or pass --role-arn")
+    role_arn = target_role(parser, args, environment)
     recovery_minutes = args.recovery_minutes
     if recovery_minutes is None:
         configured = environment.get(variables.EXPERIMENT_RECOVERY_MINUTES) if args.from_environment else None

@@ -23,15 +23,13 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline import step_environment as variables
-from services.iot_processor import contract as ingest
-from shared.infra.naming import output_variable
 from tools.common.aws_session import session_for
 from tools.common.deployment_record import DeploymentRecord, RecordError, assembly_digest
+from tools.landing.targets import ROLE_VARIABLE
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm.client import SSMClient
 
-ROLE_VARIABLE = output_variable(ingest.SERVICE, ingest.Output.SMOKE_TEST_ROLE_ARN)
 DESCRIPTION = "What the pipeline last deployed to this stage and checked (tools/steps/record_deployment.py)"
 
 

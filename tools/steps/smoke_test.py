@@ -25,18 +25,15 @@ from datetime import UTC, datetime
 
 from botocore.exceptions import ClientError
 
-from services.iot_processor import contract as ingest
-from shared.infra.naming import SMOKE_RUN_PREFIX, output_variable
+from shared.infra.naming import SMOKE_RUN_PREFIX
 from shared.synthetic.readings import synthetic_records
 from tools.common.arguments import positive_int, positive_number, share
 from tools.common.aws_session import session_for
 from tools.landing.locate import AlertInbox, Checks, wait_for_landing
 from tools.landing.producers import put_records
 from tools.landing.report import report
-from tools.landing.targets import MissingOutputError, Targets
+from tools.landing.targets import MissingOutputError, Targets, add_target_source, target_role
 from tools.steps.smoke_mqtt import mqtt_leg
-
-ROLE_VARIABLE = output_variable(ingest.SERVICE, ingest.Output.SMOKE_TEST_ROLE_ARN)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,14 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--stage", help="stage name: targets come from iot-<stage>-ingest/archive stack outputs")
-    source.add_argument(
-        "--from-environment",
-        action="store_true",
-        help=f"targets from the pipeline's INGEST_*/ARCHIVE_* variables, and the role from {ROLE_VARIABLE}",
+    add_target_source(
+        parser,
+        stage_help="stage name: targets come from iot-<stage>-ingest/archive stack outputs",
+        environment_help="targets from the pipeline's INGEST_*/ARCHIVE_* variables",
     )
-    parser.add_argument("--role-arn", help="assume this role first (the stage's SmokeTestRoleArn)")
     parser.add_argument("--records", type=positive_int, default=200, help="how many synthetic records (default 200)")
     parser.add_argument("--anomaly-share", type=share, default=0.05, help="share of anomalies (default 0.05)")
     parser.add_argument("--invalid-share", type=share, default=0.03, help="share of invalid records (default 0.03)")
@@ -73,9 +67,7 @@ def main(argv: list[str] | None = None, environment: Mapping[str, str] = os.envi
     args = parser.parse_args(argv)
     if args.anomaly_share + args.invalid_share > 1:
         parser.error("--anomaly-share and --invalid-share add up to more than 1")
-    role_arn = args.role_arn or (environment.get(ROLE_VARIABLE) if args.from_environment else None)
-    if args.from_environment and not role_arn:
-        parser.error(f"--from-environment needs the smoke-test role: set {ROLE_VARIABLE} or pass --role-arn")
+    role_arn = target_role(parser, args, environment)
     session = session_for(role_arn, session_name="iot-smoke-test")
     try:
         targets = (
