@@ -350,59 +350,48 @@ def test_a_split_off_process_that_dies_is_reported_with_how_and_one_that_is_stop
 # --- an emulator an earlier run left behind ---------------------------------------------------------------------------
 
 
-def test_a_stale_emulator_recorded_in_the_pid_file_is_stopped(tmp_path: Path) -> None:
-    server = subprocess.Popen(
-        [sys.executable, str(emulator.SERVER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
-    )
-    try:
-        assert server.stdout is not None
-        assert b'"port"' in server.stdout.readline()  # up and serving; its stdin stays open, as if its runner hung
-        pid_file = tmp_path / "local-emulator.pid"
-        pid_file.write_text(f"{server.pid}\n")
-        assert emulator.stop_stale(pid_file) == server.pid
-        assert server.wait(timeout=10) != 0
-        assert not pid_file.exists()
-    finally:
-        server.kill()
-        server.wait()
-
-
-def test_a_stale_emulator_whose_run_has_ended_is_stopped(tmp_path: Path) -> None:
-    ended = subprocess.Popen(["true"])
-    ended.wait()
+@pytest.fixture
+def serving() -> Iterator[subprocess.Popen[bytes]]:
+    """An emulator server up and serving, its stdin left open as if its runner hung; killed after the test."""
     server = subprocess.Popen(
         [sys.executable, str(emulator.SERVER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
     )
     try:
         assert server.stdout is not None
         assert b'"port"' in server.stdout.readline()
-        pid_file = tmp_path / "local-emulator.pid"
-        pid_file.write_text(f"{server.pid} {ended.pid}\n")
-        assert emulator.stop_stale(pid_file) == server.pid
-        assert server.wait(timeout=10) != 0
-        assert not pid_file.exists()
+        yield server
     finally:
         server.kill()
         server.wait()
 
 
-def test_the_emulator_of_a_run_still_going_is_left_running(tmp_path: Path) -> None:
+@pytest.mark.parametrize("runner", ["none recorded", "ended"])
+def test_a_stale_emulator_is_stopped_when_no_run_it_served_is_alive(
+    runner: str, serving: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
+    recorded = f"{serving.pid}"
+    if runner == "ended":
+        ended = subprocess.Popen(["true"])
+        ended.wait()
+        recorded += f" {ended.pid}"
+    pid_file = tmp_path / "local-emulator.pid"
+    pid_file.write_text(f"{recorded}\n")
+    assert emulator.stop_stale(pid_file) == serving.pid
+    assert serving.wait(timeout=10) != 0
+    assert not pid_file.exists()
+
+
+def test_the_emulator_of_a_run_still_going_is_left_running(serving: subprocess.Popen[bytes], tmp_path: Path) -> None:
     run = subprocess.Popen(["sleep", "30"])  # another run, in another terminal or test worker
-    server = subprocess.Popen(
-        [sys.executable, str(emulator.SERVER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
-    )
     try:
-        assert server.stdout is not None
-        assert b'"port"' in server.stdout.readline()
         pid_file = tmp_path / "local-emulator.pid"
-        pid_file.write_text(f"{server.pid} {run.pid}\n")
+        pid_file.write_text(f"{serving.pid} {run.pid}\n")
         assert emulator.stop_stale(pid_file) is None
-        assert server.poll() is None
-        assert pid_file.read_text() == f"{server.pid} {run.pid}\n"  # still its run's record
+        assert serving.poll() is None
+        assert pid_file.read_text() == f"{serving.pid} {run.pid}\n"  # still its run's record
     finally:
-        for process in (server, run):
-            process.kill()
-            process.wait()
+        run.kill()
+        run.wait()
 
 
 def test_a_pid_file_naming_another_program_stops_nothing(tmp_path: Path) -> None:
