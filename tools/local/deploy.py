@@ -82,16 +82,18 @@ def deploy_stage(
             ),
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
         )
-        deployed.stacks[service] = created_stack(cloudformation, stack_name, template, account=account, region=region)
+        deployed.stacks[service] = created_stack(
+            cloudformation, stack_name, template, account=account, region=region, created=True
+        )
     return deployed
 
 
 def created_stack(
-    cloudformation: Any, stack_name: str, template: dict[str, Any], *, account: str, region: str
+    cloudformation: Any, stack_name: str, template: dict[str, Any], *, account: str, region: str, created: bool
 ) -> DeployedStack:
-    """A stack CloudFormation has just created or updated from ``template`` (as synthesized), completed with what
-    moto's CloudFormation skips: aliases and subscriptions on every deploy; the tables' recovery and TTL settings and
-    the backup vaults, plans and selections when the stack is created (an update keeps them as they were made)."""
+    """A stack CloudFormation has just created (``created``) or updated from ``template`` (as synthesized), completed
+    with what moto's CloudFormation skips: aliases and subscriptions on every deploy; the tables' recovery and TTL
+    settings and the backup vaults, plans and selections when it was created (an update keeps them as they were)."""
     description = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
     status = description["StackStatus"]
     if status not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
@@ -100,7 +102,7 @@ def created_stack(
     physical_ids = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources if "PhysicalResourceId" in r}
     _create_aliases(template, physical_ids)
     _create_subscriptions(template, physical_ids)
-    if status == "CREATE_COMPLETE":
+    if created:
         _apply_table_settings(template, physical_ids)
         physical_ids.update(_create_backups(template, physical_ids, account=account, region=region))
     return DeployedStack(

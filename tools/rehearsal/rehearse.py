@@ -335,6 +335,7 @@ class Rehearsal:
                 self._prepared.pop(name),
                 account=account,
                 region=self._accounts.region,
+                created=state.change_sets[name] == "CREATE",  # an update, or one that changed nothing, keeps them
             )
         self._deployed[name] = deployed
         if action.namespace:
