@@ -201,6 +201,7 @@ def test_a_reading_that_did_not_land_fails_the_smoke_test_naming_it(
 ) -> None:
     stage["lose"] = frozenset({0})
     arguments = ["--from-environment", "--skip-mqtt", "--records", "30", "--invalid-share", "0", "--timeout", "0.01"]
+    arguments += ["--anomaly-share", "0"]  # every reading plain: a lost anomaly is missing from the alerts as well
     assert main(arguments, environment=stage["environment"]) == 1
     out = capsys.readouterr().out
     lost = stage["sent"][0].record
