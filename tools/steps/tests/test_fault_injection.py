@@ -16,11 +16,10 @@ from moto import mock_aws
 from shared.synthetic.readings import synthetic_records
 from tools.common.testing import documented_help, moto_credentials, note_assumed_roles, printed_help
 from tools.landing.locate import Landing
-from tools.landing.producers import put_records as real_put_records
-from tools.landing.testing import create_landing, land
 from tools.steps import fault_injection
 from tools.steps.bake import AlarmNotFoundError
 from tools.steps.fault_injection import ExperimentRun, Watch, duration_seconds, main, run_experiment, verdict
+from tools.steps.tests.stage import landing_stage
 
 ROLE = "arn:aws:iam::123456789012:role/iot-staging-smoke-test"
 RAISED, COMPOSITE = "iot-staging-processor-errors", "iot-staging-data-path-unhealthy"
@@ -204,27 +203,8 @@ def test_readings_in_the_failure_destination_are_kept_not_lost() -> None:
 @pytest.fixture
 def stage(aws: list[str | None], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """A stage on moto with its experiment; the readings put land, but for the indices in ``stage["lose"]``."""
-    landing = create_landing(region="eu-west-1")
-    boto3.client("kinesis").create_stream(StreamName=landing.stream_name, ShardCount=2)
-    boto3.client("s3").create_bucket(Bucket="raw", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    inbox = boto3.client("sqs").create_queue(QueueName="alert-inbox")["QueueUrl"]
-    targets = dataclasses.replace(landing, archive_bucket="raw", alert_inbox_url=inbox)
-    state: dict[str, Any] = {"lose": frozenset()}
-
-    def put_then_land(kinesis: Any, stream_name: str, records: Any, **options: Any) -> Any:
-        sent = real_put_records(kinesis, stream_name, records, **options)
-        land(targets, sent, skip=state["lose"])
-        return sent
-
-    monkeypatch.setattr(fault_injection, "put_records", put_then_land)
-    state["environment"] = {
-        "INGEST_SMOKETESTROLEARN": ROLE,
-        "INGEST_STREAMNAME": targets.stream_name,
-        "INGEST_TABLENAME": targets.table_name,
-        "INGEST_PROCESSEDBUCKETNAME": targets.processed_bucket,
-        "INGEST_FAILUREBUCKETNAME": targets.failure_bucket,
-        "INGEST_ALERTINBOXURL": inbox,
-        "ARCHIVE_RAWBUCKETNAME": "raw",
+    state = landing_stage(fault_injection, monkeypatch, role=ROLE)
+    state["environment"] |= {
         "OBSERVABILITY_EXPERIMENTTEMPLATEID": template(minutes=1),
         "OBSERVABILITY_EXPERIMENTRAISEDALARMNAMES": RAISED,
         "OBSERVABILITY_COMPOSITEALARMNAME": COMPOSITE,

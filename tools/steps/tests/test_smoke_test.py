@@ -6,7 +6,6 @@ deployed stage, passing and failing, in tests/test_steps_on_the_local_stage.py.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -16,10 +15,9 @@ import pytest
 from moto import mock_aws
 
 from tools.common.testing import documented_help, moto_credentials, note_assumed_roles, printed_help
-from tools.landing.producers import put_records as real_put_records
-from tools.landing.testing import create_landing, land
 from tools.steps import smoke_test
 from tools.steps.smoke_test import main
+from tools.steps.tests.stage import landing_stage
 
 ROLE = "arn:aws:iam::123456789012:role/iot-dev-smoke-test"
 ENVIRONMENT = {
@@ -142,30 +140,7 @@ def test_the_help_is_what_docs_command_lines_shows(monkeypatch: pytest.MonkeyPat
 def stage(aws: list[str | None], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """A stage's landing places on moto, the variables the pipeline would pass for them, and what the stage does with
     what is put: everything lands, but for the indices listed in ``stage["lose"]``."""
-    landing = create_landing(region="eu-west-1")
-    boto3.client("kinesis").create_stream(StreamName=landing.stream_name, ShardCount=2)
-    boto3.client("s3").create_bucket(Bucket="raw", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    inbox = boto3.client("sqs").create_queue(QueueName="alert-inbox")["QueueUrl"]
-    targets = dataclasses.replace(landing, archive_bucket="raw", alert_inbox_url=inbox)
-    state: dict[str, Any] = {"lose": frozenset(), "sent": []}
-
-    def put_then_land(kinesis: Any, stream_name: str, records: Any, **options: Any) -> Any:
-        sent = real_put_records(kinesis, stream_name, records, **{**options, "progress": False})
-        land(targets, sent, skip=state["lose"])
-        state["sent"] = sent
-        return sent
-
-    monkeypatch.setattr(smoke_test, "put_records", put_then_land)
-    state["environment"] = {
-        "INGEST_SMOKETESTROLEARN": ROLE,
-        "INGEST_STREAMNAME": targets.stream_name,
-        "INGEST_TABLENAME": targets.table_name,
-        "INGEST_PROCESSEDBUCKETNAME": targets.processed_bucket,
-        "INGEST_FAILUREBUCKETNAME": targets.failure_bucket,
-        "INGEST_ALERTINBOXURL": inbox,
-        "ARCHIVE_RAWBUCKETNAME": "raw",
-    }
-    return state
+    return landing_stage(smoke_test, monkeypatch, role=ROLE)
 
 
 def test_the_smoke_test_passes_when_every_reading_landed_where_it_belongs(
